@@ -1,0 +1,65 @@
+/* error.c — status names, messages and the thread-local error slot. */
+#include "cz_common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local char cz_msg[1024];
+
+static const struct {
+    const char *name;
+    const char *message;
+} cz_status_table[CLIMZ_STATUS_COUNT_] = {
+    [CLIMZ_OK] = {"CLIMZ_OK", "no error"},
+    [CLIMZ_ERR_GENERIC] = {"CLIMZ_ERR_GENERIC", "error"},
+    [CLIMZ_ERR_ALLOC] = {"CLIMZ_ERR_ALLOC", "out of memory"},
+    [CLIMZ_ERR_IO] = {"CLIMZ_ERR_IO", "input/output error"},
+    [CLIMZ_ERR_CORRUPT] = {"CLIMZ_ERR_CORRUPT", "corrupt input"},
+    [CLIMZ_ERR_CHECKSUM] = {"CLIMZ_ERR_CHECKSUM", "checksum mismatch"},
+    [CLIMZ_ERR_TRUNCATED] = {"CLIMZ_ERR_TRUNCATED", "truncated input"},
+    [CLIMZ_ERR_DST_TOO_SMALL] = {"CLIMZ_ERR_DST_TOO_SMALL", "destination buffer too small"},
+    [CLIMZ_ERR_UNSUPPORTED] = {"CLIMZ_ERR_UNSUPPORTED", "unsupported input"},
+    [CLIMZ_ERR_NOT_FOUND] = {"CLIMZ_ERR_NOT_FOUND", "not found"},
+    [CLIMZ_ERR_INVALID_ARG] = {"CLIMZ_ERR_INVALID_ARG", "invalid argument"},
+    [CLIMZ_ERR_VERSION] = {"CLIMZ_ERR_VERSION", "unsupported format version"},
+    [CLIMZ_ERR_BOUND] = {"CLIMZ_ERR_BOUND", "error bound not met"},
+    [CLIMZ_ERR_MODEL_MISMATCH] = {"CLIMZ_ERR_MODEL_MISMATCH", "model or context file mismatch"},
+    [CLIMZ_ERR_NETCDF] = {"CLIMZ_ERR_NETCDF", "netCDF library error"},
+    [CLIMZ_ERR_GRIB] = {"CLIMZ_ERR_GRIB", "ecCodes (GRIB) library error"},
+    [CLIMZ_ERR_NO_SPACE] = {"CLIMZ_ERR_NO_SPACE", "no space left on device or file too large"},
+    [CLIMZ_ERR_DIMENSION] = {"CLIMZ_ERR_DIMENSION", "wrong or inconsistent dimensions"},
+    [CLIMZ_ERR_EMPTY] = {"CLIMZ_ERR_EMPTY", "empty input"},
+    [CLIMZ_ERR_DETERMINISM] = {"CLIMZ_ERR_DETERMINISM", "decoder entropy model differs from encoder"},
+};
+
+const char *climz_status_name(climz_status s) {
+    if ((unsigned)s >= CLIMZ_STATUS_COUNT_) return "CLIMZ_ERR_UNKNOWN";
+    return cz_status_table[s].name;
+}
+
+const char *climz_status_message(climz_status s) {
+    if ((unsigned)s >= CLIMZ_STATUS_COUNT_) return "unknown status code";
+    return cz_status_table[s].message;
+}
+
+climz_status cz_error(climz_status code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cz_msg, sizeof cz_msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+climz_status cz_error_prefix(climz_status code, const char *fmt, ...) {
+    char prefix[512], old[sizeof cz_msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, cz_msg, sizeof old);
+    snprintf(cz_msg, sizeof cz_msg, "%s: %s", prefix, old[0] ? old : climz_status_message(code));
+    return code;
+}
+
+const char *cz_error_message(void) { return cz_msg; }
+void cz_error_clear(void) { cz_msg[0] = 0; }
