@@ -51,13 +51,20 @@ climz_status cz_error(climz_status code, const char *fmt, ...) {
 }
 
 climz_status cz_error_prefix(climz_status code, const char *fmt, ...) {
-    char prefix[512], old[sizeof cz_msg];
+    char prefix[256], out[sizeof cz_msg];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, cz_msg, sizeof old);
-    snprintf(cz_msg, sizeof cz_msg, "%s: %s", prefix, old[0] ? old : climz_status_message(code));
+    const char *old = cz_msg[0] ? cz_msg : climz_status_message(code);
+    size_t const pl = strlen(prefix), room = sizeof out - pl - 3;
+    size_t ol = strlen(old);
+    ol = ol < room ? ol : room;
+    memcpy(out, prefix, pl);
+    memcpy(out + pl, ": ", 2);
+    memcpy(out + pl + 2, old, ol);
+    out[pl + 2 + ol] = 0;
+    memcpy(cz_msg, out, pl + 3 + ol);
     return code;
 }
 
