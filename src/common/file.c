@@ -62,6 +62,10 @@ climz_status cz_temp_path_beside(const char *path, char **tmp) {
         return cz_error(e == ENOENT ? CLIMZ_ERR_NOT_FOUND : cz_status_from_errno(e),
                         "%s: cannot create output: %s", path, strerror(e));
     }
+    /* mkstemp creates 0600; give the output the permissions any new file would get */
+    mode_t const mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600: a stricter mode is harmless */ }
     close(fd);
     *tmp = t;
     return CLIMZ_OK;

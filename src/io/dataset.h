@@ -16,6 +16,24 @@
  *    missing_value, a NaN with its payload, ...). io_store_field() puts those exact stored
  *    bits back. Valid values never equal a special.
  *  - Variable names of NetCDF-4 groups are paths: "grp1/T". Root group names have no '/'.
+ *    Groups themselves (with their attributes, empty ones too) are listed in
+ *    cz_dataset.groups, parents before children.
+ *  - Packing (cz_var.packed) applies to integer types only: a float variable that carries
+ *    scale_factor/add_offset is given as stored (its attributes still say how to scale it),
+ *    so that its values round-trip bit for bit.
+ *  - Specials are found when the file is read, over the whole variable: first _FillValue,
+ *    then each missing_value entry, then the netCDF default fill (only when no _FillValue is
+ *    declared, fill mode is on, the type is not a byte type, and the value occurs), then
+ *    every NaN payload that occurs (declared or not), then values outside valid_min /
+ *    valid_max / valid_range (compared unpacked when given in a float type for a packed
+ *    variable; only if all of their distinct bit patterns fit in the slots left, otherwise
+ *    out-of-range values stay ordinary values). NaN payloads beyond
+ *    CZ_MAX_SPECIALS are folded onto the first NaN pattern: such a NaN comes back with the
+ *    first NaN's payload (the one loss of exactness, documented).
+ *  - CHAR attribute data is followed by a NUL that `len` does not count, so text attributes
+ *    can be used as C strings.
+ *  - Not thread-safe: libnetcdf is not. Call io_* functions from one thread at a time (the
+ *    codecs may then work on the loaded fields in parallel).
  */
 #ifndef CZ_IO_DATASET_H
 #define CZ_IO_DATASET_H
@@ -79,6 +97,13 @@ typedef struct cz_var {
     uint8_t specials[CZ_MAX_SPECIALS][8];
 } cz_var;
 
+/* A NetCDF-4 group below the root, with its own attributes. */
+typedef struct cz_group {
+    char *name;   /* path without leading '/': "grp1", "grp1/sub" */
+    cz_attr *atts;
+    int natts;
+} cz_group;
+
 typedef struct cz_dataset {
     char *path;          /* the file it was read from (informative) */
     cz_format format;
@@ -88,6 +113,13 @@ typedef struct cz_dataset {
     int ngatts;
     cz_var *vars;
     int nvars;
+    /* additions (kept at the end so that older code stays valid) */
+    cz_group *groups;    /* NetCDF-4 groups below the root, parents first (NULL if none) */
+    int ngroups;
+    int nc_kind;         /* NC_FORMAT_* of a NetCDF source, 0 otherwise: the writer keeps a
+                            64-bit-offset / CDF-5 / NetCDF-4-classic source in its kind */
+    int lazy;            /* opened with IO_OPEN_LAZY: gridded variables with raw == NULL are
+                            read from `path` when needed */
 } cz_dataset;
 
 /* A gridded variable's values as float32: shape (nt, nz, ny, nx); nt is the first dim when
@@ -110,32 +142,79 @@ typedef struct cz_field {
 climz_status io_open(const char *path, cz_dataset **ds);
 void io_free(cz_dataset *ds); /* NULL allowed */
 
+/*! io_open_ex() : io_open() with flags. IO_OPEN_LAZY: for NetCDF sources, gridded variables
+ *  are not loaded (raw = NULL, ds->lazy = 1); their specials are found at open time in one
+ *  streaming pass, io_load_field_times() reads just the steps asked for, io_write_netcdf()
+ *  copies them from the source slab by slab, and io_store_field*() loads the whole variable
+ *  first. Memory stays bounded by one variable's few time steps. The source file must stay
+ *  unchanged while ds is in use. GRIB and GrADS sources are always loaded whole. */
+#define IO_OPEN_LAZY 1u
+climz_status io_open_ex(const char *path, unsigned flags, cz_dataset **ds);
+
 int io_find_var(const cz_dataset *ds, const char *name); /* index or -1 */
 size_t io_var_count(const cz_dataset *ds, const cz_var *v); /* number of elements */
 
 /*! io_load_field() : the variable's values unpacked to float32 with the exact missing-value
- *  map. Fails with CLIMZ_ERR_UNSUPPORTED for a variable that is not gridded. */
+ *  map. f->lat / f->lon come from 1-D coordinate variables in degrees; on a curvilinear grid
+ *  (2-D lat/lon) f->lat holds each row's mean latitude and f->lon is NULL. The caller frees
+ *  f with io_field_free(). Fails with CLIMZ_ERR_UNSUPPORTED for a variable that is not
+ *  gridded. */
 climz_status io_load_field(const cz_dataset *ds, int var, cz_field *f);
-/* The same for the time steps [t0, t0+nt) only. */
+/* The same for the time steps [t0, t0+nt) only (f->nt = nt). A variable without a time axis
+ * has one step. CLIMZ_ERR_INVALID_ARG when the range is outside the variable. */
 climz_status io_load_field_times(const cz_dataset *ds, int var, size_t t0, size_t nt, cz_field *f);
-void io_field_free(cz_field *f);
+void io_field_free(cz_field *f); /* frees the arrays and zeroes f; NULL members allowed */
+
+/* 1 when the variable's first dim is a time axis (its coordinate variable has axis T, or the
+ * dim is unlimited, or it is named like time), else 0. */
+int io_var_has_time(const cz_dataset *ds, const cz_var *v);
+/* Shape of a gridded variable as io_load_field() gives it (CLIMZ_ERR_UNSUPPORTED if not). */
+climz_status io_field_shape(const cz_dataset *ds, int var, size_t *nt, size_t *nz, size_t *ny,
+                            size_t *nx);
 
 /*! io_store_field() : writes f back into var's raw values in the stored type: repacks
  *  packed integers (round to nearest), rounds to integer types, and puts the exact special
  *  bit patterns back where f.miss says. Allocates var->raw if needed. */
 climz_status io_store_field(cz_dataset *ds, int var, const cz_field *f);
+/* The same for time steps [t0, t0+f->nt) (streaming decode); other steps are left as they
+ * are (zero when raw is allocated here). A valid value that would be stored with a
+ * special's exact bits is moved one unit (one ulp for floats) away so that it stays valid. */
+climz_status io_store_field_times(cz_dataset *ds, int var, size_t t0, const cz_field *f);
 
 /* ---- writing ---- */
 
 /*! io_write_netcdf() : writes ds as NetCDF (classic for NETCDF3/GRIB/GRADS sources, NetCDF-4
- *  for NETCDF4 sources, with groups) atomically: a temp file renamed into place. Every
- *  variable must have raw values. */
+ *  for NETCDF4 sources, with groups) atomically: a temp file renamed into place, removed on
+ *  any failure. A classic source keeps its kind (CDF-1/2/5); CDF-5 is chosen for unsigned or
+ *  64-bit integer types, NetCDF-4 whenever groups, strings or several unlimited dims need it.
+ *  Every variable must have raw values (or be left on disk by IO_OPEN_LAZY).
+ *  @return CLIMZ_ERR_NO_SPACE (disk full, file-size limit), CLIMZ_ERR_NOT_FOUND (no such
+ *  directory), CLIMZ_ERR_IO, CLIMZ_ERR_NETCDF, CLIMZ_ERR_INVALID_ARG (no values). */
 climz_status io_write_netcdf(const cz_dataset *ds, const char *path);
 
 /* ---- building (used by the container to rebuild a data set) ---- */
 climz_status io_dataset_new(cz_dataset **ds);
+/* io_attr_set() : adds an attribute, or replaces the one with the same name (keeping its
+ * place). data is copied (STRING: len char* copied deeply). */
 climz_status io_attr_set(cz_attr **atts, int *natts, const char *name, cz_dtype type, size_t len,
                          const void *data);
 const cz_attr *io_attr_find(const cz_attr *atts, int natts, const char *name);
+/* a text attribute (CHAR, or a STRING with one entry) as a C string, else NULL */
+const char *io_attr_text(const cz_attr *atts, int natts, const char *name);
+/* element i of a numeric attribute as double; 0 if absent, not numeric or i out of range */
+int io_attr_number(const cz_attr *a, size_t i, double *out);
+/* io_dim_add() / io_var_add() / io_group_add() : append to ds and give the new index.
+ * Names are copied; a var starts with no attributes and raw = NULL. */
+climz_status io_dim_add(cz_dataset *ds, const char *name, size_t len, int unlimited, int *id);
+climz_status io_var_add(cz_dataset *ds, const char *name, cz_dtype type, int ndims,
+                        const int *dimids, int *idx);
+climz_status io_group_add(cz_dataset *ds, const char *path, int *idx);
+/* io_classify() : sets is_grid, is_coord, axis, packed, scale and offset of every variable
+ * from names, dims and attributes (the readers call it; a rebuilt data set may too). */
+void io_classify(cz_dataset *ds);
+/* io_find_specials() : recomputes var's specials from its attributes and raw values (the
+ * order of READ ME FIRST; the netCDF default fill counts as used). */
+climz_status io_find_specials(cz_dataset *ds, int var);
+const char *io_format_name(cz_format f); /* "netcdf3", "netcdf4", "grib", "grads" */
 
 #endif /* CZ_IO_DATASET_H */
