@@ -59,12 +59,12 @@ climz_status cz_buf_put_u16(cz_buf *b, uint16_t v) {
     return cz_buf_put(b, t, 2);
 }
 climz_status cz_buf_put_u32(cz_buf *b, uint32_t v) {
-    uint8_t t[4];
+    uint8_t t[4] = {0};
     cz_store_le32(t, v);
     return cz_buf_put(b, t, 4);
 }
 climz_status cz_buf_put_u64(cz_buf *b, uint64_t v) {
-    uint8_t t[8];
+    uint8_t t[8] = {0};
     cz_store_le64(t, v);
     return cz_buf_put(b, t, 8);
 }
@@ -105,19 +105,19 @@ climz_status cz_rd_skip(cz_rd *r, size_t n, const uint8_t **where) {
 
 climz_status cz_rd_u8(cz_rd *r, uint8_t *v) { return cz_rd_bytes(r, v, 1); }
 climz_status cz_rd_u16(cz_rd *r, uint16_t *v) {
-    uint8_t t[2];
+    uint8_t t[2] = {0};
     CZ_FORWARD(cz_rd_bytes(r, t, 2));
     *v = (uint16_t)(t[0] | t[1] << 8);
     return CLIMZ_OK;
 }
 climz_status cz_rd_u32(cz_rd *r, uint32_t *v) {
-    uint8_t t[4];
+    uint8_t t[4] = {0};
     CZ_FORWARD(cz_rd_bytes(r, t, 4));
     *v = cz_load_le32(t);
     return CLIMZ_OK;
 }
 climz_status cz_rd_u64(cz_rd *r, uint64_t *v) {
-    uint8_t t[8];
+    uint8_t t[8] = {0};
     CZ_FORWARD(cz_rd_bytes(r, t, 8));
     *v = cz_load_le64(t);
     return CLIMZ_OK;
