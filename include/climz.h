@@ -87,9 +87,11 @@ climz_status climz_param_bounds(climz_param p, double *lo, double *hi);
 
 /* Options of a file compression. Zero-initialise, then set what you need. */
 typedef struct climz_compress_opts {
-    const char *codec;          /* "residual" (default when NULL) */
+    const char *codec;          /* "residual" (default when NULL); see climz --help for others */
     const char *const *vars;    /* variables to compress, NULL-terminated; NULL = every gridded
                                    data variable */
+    const char *model;          /* model file of a learned codec; NULL = the codec's default */
+    const char *const *options; /* codec options as "key=value", NULL-terminated, or NULL */
 } climz_compress_opts;
 
 /*! climz_compress_file() : reads a NetCDF, GRIB or GrADS data set at in_path and writes a
@@ -104,6 +106,9 @@ typedef struct climz_decompress_opts {
     const char *const *vars; /* variables to decode, NULL-terminated; NULL = all */
     long time_first;         /* first time index to decode (default 0) */
     long time_count;         /* number of time steps, 0 = to the end */
+    const char *model;       /* model file of a learned codec; NULL = the one recorded at
+                                compression (checked against its SHA-256 in the file) */
+    const char *const *options; /* codec options as "key=value", NULL-terminated, or NULL */
 } climz_decompress_opts;
 
 /*! climz_decompress_file() : decodes a .clz file into a NetCDF file at out_path (atomically),

@@ -1,0 +1,51 @@
+/*
+ * codec.h — the table of codecs the file-level driver can use.
+ *
+ * The driver (compress.c, decode.c) owns everything common to all codecs: reading the data
+ * set, choosing variables, the error bound, one missing-value mask chunk per (variable,
+ * time step) that has missing points, the schema chunk, the header and the container. A
+ * codec only turns one variable's field into its own chunks and back.
+ */
+#ifndef CZ_API_CODEC_H
+#define CZ_API_CODEC_H
+
+#include "api_internal.h"
+#include "codec/container.h"
+
+#include <jansson.h>
+
+typedef struct api_encode_args {
+    const climz_ctx *ctx;
+    const climz_compress_opts *opts; /* codec options (model path, key=value options) */
+    const cz_dataset *ds;
+    int var;                         /* index of the variable in ds (= chunk var number) */
+    const cz_field *f;               /* its values and missing map */
+    double max_abs_error;            /* E of this variable (0 = lossless / no bound) */
+} api_encode_args;
+
+typedef struct api_codec {
+    const char *name;
+    /* Codes a->f into chunks of w (key var = a->var); writes into decoded (same size as the
+     * field) exactly what decode() will return, and may add keys to the variable's header
+     * entry. */
+    climz_status (*encode)(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry);
+    /* Decodes the file's time steps [t_first, t_first + f->nt) of variable var into
+     * f->values; f->miss is already decoded. entry is the variable's header entry; opts
+     * (may be NULL) carries a model path or options given at decompression. */
+    climz_status (*decode)(const clz_reader *r, uint32_t var, json_t *entry,
+                           const climz_decompress_opts *opts, cz_field *f, size_t t_first);
+} api_codec;
+
+/* Missing-value maps (plane points each) of the file's time steps [t_first, t_first + nt) of
+ * variable var into miss (nt * plane); steps without a mask chunk have no missing point. */
+climz_status api_decode_masks(const clz_reader *r, uint32_t var, size_t plane, size_t t_first, size_t nt,
+                              uint8_t *miss);
+
+/* The codec called name, or NULL. */
+const api_codec *api_codec_find(const char *name);
+/* Writes "residual, vaeformer, ..." into buf, for messages. */
+void api_codec_names(char *buf, size_t cap);
+
+extern const api_codec api_codec_residual;
+
+#endif

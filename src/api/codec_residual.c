@@ -1,0 +1,123 @@
+/* codec_residual.c — the error-bounded residual codec (src/codec/residual.h) as a driver
+ * codec.
+ *
+ * Time steps are coded in blocks of `time_block` consecutive steps, stacked as planes of one
+ * residual stream, one chunk per block (keyed by its first step). Small grids gain a lot from
+ * this: a stream has a fixed cost, and the predictor also works across the stacked steps.
+ * Reading one time step decodes its block. Blocks are coded in parallel and added in time
+ * order, so the file is the same for any thread count. With temporal prediction (each step
+ * predicted from the previous decoded one) every block is a single step. */
+#include "codec.h"
+#include "codec/residual.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Steps per block: enough to give a stream about 64 Ki points, at most 32 steps. */
+static size_t auto_time_block(size_t plane, size_t nt) {
+    size_t b = (65536 + plane - 1) / plane;
+    b = b > 32 ? 32 : b;
+    return b > nt ? nt : b;
+}
+
+/* The coded form of one block. */
+typedef struct block_out {
+    cz_buf data;
+    climz_status st;
+    char msg[512];
+} block_out;
+
+static climz_status residual_encode(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry) {
+    const cz_field *f = a->f;
+    size_t const nt = f->nt, plane = f->nz * f->ny * f->nx;
+    int const temporal = a->ctx->temporal;
+    size_t const tb = temporal ? 1 : auto_time_block(plane, nt);
+    size_t const nb = (nt + tb - 1) / tb;
+    res_params const rp = {.max_abs_error = a->max_abs_error, .temporal = temporal};
+    block_out *o = calloc(nb, sizeof *o);
+    CZ_RETURN_IF(!o, CLIMZ_ERR_ALLOC, "out of memory");
+    /* block b holds steps [b*tb, min(nt, (b+1)*tb)) as its planes */
+#define CODE_BLOCK(b, prev)                                                                 \
+    do {                                                                                    \
+        size_t const t0_ = (b) * tb, n_ = (t0_ + tb <= nt ? tb : nt - t0_);                 \
+        o[b].st = res_encode(f->values + t0_ * plane, f->miss + t0_ * plane, NULL, (prev), \
+                             n_ * f->nz, f->ny, f->nx, &rp, &o[b].data, decoded + t0_ * plane); \
+        if (o[b].st) snprintf(o[b].msg, sizeof o[b].msg, "%s", cz_error_message());         \
+    } while (0)
+    if (temporal) {
+        for (size_t b = 0; b < nb; b++) CODE_BLOCK(b, b ? decoded + (b - 1) * plane : NULL);
+    } else {
+#pragma omp parallel for schedule(dynamic)
+        for (long b = 0; b < (long)nb; b++) CODE_BLOCK((size_t)b, NULL);
+    }
+#undef CODE_BLOCK
+    climz_status st = CLIMZ_OK;
+    for (size_t b = 0; b < nb && !st; b++) {
+        if (o[b].st) st = cz_error(o[b].st, "time steps from %zu: %s", b * tb, o[b].msg);
+        else st = clz_writer_add(w, (uint32_t)a->var, (uint32_t)(b * tb), CLZ_STREAM_RESIDUAL, o[b].data.data,
+                                 o[b].data.size);
+    }
+    for (size_t b = 0; b < nb; b++) cz_buf_free(&o[b].data);
+    free(o);
+    json_object_set_new(entry, "temporal", json_boolean(temporal));
+    json_object_set_new(entry, "time_block", json_integer((json_int_t)tb));
+    return st;
+}
+
+/* Decodes block starting at file step s0 with n steps into out/miss (n * plane each). */
+static climz_status decode_block(const clz_reader *r, uint32_t var, const cz_field *f, size_t s0, size_t n,
+                                 const float *prev, uint8_t *miss, float *out) {
+    size_t const plane = f->nz * f->ny * f->nx;
+    const uint8_t *p;
+    size_t size;
+    CZ_FORWARD(api_decode_masks(r, var, plane, s0, n, miss));
+    CZ_FORWARD(clz_reader_get(r, var, (uint32_t)s0, CLZ_STREAM_RESIDUAL, &p, &size));
+    return res_decode(p, size, miss, NULL, prev, n * f->nz, f->ny, f->nx, out);
+}
+
+static climz_status residual_decode(const clz_reader *r, uint32_t var, json_t *entry,
+                                    const climz_decompress_opts *opts, cz_field *f, size_t t_first) {
+    (void)opts;
+    size_t const nt = f->nt, plane = f->nz * f->ny * f->nx;
+    json_t *jtb = json_object_get(entry, "time_block");
+    json_int_t const tb_j = jtb ? json_integer_value(jtb) : 1;
+    json_int_t const nt_file = json_integer_value(json_array_get(json_object_get(entry, "shape"), 0));
+    CZ_RETURN_IF(tb_j < 1 || tb_j > nt_file, CLIMZ_ERR_CORRUPT, "header has a bad time_block %lld", (long long)tb_j);
+    size_t const tb = (size_t)tb_j;
+    if (json_is_true(json_object_get(entry, "temporal"))) {
+        CZ_RETURN_IF(t_first != 0 || tb != 1, CLIMZ_ERR_CORRUPT, "temporal streams decode one step at a time from the first");
+        for (size_t t = 0; t < nt; t++)
+            CZ_FORWARD(decode_block(r, var, f, t, 1, t ? f->values + (t - 1) * plane : NULL, f->miss + t * plane,
+                                    f->values + t * plane));
+        return CLIMZ_OK;
+    }
+    /* the blocks that overlap [t_first, t_first + nt) */
+    size_t const b0 = t_first / tb, b1 = (t_first + nt - 1) / tb;
+    climz_status st = CLIMZ_OK;
+    char msg[512] = "";
+#pragma omp parallel for schedule(dynamic)
+    for (long bl = (long)b0; bl <= (long)b1; bl++) {
+        size_t const s0 = (size_t)bl * tb, n = s0 + tb <= (size_t)nt_file ? tb : (size_t)nt_file - s0;
+        float *vals = malloc(n * plane * sizeof *vals);
+        uint8_t *miss = malloc(n * plane);
+        climz_status s = vals && miss ? decode_block(r, var, f, s0, n, NULL, miss, vals)
+                                      : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+        if (!s) { /* copy the requested steps of this block */
+            size_t const lo = s0 > t_first ? s0 : t_first, hi = s0 + n < t_first + nt ? s0 + n : t_first + nt;
+            memcpy(f->values + (lo - t_first) * plane, vals + (lo - s0) * plane, (hi - lo) * plane * sizeof *vals);
+        }
+        free(vals);
+        free(miss);
+        if (s) {
+#pragma omp critical
+            if (!st) {
+                st = s;
+                snprintf(msg, sizeof msg, "%s", cz_error_message());
+            }
+        }
+    }
+    if (st) cz_error(st, "%s", msg);
+    return st;
+}
+
+const api_codec api_codec_residual = {"residual", residual_encode, residual_decode};

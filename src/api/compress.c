@@ -1,0 +1,221 @@
+/* compress.c — climz_compress_file(): data set in, .clz out.
+ *
+ * Each selected variable gets one mask chunk per time step that has missing points, and
+ * the chunks of its codec (codec.h), so a reader can decode any variable alone (and, for
+ * codecs with a chunk per time step, any time step). The encoder measures the errors of what
+ * the decoder will reproduce and records them in the header. */
+#include "codec.h"
+#include "codec/mask.h"
+#include "codec/schema.h"
+#include "metrics/metrics.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void field_range(const cz_field *f, size_t n, double *lo, double *hi, size_t *nvalid) {
+    double a = INFINITY, b = -INFINITY;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!f->miss[i]) {
+            double const v = f->values[i];
+            a = v < a ? v : a;
+            b = v > b ? v : b;
+            k++;
+        }
+    *lo = k ? a : 0;
+    *hi = k ? b : 0;
+    *nvalid = k;
+}
+
+static int any_missing(const uint8_t *m, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (m[i]) return 1;
+    return 0;
+}
+
+/* One mask chunk per time step that has missing points; returns the bytes written. */
+static climz_status write_masks(clz_writer *w, uint32_t var, const cz_field *f, size_t *bytes) {
+    size_t const plane = f->nz * f->ny * f->nx;
+    cz_buf b = {0};
+    climz_status st = CLIMZ_OK;
+    for (size_t t = 0; t < f->nt && !st; t++) {
+        const uint8_t *miss = f->miss + t * plane;
+        if (!any_missing(miss, plane)) continue;
+        b.size = 0;
+        st = clz_mask_encode_rows(miss, plane, f->nx, &b);
+        if (!st) st = clz_writer_add(w, var, (uint32_t)t, CLZ_STREAM_MASK, b.data, b.size);
+        *bytes += b.size;
+    }
+    cz_buf_free(&b);
+    return st;
+}
+
+static json_t *stats_json(const met_stats *s) {
+    json_t *j = json_object();
+    json_object_set_new(j, "n_valid", json_integer((json_int_t)s->n_valid));
+    json_object_set_new(j, "rmse", json_real(s->rmse));
+    json_object_set_new(j, "nrmse", json_real(s->nrmse));
+    json_object_set_new(j, "lat_rmse", json_real(s->lat_rmse));
+    json_object_set_new(j, "max_abs_error", json_real(s->max_abs_error));
+    if (isfinite(s->psnr)) json_object_set_new(j, "psnr", json_real(s->psnr));
+    return j;
+}
+
+static json_t *dims_json(const cz_dataset *ds, const cz_var *v) {
+    json_t *a = json_array();
+    for (int d = 0; d < v->ndims; d++) json_array_append_new(a, json_string(ds->dims[v->dimids[d]].name));
+    return a;
+}
+
+/* Codes variable i of ds with codec c and returns its header entry in *entry. */
+static climz_status compress_var(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
+                                 const cz_dataset *ds, int i, clz_writer *w, json_t **entry) {
+    cz_field f = {0};
+    float *decoded = NULL;
+    climz_status st = CLIMZ_OK;
+    const cz_var *v = &ds->vars[i];
+    CZ_CHECK_GOTO(st, io_load_field(ds, i, &f), done);
+    size_t n;
+    if (!cz_mul_ok(f.nt * f.nz, f.ny * f.nx, &n) || n == 0)
+        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_EMPTY, "variable '%s' has no points (a dimension of size 0)",
+                     v->name);
+    double lo, hi;
+    size_t nvalid;
+    field_range(&f, n, &lo, &hi, &nvalid);
+    double const range = hi - lo;
+    double const E = ctx->rel_error > 0 ? ctx->rel_error * range : ctx->max_abs_error;
+    decoded = malloc(n * sizeof *decoded);
+    if (!decoded) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
+    size_t mask_bytes = 0;
+    CZ_CHECK_GOTO(st, clz_writer_set_var_name(w, (uint32_t)i, v->name), done);
+    CZ_CHECK_GOTO(st, write_masks(w, (uint32_t)i, &f, &mask_bytes), done);
+
+    json_t *e = json_object();
+    api_encode_args const args = {ctx, opts, ds, i, &f, E};
+    st = c->encode(&args, w, decoded, e);
+    if (st) {
+        json_decref(e);
+        goto done;
+    }
+    json_object_set_new(e, "name", json_string(v->name));
+    json_object_set_new(e, "index", json_integer(i));
+    json_object_set_new(e, "codec", json_string(c->name));
+    json_object_set_new(e, "dims", dims_json(ds, v));
+    json_t *shape = json_array();
+    json_array_append_new(shape, json_integer((json_int_t)f.nt));
+    json_array_append_new(shape, json_integer((json_int_t)f.nz));
+    json_array_append_new(shape, json_integer((json_int_t)f.ny));
+    json_array_append_new(shape, json_integer((json_int_t)f.nx));
+    json_object_set_new(e, "shape", shape);
+    json_object_set_new(e, "max_abs_error_bound", json_real(E));
+    if (ctx->rel_error > 0) json_object_set_new(e, "rel_error_bound", json_real(ctx->rel_error));
+    json_object_set_new(e, "min", json_real(lo));
+    json_object_set_new(e, "max", json_real(hi));
+    json_object_set_new(e, "n_points", json_integer((json_int_t)n));
+    json_object_set_new(e, "n_missing", json_integer((json_int_t)(n - nvalid)));
+    json_object_set_new(e, "mask_bytes", json_integer((json_int_t)mask_bytes));
+    if (nvalid) {
+        met_field_view const view = {f.values, decoded, f.miss, f.lat, f.nt * f.nz, f.ny, f.nx};
+        met_stats s;
+        CZ_CHECK_GOTO(st, met_compare(&view, &s), done_entry);
+        json_object_set_new(e, "errors", stats_json(&s));
+    }
+done_entry:
+    if (st) json_decref(e);
+    else *entry = e;
+done:
+    free(decoded);
+    io_field_free(&f);
+    if (st) cz_error_prefix(st, "variable '%s'", v->name);
+    return st;
+}
+
+static const char *format_name(cz_format f) {
+    switch (f) {
+    case CZ_FMT_NETCDF3: return "netcdf3";
+    case CZ_FMT_NETCDF4: return "netcdf4";
+    case CZ_FMT_GRIB: return "grib";
+    case CZ_FMT_GRADS: return "grads";
+    }
+    return "unknown";
+}
+
+static const char *base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char *out_path,
+                                 const climz_compress_opts *opts) {
+    if (!ctx) return CLIMZ_ERR_INVALID_ARG;
+    api_begin(ctx);
+    if (!in_path || !out_path)
+        return api_fail(ctx, cz_error(CLIMZ_ERR_INVALID_ARG, "input and output paths are required"));
+    const char *codec = opts && opts->codec ? opts->codec : "residual";
+    const api_codec *c = api_codec_find(codec);
+    if (!c) {
+        char names[256];
+        api_codec_names(names, sizeof names);
+        return api_fail(ctx, cz_error(CLIMZ_ERR_UNSUPPORTED, "codec '%s' is not available; available: %s",
+                                      codec, names));
+    }
+
+    cz_dataset *ds = NULL;
+    clz_writer *w = NULL;
+    uint8_t *sel = NULL, *keep = NULL;
+    json_t *root = NULL;
+    char *header = NULL;
+    cz_buf schema = {0};
+    climz_status st = CLIMZ_OK;
+
+    CZ_CHECK_GOTO(st, io_open(in_path, &ds), done);
+    sel = calloc((size_t)ds->nvars + 1, 1);
+    keep = calloc((size_t)ds->nvars + 1, 1);
+    if (!sel || !keep) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory");
+    CZ_CHECK_GOTO(st, api_select_vars(ds, opts ? opts->vars : NULL, sel), done);
+    /* gridded variables that were not asked for are left out of the file */
+    for (int i = 0; i < ds->nvars; i++) keep[i] = sel[i] || !ds->vars[i].is_grid;
+    api_drop_vars(ds, keep);
+    CZ_CHECK_GOTO(st, api_select_vars(ds, opts ? opts->vars : NULL, sel), done);
+
+    CZ_CHECK_GOTO(st, clz_writer_create(&w), done);
+    root = json_object();
+    json_t *vars = json_array();
+    json_object_set_new(root, "format", json_string("climz"));
+    json_object_set_new(root, "writer", json_string(climz_version_string()));
+    json_object_set_new(root, "codec", json_string(codec));
+    json_object_set_new(root, "source", json_string(base_name(in_path)));
+    json_object_set_new(root, "source_format", json_string(format_name(ds->format)));
+    json_object_set_new(root, "variables", vars);
+    size_t f32_bytes = 0;
+    for (int i = 0; i < ds->nvars; i++) {
+        if (!sel[i]) continue;
+        json_t *e = NULL;
+        CZ_CHECK_GOTO(st, compress_var(ctx, opts, c, ds, i, w, &e), done);
+        f32_bytes += 4 * (size_t)json_integer_value(json_object_get(e, "n_points"));
+        json_array_append_new(vars, e);
+    }
+    json_object_set_new(root, "float32_bytes", json_integer((json_int_t)f32_bytes));
+
+    /* metadata and the small variables stored as they are (coordinates, bounds) */
+    for (int i = 0; i < ds->nvars; i++) keep[i] = !sel[i];
+    CZ_CHECK_GOTO(st, clz_schema_encode(ds, keep, &schema), done);
+    CZ_CHECK_GOTO(st, clz_writer_add(w, CLZ_NO_VAR, CLZ_NO_TIME, CLZ_STREAM_SCHEMA, schema.data,
+                                     schema.size), done);
+    header = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII);
+    if (!header) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory writing the header");
+    CZ_CHECK_GOTO(st, clz_writer_finish(w, header, out_path), done);
+
+done:
+    if (st && !strstr(cz_error_message(), in_path)) cz_error_prefix(st, "%s", in_path);
+    free(header);
+    json_decref(root);
+    cz_buf_free(&schema);
+    clz_writer_free(w);
+    free(sel);
+    free(keep);
+    io_free(ds);
+    return api_fail(ctx, st);
+}

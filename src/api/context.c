@@ -1,0 +1,77 @@
+/* context.c — climz_ctx: parameters, thread count and the last error message. */
+#include "api_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+climz_ctx *climz_ctx_create(void) {
+    climz_ctx *ctx = calloc(1, sizeof *ctx);
+    return ctx;
+}
+
+void climz_ctx_free(climz_ctx *ctx) { free(ctx); }
+
+const char *climz_ctx_last_error(const climz_ctx *ctx) { return ctx ? ctx->last_error : ""; }
+
+climz_status api_fail(climz_ctx *ctx, climz_status s) {
+    if (ctx && s != CLIMZ_OK) {
+        const char *m = cz_error_message();
+        snprintf(ctx->last_error, sizeof ctx->last_error, "%s", m[0] ? m : climz_status_message(s));
+    }
+    return s;
+}
+
+void api_begin(climz_ctx *ctx) {
+    ctx->last_error[0] = 0;
+    cz_error_clear();
+    cz_set_num_threads(ctx->threads);
+}
+
+static const struct {
+    climz_param p;
+    double lo, hi;
+} param_bounds[] = {
+    {CLIMZ_P_MAX_ABS_ERROR, 0.0, 1e300},
+    {CLIMZ_P_REL_ERROR, 0.0, 1.0},
+    {CLIMZ_P_THREADS, 0.0, 1024.0},
+    {CLIMZ_P_TEMPORAL, 0.0, 1.0},
+};
+
+climz_status climz_param_bounds(climz_param p, double *lo, double *hi) {
+    for (size_t i = 0; i < sizeof param_bounds / sizeof *param_bounds; i++)
+        if (param_bounds[i].p == p) {
+            *lo = param_bounds[i].lo;
+            *hi = param_bounds[i].hi;
+            return CLIMZ_OK;
+        }
+    return CLIMZ_ERR_INVALID_ARG;
+}
+
+climz_status climz_ctx_set_param(climz_ctx *ctx, climz_param p, double value) {
+    double lo, hi;
+    if (!ctx) return CLIMZ_ERR_INVALID_ARG;
+    api_begin(ctx);
+    if (climz_param_bounds(p, &lo, &hi) != CLIMZ_OK)
+        return api_fail(ctx, cz_error(CLIMZ_ERR_INVALID_ARG, "unknown parameter %d", (int)p));
+    if (!(value >= lo && value <= hi))
+        return api_fail(ctx, cz_error(CLIMZ_ERR_INVALID_ARG,
+                                      "parameter %d = %g is outside [%g, %g]", (int)p, value, lo, hi));
+    switch (p) {
+    case CLIMZ_P_MAX_ABS_ERROR: ctx->max_abs_error = value; break;
+    case CLIMZ_P_REL_ERROR: ctx->rel_error = value; break;
+    case CLIMZ_P_THREADS: ctx->threads = (int)value; break;
+    case CLIMZ_P_TEMPORAL: ctx->temporal = value != 0; break;
+    }
+    return CLIMZ_OK;
+}
+
+climz_status climz_ctx_get_param(const climz_ctx *ctx, climz_param p, double *value) {
+    if (!ctx || !value) return CLIMZ_ERR_INVALID_ARG;
+    switch (p) {
+    case CLIMZ_P_MAX_ABS_ERROR: *value = ctx->max_abs_error; return CLIMZ_OK;
+    case CLIMZ_P_REL_ERROR: *value = ctx->rel_error; return CLIMZ_OK;
+    case CLIMZ_P_THREADS: *value = ctx->threads; return CLIMZ_OK;
+    case CLIMZ_P_TEMPORAL: *value = ctx->temporal; return CLIMZ_OK;
+    }
+    return CLIMZ_ERR_INVALID_ARG;
+}

@@ -1,0 +1,86 @@
+/* info.c — climz_info_json(): what a .clz holds, from its header, chunk index and schema. */
+#include "api_internal.h"
+#include "codec/container.h"
+#include "codec/schema.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *dims_object(const cz_dataset *ds) {
+    json_t *o = json_object();
+    for (int d = 0; d < ds->ndims; d++) json_object_set_new(o, ds->dims[d].name, json_integer((json_int_t)ds->dims[d].len));
+    return o;
+}
+
+climz_status climz_info_json(climz_ctx *ctx, const char *clz_path, char **json) {
+    if (!ctx || !json) return CLIMZ_ERR_INVALID_ARG;
+    api_begin(ctx);
+    *json = NULL;
+    clz_reader *r = NULL;
+    cz_dataset *ds = NULL;
+    json_t *root = NULL;
+    climz_status st = CLIMZ_OK;
+    const uint8_t *p;
+    size_t n;
+
+    CZ_CHECK_GOTO(st, clz_reader_open(clz_path, &r), done);
+    json_error_t jerr;
+    root = json_loads(clz_reader_header(r), 0, &jerr);
+    json_t *vars = root ? json_object_get(root, "variables") : NULL;
+    if (!json_is_array(vars))
+        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_CORRUPT, "header is not a climz header (%s)",
+                     root ? "no variable list" : jerr.text);
+    CZ_CHECK_GOTO(st, clz_reader_get(r, CLZ_NO_VAR, CLZ_NO_TIME, CLZ_STREAM_SCHEMA, &p, &n), done);
+    CZ_CHECK_GOTO(st, clz_schema_decode(p, n, &ds), done);
+
+    uint64_t const fsize = clz_reader_file_size(r);
+    json_object_set_new(root, "file", json_string(clz_path));
+    json_object_set_new(root, "file_bytes", json_integer((json_int_t)fsize));
+    json_object_set_new(root, "chunks", json_integer((json_int_t)clz_reader_nchunks(r)));
+    json_object_set_new(root, "dims", dims_object(ds));
+    json_object_set_new(root, "schema_bytes", json_integer((json_int_t)n));
+    json_int_t const f32 = json_integer_value(json_object_get(root, "float32_bytes"));
+    if (fsize) {
+        json_object_set_new(root, "ratio", json_real((double)f32 / (double)fsize));
+        json_object_set_new(root, "bits_per_value", json_real(8.0 * (double)fsize / ((double)f32 / 4.0)));
+    }
+    /* per variable: bytes per stream and the ratio of its coded chunks alone */
+    size_t k;
+    json_t *e;
+    json_array_foreach(vars, k, e) {
+        json_int_t const vi = json_integer_value(json_object_get(e, "index"));
+        json_t *streams = json_object();
+        uint64_t total = 0;
+        for (size_t c = 0; c < clz_reader_nchunks(r); c++) {
+            const clz_chunk *ch = clz_reader_chunk(r, c);
+            if ((json_int_t)ch->var != vi) continue;
+            const char *sn = clz_stream_name(ch->stream);
+            json_int_t const prev = json_integer_value(json_object_get(streams, sn));
+            json_object_set_new(streams, sn, json_integer(prev + (json_int_t)ch->size));
+            total += ch->size;
+        }
+        json_object_set_new(e, "stream_bytes", streams);
+        json_int_t const pts = json_integer_value(json_object_get(e, "n_points"));
+        if (total) json_object_set_new(e, "ratio", json_real(4.0 * (double)pts / (double)total));
+        if (vi >= 0 && vi < ds->nvars) {
+            const cz_var *v = &ds->vars[vi];
+            const cz_attr *u = io_attr_find(v->atts, v->natts, "units");
+            if (u && u->type == CZ_T_CHAR) /* some files count a trailing NUL in the length */
+                json_object_set_new(e, "units", json_stringn(u->data, strnlen(u->data, u->len)));
+        }
+    }
+    json_t *others = json_array();
+    for (int i = 0; i < ds->nvars; i++)
+        if (ds->vars[i].raw) json_array_append_new(others, json_string(ds->vars[i].name));
+    json_object_set_new(root, "stored_variables", others);
+    *json = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
+    if (!*json) st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+
+done:
+    if (st && !strstr(cz_error_message(), clz_path)) cz_error_prefix(st, "%s", clz_path);
+    json_decref(root);
+    io_free(ds);
+    clz_reader_free(r);
+    return api_fail(ctx, st);
+}

@@ -1,0 +1,264 @@
+/* main.c — the climz command-line program, built on the public API (include/climz.h).
+ *
+ *   climz compress   --codec residual (--max-abs-error E | --rel-error R) [--var V]... IN -o OUT.clz
+ *   climz decompress IN.clz -o OUT.nc [--var V]... [--times A:B]
+ *   climz info       IN.clz [--json]
+ *   climz eval       --ref ORIGINAL DECODED.(nc|clz) [--var V]... [--json]
+ *
+ * Exit status: 0 on success, 1 on a failure reported by the library, 2 on a usage error. */
+#include "climz.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_VARS 256
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "climz %s — compression of gridded weather and climate data\n\n"
+            "usage:\n"
+            "  climz compress [--codec residual] (--max-abs-error E | --rel-error R) [--var NAME]...\n"
+            "                 [--threads N] [--temporal] IN -o OUT.clz\n"
+            "      IN: NetCDF (3 or 4), GRIB (1 or 2) or GrADS .ctl. --var repeats; default: every\n"
+            "      gridded data variable. E = 0 is lossless; R is relative to each variable's range.\n"
+            "  climz decompress IN.clz -o OUT.nc [--var NAME]... [--times A:B] [--threads N]\n"
+            "      --times A:B decodes time steps A..B (0-based, inclusive).\n"
+            "  climz info IN.clz [--json]\n"
+            "  climz eval --ref ORIGINAL DECODED [--var NAME]... [--json]\n"
+            "      DECODED: a NetCDF file or a .clz (decoded on the fly).\n"
+            "  climz --version\n",
+            climz_version_string());
+}
+
+/* Command-line options shared by the subcommands. */
+typedef struct cli_opts {
+    const char *in, *out, *ref, *codec;
+    const char *vars[MAX_VARS + 1];
+    int nvars;
+    double max_abs_error, rel_error;
+    int have_abs, have_rel, json, threads, temporal;
+    long t_first, t_count;
+} cli_opts;
+
+static int parse_double(const char *s, double *v) {
+    char *end;
+    *v = strtod(s, &end);
+    return *s && !*end && isfinite(*v);
+}
+
+static int parse_times(const char *s, long *first, long *count) {
+    char *end;
+    long const a = strtol(s, &end, 10);
+    long b = a;
+    if (end == s) return 0;
+    if (*end == ':') {
+        const char *s2 = end + 1;
+        b = strtol(s2, &end, 10);
+        if (end == s2) return 0;
+    }
+    if (*end || a < 0 || b < a) return 0;
+    *first = a;
+    *count = b - a + 1;
+    return 1;
+}
+
+/* Parses argv[2..]; returns 0 on success, prints the problem and returns 2 otherwise. */
+static int parse_opts(int argc, char **argv, cli_opts *o) {
+    memset(o, 0, sizeof *o);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VAL()                                                                          \
+    do {                                                                                    \
+        if (!val) {                                                                         \
+            fprintf(stderr, "climz: option %s needs a value\n", a);                         \
+            return 2;                                                                       \
+        }                                                                                   \
+        i++;                                                                                \
+    } while (0)
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) { NEED_VAL(); o->out = val; }
+        else if (!strcmp(a, "--ref")) { NEED_VAL(); o->ref = val; }
+        else if (!strcmp(a, "--codec")) { NEED_VAL(); o->codec = val; }
+        else if (!strcmp(a, "--var") || !strcmp(a, "--vars")) {
+            NEED_VAL();
+            /* --vars takes a comma-separated list too (argv strings may be modified) */
+            for (char *tok = strtok(argv[i], ","); tok; tok = strtok(NULL, ",")) {
+                if (o->nvars == MAX_VARS) { fprintf(stderr, "climz: too many --var\n"); return 2; }
+                o->vars[o->nvars++] = tok;
+            }
+        } else if (!strcmp(a, "--max-abs-error")) {
+            NEED_VAL();
+            if (!parse_double(val, &o->max_abs_error) || o->max_abs_error < 0) {
+                fprintf(stderr, "climz: --max-abs-error needs a number >= 0, got '%s'\n", val);
+                return 2;
+            }
+            o->have_abs = 1;
+        } else if (!strcmp(a, "--rel-error")) {
+            NEED_VAL();
+            if (!parse_double(val, &o->rel_error) || o->rel_error <= 0 || o->rel_error > 1) {
+                fprintf(stderr, "climz: --rel-error needs a number in (0, 1], got '%s'\n", val);
+                return 2;
+            }
+            o->have_rel = 1;
+        } else if (!strcmp(a, "--threads")) {
+            NEED_VAL();
+            o->threads = atoi(val);
+            if (o->threads < 0) { fprintf(stderr, "climz: --threads must be >= 0\n"); return 2; }
+        } else if (!strcmp(a, "--times")) {
+            NEED_VAL();
+            if (!parse_times(val, &o->t_first, &o->t_count)) {
+                fprintf(stderr, "climz: --times needs A:B (0-based, inclusive), got '%s'\n", val);
+                return 2;
+            }
+        } else if (!strcmp(a, "--json")) o->json = 1;
+        else if (!strcmp(a, "--temporal")) o->temporal = 1;
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "climz: unknown option %s\n", a); return 2; }
+        else if (!o->in) o->in = a;
+        else { fprintf(stderr, "climz: unexpected argument '%s'\n", a); return 2; }
+#undef NEED_VAL
+    }
+    o->vars[o->nvars] = NULL;
+    return 0;
+}
+
+static int fail(climz_ctx *ctx, climz_status s) {
+    fprintf(stderr, "climz: error: %s [%s]\n", climz_ctx_last_error(ctx), climz_status_name(s));
+    return 1;
+}
+
+static double jnum(json_t *o, const char *k) {
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* Human summary of a .clz from its info JSON. */
+static void print_info(const char *text) {
+    json_t *root = json_loads(text, JSON_ALLOW_NUL, NULL);
+    if (!root) return;
+    printf("%s: %s codec, %.0f bytes, ratio %.2f vs float32 (%.3f bits/value)\n",
+           json_string_value(json_object_get(root, "file")), json_string_value(json_object_get(root, "codec")),
+           jnum(root, "file_bytes"), jnum(root, "ratio"), jnum(root, "bits_per_value"));
+    printf("  %-16s %-22s %10s %12s %12s %12s %9s\n", "variable", "shape (t,z,y,x)", "ratio", "bound", "rmse",
+           "max error", "psnr dB");
+    size_t k;
+    json_t *e;
+    json_array_foreach(json_object_get(root, "variables"), k, e) {
+        json_t *sh = json_object_get(e, "shape"), *er = json_object_get(e, "errors");
+        char shape[64];
+        snprintf(shape, sizeof shape, "%lld,%lld,%lld,%lld", (long long)json_integer_value(json_array_get(sh, 0)),
+                 (long long)json_integer_value(json_array_get(sh, 1)), (long long)json_integer_value(json_array_get(sh, 2)),
+                 (long long)json_integer_value(json_array_get(sh, 3)));
+        printf("  %-16s %-22s %10.2f %12.4g %12.4g %12.4g %9.2f\n", json_string_value(json_object_get(e, "name")),
+               shape, jnum(e, "ratio"), jnum(e, "max_abs_error_bound"), jnum(er, "rmse"), jnum(er, "max_abs_error"),
+               jnum(er, "psnr"));
+    }
+    json_decref(root);
+}
+
+static void print_eval(const char *text) {
+    json_t *root = json_loads(text, JSON_ALLOW_NUL, NULL);
+    if (!root) return;
+    if (json_object_get(root, "compression_ratio"))
+        printf("ratio %.2f vs float32 (%.3f bits/value), decoded in %.3f s (%.1f MB/s)\n",
+               jnum(root, "compression_ratio"), jnum(root, "bits_per_value"), jnum(root, "decode_seconds"),
+               jnum(root, "decode_MBps"));
+    printf("  %-16s %12s %12s %12s %12s %9s %9s %8s\n", "variable", "rmse", "lat rmse", "nrmse", "max error",
+           "psnr dB", "SEDI99.5", "masks");
+    size_t k;
+    json_t *e;
+    json_array_foreach(json_object_get(root, "variables"), k, e) {
+        printf("  %-16s %12.5g %12.5g %12.4g %12.5g %9.2f %9.4f %8s\n", json_string_value(json_object_get(e, "name")),
+               jnum(e, "rmse"), jnum(e, "lat_rmse"), jnum(e, "nrmse"), jnum(e, "max_abs_error"), jnum(e, "psnr"),
+               jnum(json_object_get(e, "sedi"), "99.5"),
+               json_integer_value(json_object_get(e, "missing_mask_mismatches")) ? "DIFFER" : "same");
+    }
+    json_decref(root);
+}
+
+static int cmd_compress(climz_ctx *ctx, const cli_opts *o) {
+    if (!o->in || !o->out) { fprintf(stderr, "climz compress: need IN and -o OUT.clz\n"); return 2; }
+    if (o->have_abs == o->have_rel) {
+        fprintf(stderr, "climz compress: give exactly one of --max-abs-error E or --rel-error R\n");
+        return 2;
+    }
+    climz_status s = o->have_rel ? climz_ctx_set_param(ctx, CLIMZ_P_REL_ERROR, o->rel_error)
+                                 : climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, o->max_abs_error);
+    if (!s) s = climz_ctx_set_param(ctx, CLIMZ_P_TEMPORAL, o->temporal);
+    if (s) return fail(ctx, s);
+    climz_compress_opts const co = {.codec = o->codec, .vars = o->nvars ? o->vars : NULL};
+    s = climz_compress_file(ctx, o->in, o->out, &co);
+    if (s) return fail(ctx, s);
+    char *info = NULL;
+    s = climz_info_json(ctx, o->out, &info);
+    if (s) return fail(ctx, s);
+    if (o->json) puts(info);
+    else print_info(info);
+    climz_free(info);
+    return 0;
+}
+
+static int cmd_decompress(climz_ctx *ctx, const cli_opts *o) {
+    if (!o->in || !o->out) { fprintf(stderr, "climz decompress: need IN.clz and -o OUT.nc\n"); return 2; }
+    climz_decompress_opts const d = {.vars = o->nvars ? o->vars : NULL, .time_first = o->t_first,
+                                     .time_count = o->t_count};
+    climz_status const s = climz_decompress_file(ctx, o->in, o->out, &d);
+    if (s) return fail(ctx, s);
+    if (!o->json) printf("%s -> %s\n", o->in, o->out);
+    return 0;
+}
+
+static int cmd_info(climz_ctx *ctx, const cli_opts *o) {
+    if (!o->in) { fprintf(stderr, "climz info: need a .clz file\n"); return 2; }
+    char *info = NULL;
+    climz_status const s = climz_info_json(ctx, o->in, &info);
+    if (s) return fail(ctx, s);
+    if (o->json) puts(info);
+    else print_info(info);
+    climz_free(info);
+    return 0;
+}
+
+static int cmd_eval(climz_ctx *ctx, const cli_opts *o) {
+    if (!o->ref || !o->in) { fprintf(stderr, "climz eval: need --ref ORIGINAL and DECODED\n"); return 2; }
+    char *out = NULL;
+    climz_status const s = climz_eval_json(ctx, o->ref, o->in, o->nvars ? o->vars : NULL, &out);
+    if (s) return fail(ctx, s);
+    if (o->json) puts(out);
+    else print_eval(out);
+    climz_free(out);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    /* a file-size limit (ulimit -f) must surface as a write error, not kill the process */
+    signal(SIGXFSZ, SIG_IGN);
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("climz %s\n", climz_version_string());
+        return 0;
+    }
+    cli_opts o;
+    int const r = parse_opts(argc, argv, &o);
+    if (r) return r;
+    climz_ctx *ctx = climz_ctx_create();
+    if (!ctx) { fprintf(stderr, "climz: out of memory\n"); return 1; }
+    int rc = 2;
+    if (o.threads && climz_ctx_set_param(ctx, CLIMZ_P_THREADS, o.threads) != CLIMZ_OK) rc = fail(ctx, CLIMZ_ERR_INVALID_ARG);
+    else if (!strcmp(argv[1], "compress")) rc = cmd_compress(ctx, &o);
+    else if (!strcmp(argv[1], "decompress")) rc = cmd_decompress(ctx, &o);
+    else if (!strcmp(argv[1], "info")) rc = cmd_info(ctx, &o);
+    else if (!strcmp(argv[1], "eval")) rc = cmd_eval(ctx, &o);
+    else {
+        fprintf(stderr, "climz: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+    }
+    climz_ctx_free(ctx);
+    return rc;
+}

@@ -1,0 +1,21 @@
+#!/bin/sh
+# deps.sh — installs the Debian packages climz needs to build, test and benchmark, if any is
+# missing. As root it runs apt-get; otherwise it prints the command to run and fails.
+set -e
+PKGS="build-essential cmake pkg-config libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools
+libopenblas-dev libjansson-dev libzstd-dev zlib1g-dev libzfp-dev zfp libfpzip-dev fpzip-utils zstd"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+    echo "climz: installing$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq $missing >/dev/null
+else
+    echo "climz: missing Debian packages; run as root:" >&2
+    echo "  apt-get install -y$missing" >&2
+    exit 1
+fi
