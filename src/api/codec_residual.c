@@ -1,9 +1,8 @@
 /* codec_residual.c — the error-bounded residual codec (src/codec/residual.h) as a driver
  * codec.
  *
- * Time steps are coded in blocks of `time_block` consecutive steps, stacked as planes of one
- * residual stream, one chunk per block (keyed by its first step). Small grids gain a lot from
- * this: a stream has a fixed cost, and the predictor also works across the stacked steps.
+ * Time steps are coded in blocks of `time_block` consecutive steps (res_time_block()),
+ * stacked as planes of one residual stream, one chunk per block (keyed by its first step).
  * Reading one time step decodes its block. Blocks are coded in parallel and added in time
  * order, so the file is the same for any thread count. With temporal prediction (each step
  * predicted from the previous decoded one) every block is a single step. */
@@ -12,13 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Steps per block: enough to give a stream about 64 Ki points, at most 32 steps. */
-static size_t auto_time_block(size_t plane, size_t nt) {
-    size_t b = (65536 + plane - 1) / plane;
-    b = b > 32 ? 32 : b;
-    return b > nt ? nt : b;
-}
 
 /* The coded form of one block. */
 typedef struct block_out {
@@ -31,7 +23,7 @@ static climz_status residual_encode(const api_encode_args *a, clz_writer *w, flo
     const cz_field *f = a->f;
     size_t const nt = f->nt, plane = f->nz * f->ny * f->nx;
     int const temporal = a->ctx->temporal;
-    size_t const tb = temporal ? 1 : auto_time_block(plane, nt);
+    size_t const tb = temporal ? 1 : res_time_block(plane, nt);
     size_t const nb = (nt + tb - 1) / tb;
     res_params const rp = {.max_abs_error = a->max_abs_error, .temporal = temporal};
     block_out *o = calloc(nb, sizeof *o);

@@ -19,6 +19,8 @@ static void put_real(json_t *o, const char *k, double v) {
 static json_t *stats_json(const met_stats *s, int extremes) {
     json_t *o = json_object();
     json_object_set_new(o, "n_valid", json_integer((json_int_t)s->n_valid));
+    /* decoded values that are NaN or infinite where the original is valid */
+    json_object_set_new(o, "n_nonfinite", json_integer((json_int_t)s->n_nonfinite));
     put_real(o, "range", s->range);
     put_real(o, "rmse", s->rmse);
     put_real(o, "nrmse", s->nrmse);

@@ -714,3 +714,9 @@ done:
     free(mag);
     return st;
 }
+
+size_t res_time_block(size_t plane, size_t nt) {
+    size_t b = plane ? (65536 + plane - 1) / plane : 1;
+    b = b > 32 ? 32 : b;
+    return b > nt ? nt : b;
+}

@@ -111,4 +111,10 @@ typedef struct res_info {
 /*! res_stream_info() : parses the header of a stream. @return CLIMZ_OK or CORRUPT/TRUNCATED. */
 climz_status res_stream_info(const uint8_t *in, size_t size, res_info *info);
 
+/*! res_time_block() : how many consecutive time steps of `plane` points each the file driver
+ *  stacks into one stream (planes of a block), out of nt: enough for about 64 Ki points, at
+ *  most 32 steps. Small grids gain a lot: a stream has a fixed cost, and the predictor also
+ *  works across the stacked steps. Reading one time step decodes its block. */
+size_t res_time_block(size_t plane, size_t nt);
+
 #endif /* CZ_CODEC_RESIDUAL_H */
