@@ -1,5 +1,6 @@
 /* context.c — climz_ctx: parameters, thread count and the last error message. */
 #include "api_internal.h"
+#include "nn/nn.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ climz_status api_fail(climz_ctx *ctx, climz_status s) {
 void api_begin(climz_ctx *ctx) {
     ctx->last_error[0] = 0;
     cz_error_clear();
-    cz_set_num_threads(ctx->threads);
+    nn_set_threads(ctx->threads);
 }
 
 static const struct {

@@ -1,0 +1,93 @@
+/* nn.c — the deterministic-mode switch and portable exp/erf (see nn.h). */
+#include "nn/nn.h"
+#include "common/cz_common.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+static int nn_det_mode_ = 0;
+
+void nn_set_deterministic(int on) { nn_det_mode_ = on ? 1 : 0; }
+int nn_deterministic(void) { return nn_det_mode_; }
+
+/* 2^k for -1022 <= k <= 1023, built from its bits (exact) */
+static double nn_pow2_(int k) {
+    uint64_t const bits = (uint64_t)(k + 1023) << 52;
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* e^x = 2^k e^r with k = round(x / ln 2), r = x - k ln 2 in [-0.35, 0.35]. ln 2 is split
+ * into hi + lo where hi has 32 trailing zero bits, so k*hi is exact for |k| < 2^20 and r
+ * carries ~1e-20 absolute error. e^r by its Taylor series to r^14 (truncation < 1e-19). */
+double nn_det_exp(double x) {
+    if (x != x) return x;
+    if (x > 709.782712893384) return HUGE_VAL;
+    if (x < -745.2) return 0.0;
+    double const ln2_hi = 6.93147180369123816490e-01; /* 0x3FE62E42FEE00000 */
+    double const ln2_lo = 1.90821492927058770002e-10;
+    double const log2e = 1.44269504088896338700e+00;
+    double const t = x * log2e;
+    int const k = (int)(t + (t >= 0 ? 0.5 : -0.5));
+    double const r = (x - k * ln2_hi) - k * ln2_lo;
+    /* Horner: 1 + r(1 + r/2(1 + r/3(1 + ...))) */
+    double p = 1.0;
+    for (int i = 14; i >= 1; i--) p = 1.0 + p * r / (double)i;
+    if (k > 1023) return p * nn_pow2_(k - 1) * 2.0;
+    if (k < -1022) return p * nn_pow2_(k + 600) * nn_pow2_(-600);
+    return p * nn_pow2_(k);
+}
+
+/* erfc(x) = e^{-x^2} / (sqrt(pi) g(x)) for x >= 3 with the continued fraction
+ *   g = x + (1/2) / (x + (2/2) / (x + (3/2) / (x + ...))), evaluated by modified Lentz. */
+static double nn_erfc_cf_(double x) {
+    double const tiny = 1e-300;
+    double f = x, Cc = x, D = 0.0;
+    for (int j = 1; j < 2000; j++) {
+        double const a = 0.5 * (double)j;
+        D = x + a * D;
+        if (D == 0.0) D = tiny;
+        Cc = x + a / Cc;
+        if (Cc == 0.0) Cc = tiny;
+        D = 1.0 / D;
+        double const delta = Cc * D;
+        f *= delta;
+        if (delta - 1.0 < 1e-17 && 1.0 - delta < 1e-17) break;
+    }
+    double const sqrtpi = 1.77245385090551602730e+00;
+    return nn_det_exp(-x * x) / (sqrtpi * f);
+}
+
+/* erf(x) for 0 <= x < 3 from the series with positive terms (no cancellation):
+ *   erf(x) = 2/sqrt(pi) e^{-x^2} sum_n 2^n x^{2n+1} / (1*3*...*(2n+1)). */
+static double nn_erf_series_(double x) {
+    double const two_over_sqrtpi = 1.12837916709551257390e+00;
+    double const x2 = x * x;
+    double term = x, sum = x;
+    for (int n = 1; n < 400; n++) {
+        term *= 2.0 * x2 / (double)(2 * n + 1);
+        sum += term;
+        if (term < sum * 1e-17) break;
+    }
+    return two_over_sqrtpi * nn_det_exp(-x2) * sum;
+}
+
+double nn_det_erf(double x) {
+    if (x != x) return x;
+    if (x < 0) return -nn_det_erf(-x);
+    if (x >= 6.0) return 1.0; /* erfc(6) = 2.2e-17 < half an ulp of 1 */
+    return x < 3.0 ? nn_erf_series_(x) : 1.0 - nn_erfc_cf_(x);
+}
+
+double nn_det_erfc(double x) {
+    if (x != x) return x;
+    if (x >= 3.0) return x > 27.3 ? 0.0 : nn_erfc_cf_(x); /* erfc(27.3) < 2^-1074 */
+    return 1.0 - nn_det_erf(x); /* erfc(x) > 2e-5 here: at most ~1e-11 relative lost */
+}
+
+void nn_set_threads(int n) {
+    cz_set_num_threads(n);
+    openblas_set_num_threads(cz_num_threads());
+}

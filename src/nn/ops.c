@@ -1,0 +1,78 @@
+/* ops.c — dense ops (nn/ops.h): the template ops_impl.inc in float and double, plus the
+ * shape planning of the patch convolutions and the SIREN initialisation. */
+#include "nn/ops.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cz_common.h"
+
+/* im2col scratch per buffer: large enough for gemm efficiency, small enough that the
+ * reference 721 x 1440 x 268-channel embedding does not need 1 GB of columns. */
+#define NN_COLS_BUDGET ((size_t)16 << 20) /* bytes */
+
+typedef struct nn_conv_plan_ {
+    size_t K;         /* columns of the im2col matrix: channels * KH * KW */
+    size_t OH, OW;    /* token grid */
+    size_t chunk_tok; /* tokens per chunk: whole token rows, at least one row */
+} nn_conv_plan_;
+
+static climz_status nn_conv_plan_chunk_(nn_conv_plan_ *p, size_t C, size_t KH, size_t KW,
+                                        size_t elsize) {
+    size_t kk, K, row;
+    CZ_RETURN_IF(!cz_mul_ok(C, KH, &kk) || !cz_mul_ok(kk, KW, &K) ||
+                     !cz_mul_ok(K, p->OW ? p->OW : 1, &row) || !cz_mul_ok(row, elsize, &row),
+                 CLIMZ_ERR_DIMENSION, "patch convolution: sizes overflow");
+    size_t rows = NN_COLS_BUDGET / (row ? row : 1);
+    if (rows < 1) rows = 1;
+    if (rows > p->OH) rows = p->OH ? p->OH : 1;
+    p->K = K;
+    p->chunk_tok = rows * (p->OW ? p->OW : 1);
+    return CLIMZ_OK;
+}
+
+static climz_status nn_embed_plan_(nn_conv_plan_ *p, size_t C, size_t H, size_t W, size_t KH,
+                                   size_t KW, size_t SH, size_t SW, size_t elsize) {
+    CZ_RETURN_IF(KH == 0 || KW == 0 || SH == 0 || SW == 0, CLIMZ_ERR_DIMENSION,
+                 "patch embedding: zero kernel or stride");
+    CZ_RETURN_IF(H < KH || W < KW, CLIMZ_ERR_DIMENSION,
+                 "patch embedding: image %zux%zu smaller than kernel %zux%zu", H, W, KH, KW);
+    p->OH = (H - KH) / SH + 1;
+    p->OW = (W - KW) / SW + 1;
+    return nn_conv_plan_chunk_(p, C, KH, KW, elsize);
+}
+
+static climz_status nn_unembed_plan_(nn_conv_plan_ *p, size_t OC, size_t IH, size_t IW,
+                                     size_t KH, size_t KW, size_t SH, size_t SW, size_t H,
+                                     size_t W, size_t elsize) {
+    CZ_RETURN_IF(KH == 0 || KW == 0 || SH == 0 || SW == 0 || IH == 0 || IW == 0,
+                 CLIMZ_ERR_DIMENSION, "patch un-embedding: zero kernel, stride or token grid");
+    size_t const FH = (IH - 1) * SH + KH, FW = (IW - 1) * SW + KW;
+    /* as PyTorch's output_padding (< stride): extra bottom/right rows get the bias only */
+    CZ_RETURN_IF(H >= FH + SH || W >= FW + SW, CLIMZ_ERR_DIMENSION,
+                 "patch un-embedding: output %zux%zu exceeds the full %zux%zu by a stride or more",
+                 H, W, FH, FW);
+    p->OH = IH;
+    p->OW = IW;
+    return nn_conv_plan_chunk_(p, OC, KH, KW, elsize);
+}
+
+#define NN_PRECISION 32
+#include "nn/nn_tmpl.h"
+#include "ops_impl.inc"
+#undef NN_PRECISION
+
+#define NN_PRECISION 64
+#include "nn/nn_tmpl.h"
+#include "ops_impl.inc"
+#undef NN_PRECISION
+
+void nn_siren_init(float *w, size_t fan_in, size_t fan_out, float omega, int is_first,
+                   nn_rng *rng) {
+    double const fi = (double)(fan_in ? fan_in : 1);
+    double const bound = is_first ? 1.0 / fi : sqrt(6.0 / fi) / (double)omega;
+    for (size_t i = 0; i < fan_in * fan_out; i++)
+        w[i] = (float)((2.0 * (double)nn_rng_uniform(rng) - 1.0) * bound);
+}
