@@ -47,5 +47,18 @@ const api_codec *api_codec_find(const char *name);
 void api_codec_names(char *buf, size_t cap);
 
 extern const api_codec api_codec_residual;
+extern const api_codec api_codec_inr;
+
+/* The error-bounded residual stage (codec_residual.c), on its own or on top of a learned
+ * codec's reconstruction pred (same size as the field, or NULL): chunks of res_time_block()
+ * steps under stream CLZ_STREAM_RESIDUAL, each within a->max_abs_error of the original. */
+climz_status api_residual_encode(const api_encode_args *a, const float *pred, clz_writer *w, float *decoded,
+                                 json_t *entry);
+/* The file steps [*s0, *s1) of the residual blocks that cover steps [t_first, t_first + nt). */
+climz_status api_residual_blocks(json_t *entry, size_t t_first, size_t nt, size_t *s0, size_t *s1);
+/* Decodes steps [t_first, t_first + f->nt) into f->values; pred (NULL or the reconstruction of
+ * the file steps from pred_t0 to the end of the last block needed) as at encoding. */
+climz_status api_residual_decode(const clz_reader *r, uint32_t var, json_t *entry, cz_field *f, size_t t_first,
+                                 const float *pred, size_t pred_t0);
 
 #endif

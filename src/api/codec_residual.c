@@ -19,10 +19,11 @@ typedef struct block_out {
     char msg[512];
 } block_out;
 
-static climz_status residual_encode(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry) {
+climz_status api_residual_encode(const api_encode_args *a, const float *pred, clz_writer *w, float *decoded,
+                                 json_t *entry) {
     const cz_field *f = a->f;
     size_t const nt = f->nt, plane = f->nz * f->ny * f->nx;
-    int const temporal = a->ctx->temporal;
+    int const temporal = a->ctx->temporal && !pred;
     size_t const tb = temporal ? 1 : res_time_block(plane, nt);
     size_t const nb = (nt + tb - 1) / tb;
     res_params const rp = {.max_abs_error = a->max_abs_error, .temporal = temporal};
@@ -32,7 +33,8 @@ static climz_status residual_encode(const api_encode_args *a, clz_writer *w, flo
 #define CODE_BLOCK(b, prev)                                                                 \
     do {                                                                                    \
         size_t const t0_ = (b) * tb, n_ = (t0_ + tb <= nt ? tb : nt - t0_);                 \
-        o[b].st = res_encode(f->values + t0_ * plane, f->miss + t0_ * plane, NULL, (prev), \
+        o[b].st = res_encode(f->values + t0_ * plane, f->miss + t0_ * plane,               \
+                             pred ? pred + t0_ * plane : NULL, (prev),                      \
                              n_ * f->nz, f->ny, f->nx, &rp, &o[b].data, decoded + t0_ * plane); \
         if (o[b].st) snprintf(o[b].msg, sizeof o[b].msg, "%s", cz_error_message());         \
     } while (0)
@@ -58,41 +60,51 @@ static climz_status residual_encode(const api_encode_args *a, clz_writer *w, flo
 
 /* Decodes block starting at file step s0 with n steps into out/miss (n * plane each). */
 static climz_status decode_block(const clz_reader *r, uint32_t var, const cz_field *f, size_t s0, size_t n,
-                                 const float *prev, uint8_t *miss, float *out) {
+                                 const float *pred, const float *prev, uint8_t *miss, float *out) {
     size_t const plane = f->nz * f->ny * f->nx;
     const uint8_t *p;
     size_t size;
     CZ_FORWARD(api_decode_masks(r, var, plane, s0, n, miss));
     CZ_FORWARD(clz_reader_get(r, var, (uint32_t)s0, CLZ_STREAM_RESIDUAL, &p, &size));
-    return res_decode(p, size, miss, NULL, prev, n * f->nz, f->ny, f->nx, out);
+    return res_decode(p, size, miss, pred, prev, n * f->nz, f->ny, f->nx, out);
 }
 
-static climz_status residual_decode(const clz_reader *r, uint32_t var, json_t *entry,
-                                    const climz_decompress_opts *opts, cz_field *f, size_t t_first) {
-    (void)opts;
-    size_t const nt = f->nt, plane = f->nz * f->ny * f->nx;
+climz_status api_residual_blocks(json_t *entry, size_t t_first, size_t nt, size_t *s0, size_t *s1) {
     json_t *jtb = json_object_get(entry, "time_block");
-    json_int_t const tb_j = jtb ? json_integer_value(jtb) : 1;
+    json_int_t const tb = jtb ? json_integer_value(jtb) : 1;
     json_int_t const nt_file = json_integer_value(json_array_get(json_object_get(entry, "shape"), 0));
-    CZ_RETURN_IF(tb_j < 1 || tb_j > nt_file, CLIMZ_ERR_CORRUPT, "header has a bad time_block %lld", (long long)tb_j);
-    size_t const tb = (size_t)tb_j;
+    CZ_RETURN_IF(tb < 1 || tb > nt_file || (json_int_t)(t_first + nt) > nt_file, CLIMZ_ERR_CORRUPT,
+                 "header has a bad time_block %lld", (long long)tb);
+    *s0 = t_first / (size_t)tb * (size_t)tb;
+    size_t const end = ((t_first + nt - 1) / (size_t)tb + 1) * (size_t)tb;
+    *s1 = end < (size_t)nt_file ? end : (size_t)nt_file;
+    return CLIMZ_OK;
+}
+
+climz_status api_residual_decode(const clz_reader *r, uint32_t var, json_t *entry, cz_field *f, size_t t_first,
+                                 const float *pred, size_t pred_t0) {
+    size_t const nt = f->nt, plane = f->nz * f->ny * f->nx;
+    size_t s_lo, s_hi;
+    CZ_FORWARD(api_residual_blocks(entry, t_first, nt, &s_lo, &s_hi));
+    size_t const tb = (size_t)json_integer_value(json_object_get(entry, "time_block"));
+    size_t const nt_file = (size_t)json_integer_value(json_array_get(json_object_get(entry, "shape"), 0));
     if (json_is_true(json_object_get(entry, "temporal"))) {
         CZ_RETURN_IF(t_first != 0 || tb != 1, CLIMZ_ERR_CORRUPT, "temporal streams decode one step at a time from the first");
         for (size_t t = 0; t < nt; t++)
-            CZ_FORWARD(decode_block(r, var, f, t, 1, t ? f->values + (t - 1) * plane : NULL, f->miss + t * plane,
-                                    f->values + t * plane));
+            CZ_FORWARD(decode_block(r, var, f, t, 1, NULL, t ? f->values + (t - 1) * plane : NULL,
+                                    f->miss + t * plane, f->values + t * plane));
         return CLIMZ_OK;
     }
     /* the blocks that overlap [t_first, t_first + nt) */
-    size_t const b0 = t_first / tb, b1 = (t_first + nt - 1) / tb;
     climz_status st = CLIMZ_OK;
     char msg[512] = "";
 #pragma omp parallel for schedule(dynamic)
-    for (long bl = (long)b0; bl <= (long)b1; bl++) {
-        size_t const s0 = (size_t)bl * tb, n = s0 + tb <= (size_t)nt_file ? tb : (size_t)nt_file - s0;
+    for (long bl = (long)(s_lo / tb); bl < (long)((s_hi + tb - 1) / tb); bl++) {
+        size_t const s0 = (size_t)bl * tb, n = s0 + tb <= nt_file ? tb : nt_file - s0;
         float *vals = malloc(n * plane * sizeof *vals);
         uint8_t *miss = malloc(n * plane);
-        climz_status s = vals && miss ? decode_block(r, var, f, s0, n, NULL, miss, vals)
+        const float *bp = pred ? pred + (s0 - pred_t0) * plane : NULL;
+        climz_status s = vals && miss ? decode_block(r, var, f, s0, n, bp, NULL, miss, vals)
                                       : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
         if (!s) { /* copy the requested steps of this block */
             size_t const lo = s0 > t_first ? s0 : t_first, hi = s0 + n < t_first + nt ? s0 + n : t_first + nt;
@@ -110,6 +122,16 @@ static climz_status residual_decode(const clz_reader *r, uint32_t var, json_t *e
     }
     if (st) cz_error(st, "%s", msg);
     return st;
+}
+
+static climz_status residual_encode(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry) {
+    return api_residual_encode(a, NULL, w, decoded, entry);
+}
+
+static climz_status residual_decode(const clz_reader *r, uint32_t var, json_t *entry,
+                                    const climz_decompress_opts *opts, cz_field *f, size_t t_first) {
+    (void)opts;
+    return api_residual_decode(r, var, entry, f, t_first, NULL, 0);
 }
 
 const api_codec api_codec_residual = {"residual", residual_encode, residual_decode};

@@ -115,6 +115,7 @@ static climz_status decode_var(const clz_reader *r, cz_dataset *ds, json_t *e, i
     f.miss = malloc(n);
     climz_status st = CLIMZ_OK;
     if (!f.values || !f.miss) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory decoding '%s'", v->name);
+    CZ_CHECK_GOTO(st, io_field_coords(ds, vi, &f), done);
     CZ_CHECK_GOTO(st, api_decode_masks(r, (uint32_t)vi, f.nz * f.ny * f.nx, first, f.nt, f.miss), done);
     CZ_CHECK_GOTO(st, c->decode(r, (uint32_t)vi, e, opts, &f, first), done);
     if (sliced && temporal && t0) { /* keep only the requested steps */
@@ -125,8 +126,7 @@ static climz_status decode_var(const clz_reader *r, cz_dataset *ds, json_t *e, i
     }
     st = io_store_field(ds, vi, &f);
 done:
-    free(f.values);
-    free(f.miss);
+    io_field_free(&f);
     if (st) cz_error_prefix(st, "variable '%s'", v->name);
     return st;
 }

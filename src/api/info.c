@@ -46,6 +46,7 @@ climz_status climz_info_json(climz_ctx *ctx, const char *clz_path, char **json) 
         json_object_set_new(root, "bits_per_value", json_real(8.0 * (double)fsize / ((double)f32 / 4.0)));
     }
     /* per variable: bytes per stream and the ratio of its coded chunks alone */
+    json_int_t ext_total = 0;
     size_t k;
     json_t *e;
     json_array_foreach(vars, k, e) {
@@ -63,6 +64,15 @@ climz_status climz_info_json(climz_ctx *ctx, const char *clz_path, char **json) 
         json_object_set_new(e, "stream_bytes", streams);
         json_int_t const pts = json_integer_value(json_object_get(e, "n_points"));
         if (total) json_object_set_new(e, "ratio", json_real(4.0 * (double)pts / (double)total));
+        /* context files kept outside the .clz: the ratio if they were shipped too */
+        json_int_t ext = 0;
+        size_t c;
+        json_t *jc;
+        json_array_foreach(json_object_get(e, "contexts"), c, jc) ext += json_integer_value(json_object_get(jc, "external_bytes"));
+        if (ext) {
+            json_object_set_new(e, "ratio_with_external_contexts", json_real(4.0 * (double)pts / (double)(total + (uint64_t)ext)));
+            ext_total += ext;
+        }
         if (vi >= 0 && vi < ds->nvars) {
             const cz_var *v = &ds->vars[vi];
             const cz_attr *u = io_attr_find(v->atts, v->natts, "units");
@@ -70,6 +80,8 @@ climz_status climz_info_json(climz_ctx *ctx, const char *clz_path, char **json) 
                 json_object_set_new(e, "units", json_stringn(u->data, strnlen(u->data, u->len)));
         }
     }
+    if (ext_total && fsize)
+        json_object_set_new(root, "ratio_with_external_contexts", json_real((double)f32 / (double)(fsize + (uint64_t)ext_total)));
     json_t *others = json_array();
     for (int i = 0; i < ds->nvars; i++)
         if (ds->vars[i].raw) json_array_append_new(others, json_string(ds->vars[i].name));

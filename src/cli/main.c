@@ -21,12 +21,18 @@ static void usage(FILE *f) {
     fprintf(f,
             "climz %s — compression of gridded weather and climate data\n\n"
             "usage:\n"
-            "  climz compress [--codec residual] (--max-abs-error E | --rel-error R) [--var NAME]...\n"
+            "  climz compress [--codec residual|inr] [--max-abs-error E | --rel-error R] [--var NAME]...\n"
             "                 [--threads N] [--temporal] IN -o OUT.clz\n"
             "      IN: NetCDF (3 or 4), GRIB (1 or 2) or GrADS .ctl. --var repeats; default: every\n"
             "      gridded data variable. E = 0 is lossless; R is relative to each variable's range.\n"
+            "      The residual codec needs a bound; with a learned codec the bound is optional and\n"
+            "      adds the residual stage on top of the network's reconstruction.\n"
+            "      inr: [--context FILE:VAR]... [--context climatology] [--ratio R | --psnr P]\n"
+            "           [--opt iters=N] [--opt width=W] [--opt arch=siren|resgelu] [--opt seed=S]\n"
             "  climz decompress IN.clz -o OUT.nc [--var NAME]... [--times A:B] [--threads N]\n"
-            "      --times A:B decodes time steps A..B (0-based, inclusive).\n"
+            "                 [--context FILE:VAR]...\n"
+            "      --times A:B decodes time steps A..B (0-based, inclusive); --context points at a\n"
+            "      context file that moved (its SHA-256 must match the one recorded).\n"
             "  climz info IN.clz [--json]\n"
             "  climz eval --ref ORIGINAL DECODED [--var NAME]... [--json]\n"
             "      DECODED: a NetCDF file or a .clz (decoded on the fly).\n"
@@ -35,8 +41,13 @@ static void usage(FILE *f) {
 }
 
 /* Command-line options shared by the subcommands. */
+#define MAX_OPTS 32
+
 typedef struct cli_opts {
-    const char *in, *out, *ref, *codec;
+    const char *in, *out, *ref, *codec, *model;
+    char optbuf[MAX_OPTS][512]; /* codec options "key=value" */
+    const char *options[MAX_OPTS + 1];
+    int noptions;
     const char *vars[MAX_VARS + 1];
     int nvars;
     double max_abs_error, rel_error;
@@ -66,6 +77,24 @@ static int parse_times(const char *s, long *first, long *count) {
     return 1;
 }
 
+/* Adds codec option key=value; returns 0, or prints the problem and returns 2. */
+static int add_option(cli_opts *o, const char *key, const char *value) {
+    if (o->noptions == MAX_OPTS) {
+        fprintf(stderr, "climz: too many codec options\n");
+        return 2;
+    }
+    char *b = o->optbuf[o->noptions];
+    if (key) snprintf(b, sizeof o->optbuf[0], "%s=%s", key, value);
+    else snprintf(b, sizeof o->optbuf[0], "%s", value);
+    if (!strchr(b, '=')) {
+        fprintf(stderr, "climz: codec option '%s' is not key=value\n", b);
+        return 2;
+    }
+    o->options[o->noptions++] = b;
+    o->options[o->noptions] = NULL;
+    return 0;
+}
+
 /* Parses argv[2..]; returns 0 on success, prints the problem and returns 2 otherwise. */
 static int parse_opts(int argc, char **argv, cli_opts *o) {
     memset(o, 0, sizeof *o);
@@ -83,6 +112,14 @@ static int parse_opts(int argc, char **argv, cli_opts *o) {
         if (!strcmp(a, "-o") || !strcmp(a, "--output")) { NEED_VAL(); o->out = val; }
         else if (!strcmp(a, "--ref")) { NEED_VAL(); o->ref = val; }
         else if (!strcmp(a, "--codec")) { NEED_VAL(); o->codec = val; }
+        else if (!strcmp(a, "--model")) { NEED_VAL(); o->model = val; }
+        else if (!strcmp(a, "--context") || !strcmp(a, "--ratio") || !strcmp(a, "--psnr")) {
+            NEED_VAL();
+            if (add_option(o, a + 2, val)) return 2;
+        } else if (!strcmp(a, "--opt")) {
+            NEED_VAL();
+            if (add_option(o, NULL, val)) return 2;
+        }
         else if (!strcmp(a, "--var") || !strcmp(a, "--vars")) {
             NEED_VAL();
             /* --vars takes a comma-separated list too (argv strings may be modified) */
@@ -142,6 +179,9 @@ static void print_info(const char *text) {
     printf("%s: %s codec, %.0f bytes, ratio %.2f vs float32 (%.3f bits/value)\n",
            json_string_value(json_object_get(root, "file")), json_string_value(json_object_get(root, "codec")),
            jnum(root, "file_bytes"), jnum(root, "ratio"), jnum(root, "bits_per_value"));
+    if (json_object_get(root, "ratio_with_external_contexts"))
+        printf("  ratio %.2f counting the external context files (zstd -19 of their values)\n",
+               jnum(root, "ratio_with_external_contexts"));
     printf("  %-16s %-22s %10s %12s %12s %12s %9s\n", "variable", "shape (t,z,y,x)", "ratio", "bound", "rmse",
            "max error", "psnr dB");
     size_t k;
@@ -181,15 +221,21 @@ static void print_eval(const char *text) {
 
 static int cmd_compress(climz_ctx *ctx, const cli_opts *o) {
     if (!o->in || !o->out) { fprintf(stderr, "climz compress: need IN and -o OUT.clz\n"); return 2; }
-    if (o->have_abs == o->have_rel) {
-        fprintf(stderr, "climz compress: give exactly one of --max-abs-error E or --rel-error R\n");
+    int const learned = o->codec && strcmp(o->codec, "residual") != 0;
+    if (o->have_abs && o->have_rel) {
+        fprintf(stderr, "climz compress: give only one of --max-abs-error E or --rel-error R\n");
+        return 2;
+    }
+    if (!learned && !o->have_abs && !o->have_rel) {
+        fprintf(stderr, "climz compress: the residual codec needs --max-abs-error E or --rel-error R\n");
         return 2;
     }
     climz_status s = o->have_rel ? climz_ctx_set_param(ctx, CLIMZ_P_REL_ERROR, o->rel_error)
                                  : climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, o->max_abs_error);
     if (!s) s = climz_ctx_set_param(ctx, CLIMZ_P_TEMPORAL, o->temporal);
     if (s) return fail(ctx, s);
-    climz_compress_opts const co = {.codec = o->codec, .vars = o->nvars ? o->vars : NULL};
+    climz_compress_opts const co = {.codec = o->codec, .vars = o->nvars ? o->vars : NULL, .model = o->model,
+                                    .options = o->noptions ? o->options : NULL};
     s = climz_compress_file(ctx, o->in, o->out, &co);
     if (s) return fail(ctx, s);
     char *info = NULL;
@@ -204,7 +250,8 @@ static int cmd_compress(climz_ctx *ctx, const cli_opts *o) {
 static int cmd_decompress(climz_ctx *ctx, const cli_opts *o) {
     if (!o->in || !o->out) { fprintf(stderr, "climz decompress: need IN.clz and -o OUT.nc\n"); return 2; }
     climz_decompress_opts const d = {.vars = o->nvars ? o->vars : NULL, .time_first = o->t_first,
-                                     .time_count = o->t_count};
+                                     .time_count = o->t_count, .model = o->model,
+                                     .options = o->noptions ? o->options : NULL};
     climz_status const s = climz_decompress_file(ctx, o->in, o->out, &d);
     if (s) return fail(ctx, s);
     if (!o->json) printf("%s -> %s\n", o->in, o->out);

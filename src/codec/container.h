@@ -37,8 +37,9 @@ enum clz_stream {
     CLZ_STREAM_LATENT_Y = 4, /* VAEformer latent y */
     CLZ_STREAM_LATENT_Z = 5, /* VAEformer hyper-latent z */
     CLZ_STREAM_INR = 6,      /* CA-INR weights */
+    CLZ_STREAM_CONTEXT = 7,  /* a context field stored in the file (CA-INR climatology) */
 };
-/*! clz_stream_name() : "schema", "mask", "residual", "latent_y", "latent_z", "inr";
+/*! clz_stream_name() : "schema", "mask", "residual", "latent_y", "latent_z", "inr", "context";
  *  "unknown" for other numbers. Never NULL. */
 const char *clz_stream_name(int stream);
 

@@ -164,6 +164,9 @@ climz_status io_load_field(const cz_dataset *ds, int var, cz_field *f);
  * has one step. CLIMZ_ERR_INVALID_ARG when the range is outside the variable. */
 climz_status io_load_field_times(const cz_dataset *ds, int var, size_t t0, size_t nt, cz_field *f);
 void io_field_free(cz_field *f); /* frees the arrays and zeroes f; NULL members allowed */
+/* Sets f->lat and f->lon (f->ny, f->nx given) from var's coordinate variables, as
+ * io_load_field() does; NULL where they are unknown. */
+climz_status io_field_coords(const cz_dataset *ds, int var, cz_field *f);
 
 /* 1 when the variable's first dim is a time axis (its coordinate variable has axis T, or the
  * dim is unlimited, or it is named like time), else 0. */

@@ -764,6 +764,12 @@ static climz_status field_coords(const cz_dataset *ds, const cz_var *v, cz_field
     return CLIMZ_OK;
 }
 
+climz_status io_field_coords(const cz_dataset *ds, int var, cz_field *f) {
+    CZ_RETURN_IF(var < 0 || var >= ds->nvars || ds->vars[var].ndims < 2, CLIMZ_ERR_INVALID_ARG,
+                 "variable %d has no horizontal grid", var);
+    return field_coords(ds, &ds->vars[var], f);
+}
+
 /* n stored values at raw -> float32 values + missing codes (see READ ME FIRST) */
 static void convert(const cz_var *v, const void *raw, size_t n, float *values, uint8_t *miss) {
     size_t const es = cz_dtype_size(v->type);
