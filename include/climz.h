@@ -129,6 +129,70 @@ climz_status climz_eval_json(climz_ctx *ctx, const char *ref_path, const char *t
 
 void climz_free(void *p); /* frees memory returned by climz; NULL is allowed */
 
+/* ======================================================================================
+ * ---- training (VAEformer, SPEC section 3) --------------------------------------------
+ * Phase 1 (climz_train_file) pretrains the VAEformer's encoder and decoder with MSE +
+ * beta * KL; phase 2 (climz_finetune_file) trains the hyperprior, the entropy model and the
+ * decoder with lambda * 255^2 * MSE + bits per value (encoder frozen unless asked), then
+ * fits the factorised prior's quantiles and stores the CDF tables the codec needs.
+ * Both are reproducible from a seed and resumable from their own checkpoints.
+ * ====================================================================================== */
+
+/* One progress line (no newline) of a training run; called from the calling thread. */
+typedef void (*climz_progress_fn)(void *user, const char *line);
+
+/* Options of a training run. Zero-initialise, then set what you need: 0 / NULL means the
+ * default given here. */
+typedef struct climz_train_opts {
+    const char *config;         /* train: model configuration JSON (vae.h keys); NULL = the
+                                   built-in default (models/default.json) */
+    const char *model;          /* finetune: the phase-1 model file (required) */
+    const char *const *data;    /* data specs "FILE[:VAR[,VAR...]][@A:B[/C:D]]", NULL-terminated
+                                   (required): NetCDF, GRIB or GrADS; no VAR = every gridded
+                                   variable; VAR[i] or VAR[i:j] picks levels; @A:B gives this
+                                   spec its own training steps (validation: /C:D, or without
+                                   it every other step) instead of train_times / val_times */
+    const char *train_times;    /* "A:B": time steps A..B (0-based, inclusive; negative counts
+                                   from the end, -1 = last) of every file; NULL = all */
+    const char *val_times;      /* "C:D" held out for validation; NULL = none. Fields without
+                                   a time axis are always training data. */
+    long steps;                 /* optimizer steps (total, also when resuming); 1000 / 500 */
+    long batch;                 /* samples per step; 8 */
+    long crop_h, crop_w;        /* training patch; 64 x 64 (smaller fields are padded, masked) */
+    double lr;                  /* peak learning rate; 2e-4 (train) / 5e-5 (finetune) */
+    double lr_min;              /* cosine floor; lr / 10 */
+    long warmup;                /* linear warm-up steps; steps / 20 */
+    double weight_decay;        /* AdamW decoupled decay; 0.01 (< 0 means 0) */
+    double clip;                /* global gradient-norm clip; 1.0 (< 0: none) */
+    double beta;                /* phase 1: KL weight; 3e-3 */
+    double lambda;              /* phase 2: distortion weight (x 255^2); 1e-2 */
+    unsigned long long seed;    /* everything random derives from it; 0 is a valid seed */
+    int unfreeze_encoder;       /* phase 2: also train the encoder */
+    int no_lat_weight;          /* 1: plain MSE instead of cos(latitude)-weighted */
+    const char *resume;         /* a checkpoint of an earlier run to continue (bit for bit) */
+    const char *checkpoint;     /* checkpoint path; NULL = "<out>.ckpt" */
+    long checkpoint_every;      /* steps between checkpoints; 250 (the last step always) */
+    long log_every;             /* steps between progress lines; 10 */
+    long val_every;             /* steps between validations; 100 (and at the end) */
+    long val_max;               /* validation fields at most; 16 */
+    long max_fields;            /* training samples at most (the first ones); 0 = all */
+    long stop_at;               /* stop after this step with a checkpoint (a run split into
+                                   sessions, continued with resume); 0 = run to the end */
+    climz_progress_fn progress; /* NULL: silent */
+    void *progress_user;
+} climz_train_opts;
+
+/*! climz_train_file() : phase 1. Writes the model file at out_path (atomically) with the
+ *  config, weights and per-channel normalisation statistics of the training split, and a
+ *  checkpoint (optimizer included) beside it. @return CLIMZ_OK or an error code; details in
+ *  climz_ctx_last_error(ctx). Uses the context's thread count. */
+climz_status climz_train_file(climz_ctx *ctx, const char *out_path, const climz_train_opts *opts);
+
+/*! climz_finetune_file() : phase 2 on opts->model; writes the finished model (with the
+ *  entropy tables the vaeformer codec needs) at out_path. */
+climz_status climz_finetune_file(climz_ctx *ctx, const char *out_path,
+                                 const climz_train_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif

@@ -48,6 +48,7 @@ void api_codec_names(char *buf, size_t cap);
 
 extern const api_codec api_codec_residual;
 extern const api_codec api_codec_inr;
+extern const api_codec api_codec_vaeformer;
 
 /* The error-bounded residual stage (codec_residual.c), on its own or on top of a learned
  * codec's reconstruction pred (same size as the field, or NULL): chunks of res_time_block()

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const api_codec *const codecs[] = {&api_codec_residual, &api_codec_inr};
+static const api_codec *const codecs[] = {&api_codec_residual, &api_codec_inr, &api_codec_vaeformer};
 
 const api_codec *api_codec_find(const char *name) {
     for (size_t i = 0; i < sizeof codecs / sizeof *codecs; i++)

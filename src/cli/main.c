@@ -7,6 +7,7 @@
  *
  * Exit status: 0 on success, 1 on a failure reported by the library, 2 on a usage error. */
 #include "climz.h"
+#include "cli.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_VARS 256
 
@@ -280,7 +282,18 @@ static int cmd_eval(climz_ctx *ctx, const cli_opts *o) {
     return 0;
 }
 
+/* OpenMP threads that spin while waiting (libgomp's default) fight for the cores with
+ * OpenBLAS and with other processes: on a loaded 2-core machine training ran 7x slower with
+ * 2 spinning threads than with 1. libgomp reads OMP_WAIT_POLICY once at start-up, so when it
+ * is unset the program starts itself again with OMP_WAIT_POLICY=PASSIVE. */
+static void passive_openmp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv); /* returns only on failure: then carry on as we are */
+}
+
 int main(int argc, char **argv) {
+    passive_openmp(argv);
     /* a file-size limit (ulimit -f) must surface as a write error, not kill the process */
     signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
@@ -291,6 +304,8 @@ int main(int argc, char **argv) {
         printf("climz %s\n", climz_version_string());
         return 0;
     }
+    if (!strcmp(argv[1], "train")) return cli_train(argc, argv);
+    if (!strcmp(argv[1], "finetune")) return cli_finetune(argc, argv);
     cli_opts o;
     int const r = parse_opts(argc, argv, &o);
     if (r) return r;

@@ -1,0 +1,735 @@
+/* codec_vaeformer.c — the learned transform codec (SPEC section 3) as a driver codec, with
+ * the optional error-bounded residual stage (SPEC section 5).
+ *
+ * READ ME FIRST
+ *  - Samples. A single-channel model (cfg.in_channels == 1, the bundled default) codes every
+ *    (t, z) plane as its own sample; a multi-channel model (CRA5 style) codes the nz levels
+ *    of a time step as its channels (nz must equal C). A plane may be cut into tiles of at
+ *    most `tile` x `tile` points (option tile=N; 0 = whole planes; default: whole planes
+ *    unless a plane has more than VF_AUTO_TOKENS latent tokens, then 256): every tile is a
+ *    sample. Global attention costs O(tokens^2), so a 2161 x 4320 plane is only practical
+ *    in tiles.
+ *  - Normalisation. cfg.field_norm: each (sample, channel) is normalised by the mean and
+ *    standard deviation of its own valid points, computed here in double and stored as
+ *    float32 in the chunk; otherwise the model's per-channel statistics are used. Missing
+ *    points are filled with 0 after normalisation (the mean). Reconstruction:
+ *    x' = x_hat * std + mean in float.
+ *  - Chunks per time step t: CLZ_STREAM_LATENT_Z, CLZ_STREAM_LATENT_Y and, when an error
+ *    bound E > 0 is asked for, CLZ_STREAM_RESIDUAL (res_encode of the step against the
+ *    neural reconstruction as prediction: every valid point within E). Layout, little-endian:
+ *      Z: u8 version (1), u8 flags (bit 0: stats present), u16 0, u32 nsamples, u32 C,
+ *         then per sample: u8 kind (0 = no valid point: nothing coded, decodes as 0;
+ *         1 = coded), u8[3] 0, [stats: C x (f32 mean, f32 std)], [kind 1: u32 CRC-32C of the
+ *         scale-index map, u32 n, n bytes of z stream]
+ *      Y: u8 version (1), u8[3] 0, then per coded sample: u32 n, n bytes of y stream
+ *    The decoder refuses a chunk whose sizes disagree with the header (CLIMZ_ERR_CORRUPT)
+ *    and an index map whose CRC differs (CLIMZ_ERR_DETERMINISM).
+ *  - Model identity. The header entry records the model path, its file name and its SHA-256;
+ *    a decoder given (or finding) another file refuses it with CLIMZ_ERR_MODEL_MISMATCH.
+ *  - Default model (no opts->model): models/climz-default.safetensors, looked up in order
+ *    in $CLIMZ_MODEL_DIR, then beside the executable (<exe dir>/models,
+ *    <exe dir>/../models, <exe dir>/../share/climz/models), then in the source tree this
+ *    file was compiled from (<repo>/models, derived from __FILE__).
+ *  - Determinism of the reconstruction. With a residual stage the synthesis g_s runs in
+ *    deterministic mode (vae_codec.h), so the prediction, and with it the bound, is the
+ *    same on every machine; the pure neural mode uses the fast kernels (identical for any
+ *    thread count on one machine). Option deterministic=0|1 overrides; the choice is
+ *    recorded in the header entry and the decoder follows it.
+ *  - Threads. Steps are coded in batches, every sample of a batch stage by stage (see
+ *    "samples in flight" below): small samples in parallel, one thread each; h_s one
+ *    sample after the other (it switches the process-wide deterministic mode); large
+ *    samples one after the other with every thread inside the kernels. The output does not
+ *    depend on the thread count.
+ *  - Header entry keys: model, model_name, model_sha256, model_default, and "vaeformer":
+ *    {channels, samples_per_step, tile, field_norm, deterministic_synthesis, residual,
+ *    y_bytes, z_bytes, residual_bytes, empty_samples, y_escapes[, seconds_*]}.
+ *  - Options (key=value): tile=N (0 or >= 8), deterministic=0|1, timings=0|1 (stage seconds in the
+ *    header entry, for benchmarks; off by default so that the same input gives the same file).
+ */
+#include "codec.h"
+#include "codec/residual.h"
+#include "nn/nn.h"
+#include "vae/vae_codec.h"
+
+#include <cblas.h>
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define VF_DEFAULT_MODEL "climz-default.safetensors"
+#define VF_VERSION 1
+#define VF_MAX_PATH 4096
+
+/* ---- model lookup -------------------------------------------------------------------------- */
+
+static int file_exists(const char *p) { return access(p, R_OK) == 0; }
+
+/* out = dir + rel + the default model name when that file exists (1), else 0; the path
+ * tried is appended to the list `tried` for the message. */
+static int try_dir(char *out, size_t cap, const char *dir, const char *rel, char *tried, size_t tcap) {
+    int const n = snprintf(out, cap, "%s%s%s", dir, rel, VF_DEFAULT_MODEL);
+    if (n < 0 || (size_t)n >= cap) return 0;
+    if (file_exists(out)) return 1;
+    size_t const used = strlen(tried);
+    if (used + 2 < tcap) snprintf(tried + used, tcap - used, "%s%s", used ? ", " : "", out);
+    return 0;
+}
+
+/* The bundled default model's path (see READ ME FIRST) into out. */
+static climz_status default_model_path(char *out, size_t cap) {
+    char tried[2048] = "";
+    const char *env = getenv("CLIMZ_MODEL_DIR");
+    if (env && *env && try_dir(out, cap, env, "/", tried, sizeof tried)) return CLIMZ_OK;
+    char exe[VF_MAX_PATH];
+    ssize_t const n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            if (try_dir(out, cap, exe, "/models/", tried, sizeof tried) ||
+                try_dir(out, cap, exe, "/../models/", tried, sizeof tried) ||
+                try_dir(out, cap, exe, "/../share/climz/models/", tried, sizeof tried))
+                return CLIMZ_OK;
+        }
+    }
+    /* the source tree: __FILE__ is <repo>/src/api/codec_vaeformer.c under CMake */
+    char src[VF_MAX_PATH];
+    snprintf(src, sizeof src, "%s", __FILE__);
+    char *cut = strstr(src, "src/api/codec_vaeformer.c");
+    if (cut) {
+        *cut = 0;
+        if (try_dir(out, cap, src, "models/", tried, sizeof tried)) return CLIMZ_OK;
+    }
+    return cz_error(CLIMZ_ERR_NOT_FOUND,
+                    "the default VAEformer model %s was not found (tried %s); set CLIMZ_MODEL_DIR or give a "
+                    "model file", VF_DEFAULT_MODEL, tried);
+}
+
+/* A loaded model with its tables. */
+typedef struct vf_model {
+    vae_model m;
+    vae_coder c;
+    char path[VF_MAX_PATH];
+    int is_default;
+} vf_model;
+
+static void vf_close(vf_model *v) {
+    vae_coder_release(&v->c);
+    vae_model_free(&v->m);
+}
+
+static climz_status vf_open(vf_model *v, const char *path, int is_default, int det) {
+    memset(v, 0, sizeof *v);
+    snprintf(v->path, sizeof v->path, "%s", path);
+    v->is_default = is_default;
+    climz_status st = vae_model_load(&v->m, path, 0, NULL);
+    if (!st) st = vae_coder_init(&v->c, &v->m, det);
+    if (st) {
+        if (!strstr(cz_error_message(), path)) cz_error_prefix(st, "model %s", path);
+        vf_close(v);
+    }
+    return st;
+}
+
+/* ---- options and layout --------------------------------------------------------------------- */
+
+#define VF_TILE_AUTO SIZE_MAX
+#define VF_AUTO_TOKENS 16384 /* latent tokens of a plane above which tiles are the default */
+#define VF_AUTO_TILE 256     /* their size in points: global attention stays O(tile^2) */
+
+typedef struct vf_opts {
+    size_t tile;  /* 0 = whole planes; VF_TILE_AUTO: VF_AUTO_TILE for large planes */
+    int det;      /* -1 = default (on with a residual stage) */
+    int timings;  /* 1: record the stages' seconds in the header entry (benchmarks; the file
+                     is then not the same from run to run) */
+} vf_opts;
+
+static climz_status parse_options(const char *const *kv, vf_opts *o) {
+    o->tile = VF_TILE_AUTO;
+    o->det = -1;
+    o->timings = 0;
+    for (; kv && *kv; kv++) {
+        const char *eq = strchr(*kv, '=');
+        CZ_RETURN_IF(!eq, CLIMZ_ERR_INVALID_ARG, "codec option '%s' is not key=value", *kv);
+        size_t const kl = (size_t)(eq - *kv);
+        char *end;
+        long const v = strtol(eq + 1, &end, 10);
+        CZ_RETURN_IF(!eq[1] || *end || v < 0, CLIMZ_ERR_INVALID_ARG, "codec option '%s' needs an integer >= 0", *kv);
+        if (kl == 4 && !strncmp(*kv, "tile", 4)) {
+            CZ_RETURN_IF(v != 0 && v < 8, CLIMZ_ERR_INVALID_ARG, "tile=%ld: use 0 (no tiling) or >= 8", v);
+            o->tile = (size_t)v;
+        } else if (kl == 13 && !strncmp(*kv, "deterministic", 13)) {
+            CZ_RETURN_IF(v > 1, CLIMZ_ERR_INVALID_ARG, "deterministic=%ld: use 0 or 1", v);
+            o->det = (int)v;
+        } else if (kl == 7 && !strncmp(*kv, "timings", 7)) {
+            CZ_RETURN_IF(v > 1, CLIMZ_ERR_INVALID_ARG, "timings=%ld: use 0 or 1", v);
+            o->timings = (int)v;
+        } else
+            return cz_error(CLIMZ_ERR_INVALID_ARG,
+                            "vaeformer has no option '%.*s' (options: tile, deterministic, timings)", (int)kl, *kv);
+    }
+    return CLIMZ_OK;
+}
+
+/* How a time step (nz, ny, nx) splits into samples (C, th, tw). */
+typedef struct vf_layout {
+    size_t C;              /* channels per sample */
+    size_t nplanes;        /* plane groups: nz (single-channel model) or 1 */
+    size_t ty, tx;         /* tiles per plane along y and x */
+    size_t ny, nx;
+    size_t nsamples;       /* nplanes * ty * tx */
+} vf_layout;
+
+static climz_status make_layout(const vae_config *cfg, size_t nz, size_t ny, size_t nx, size_t tile,
+                                vf_layout *L) {
+    L->C = cfg->in_channels;
+    CZ_RETURN_IF(L->C != 1 && L->C != nz, CLIMZ_ERR_DIMENSION,
+                 "the model codes %zu channels at once but the variable has %zu level(s) per time step "
+                 "(a multi-channel model needs one channel per level)", L->C, nz);
+    L->nplanes = L->C == 1 ? nz : 1;
+    L->ty = tile ? (ny + tile - 1) / tile : 1;
+    L->tx = tile ? (nx + tile - 1) / tile : 1;
+    L->ny = ny;
+    L->nx = nx;
+    L->nsamples = L->nplanes * L->ty * L->tx;
+    return CLIMZ_OK;
+}
+
+/* Rows [*y0, *y0 + *h) and columns [*x0, *x0 + *w) of tile (i, j): near-equal splits. */
+static void tile_rect(const vf_layout *L, size_t i, size_t j, size_t *y0, size_t *h, size_t *x0, size_t *w) {
+    *y0 = L->ny * i / L->ty;
+    *h = L->ny * (i + 1) / L->ty - *y0;
+    *x0 = L->nx * j / L->tx;
+    *w = L->nx * (j + 1) / L->tx - *x0;
+}
+
+/* Sample s of a step -> its plane group p and tile (i, j). Channel c of the sample is plane
+ * p * C + c of the step (p = the level for a single-channel model, 0 otherwise). */
+static void sample_pos(const vf_layout *L, size_t s, size_t *p, size_t *i, size_t *j) {
+    *p = s / (L->ty * L->tx);
+    size_t const r = s % (L->ty * L->tx);
+    *i = r / L->tx;
+    *j = r % L->tx;
+}
+
+/* ---- samples in flight -------------------------------------------------------------------- */
+
+/* Steps are coded in batches: every sample of a batch goes through stage 1 (analysis, or
+ * reading z), stage 2 (h_s: one after the other, it switches deterministic mode itself) and
+ * stage 3 (y and the synthesis). Small samples run in parallel over samples, one thread
+ * each (OpenMP's and OpenBLAS's threads only fight over tiny matrices); large ones one
+ * after the other with every thread inside the kernels. */
+#define VF_PAR_TOKENS 4096          /* latent tokens below which samples run in parallel */
+#define VF_BATCH_POINTS (4u << 20)  /* grid points per batch of steps */
+
+typedef struct vf_item {
+    size_t t, s;               /* step (index in the field) and sample */
+    size_t p, y0, h, x0, w;    /* plane group and tile */
+    uint8_t kind;              /* 0: no valid point */
+    float *mean, *sd;          /* C each */
+    float *x, *xh;             /* C*h*w each: normalised input / reconstruction */
+    vae_job *job;
+    cz_buf zs, ys;             /* encoder: the streams */
+    const uint8_t *zp, *yp;    /* decoder: the streams in the file */
+    size_t zn, yn;
+    uint32_t crc;
+    climz_status st;
+    char msg[384];
+} vf_item;
+
+static void item_release(vf_item *it) {
+    free(it->mean);
+    free(it->x);
+    free(it->xh);
+    vae_job_free(it->job);
+    cz_buf_free(&it->zs);
+    cz_buf_free(&it->ys);
+    memset(it, 0, sizeof *it);
+}
+
+enum { ST_ANALYSE, ST_READ_Z, ST_HYPER, ST_CODE_Y, ST_READ_Y };
+
+static climz_status stage_one(vf_item *it, int stage) {
+    switch (stage) {
+    case ST_ANALYSE: return vae_job_analyse(it->job, it->x, &it->zs);
+    case ST_READ_Z: return vae_job_read_z(it->job, it->zp, it->zn);
+    case ST_CODE_Y: return vae_job_code_y(it->job, &it->ys, it->xh);
+    case ST_READ_Y: return vae_job_read_y(it->job, it->yp, it->yn, it->xh);
+    }
+    uint32_t crc = 0;
+    CZ_FORWARD(vae_job_hyper(it->job, &crc));
+    if (stage == ST_HYPER && it->zp) { /* decoding: compare with the encoder's map */
+        CZ_RETURN_IF(crc != it->crc, CLIMZ_ERR_DETERMINISM,
+                     "the scale-index map derived here (CRC-32C %08x) differs from the encoder's (%08x): the "
+                     "hyper-decoder did not reproduce the encoder's entropy model (damaged z stream, or a "
+                     "model/build that is not bit-reproducible)", (unsigned)crc, (unsigned)it->crc);
+    } else
+        it->crc = crc;
+    return CLIMZ_OK;
+}
+
+/* Runs a stage over the coded items; the first failure (in item order) is returned. */
+static climz_status run_stage(vf_item *it, size_t n, int stage, int par) {
+    int const blas = openblas_get_num_threads();
+    int const omp = cz_num_threads();
+    if (par) openblas_set_num_threads(1);
+    if (par && stage == ST_HYPER) cz_set_num_threads(1); /* small h_s: no thread team */
+#pragma omp parallel for schedule(dynamic) if (par && stage != ST_HYPER)
+    for (long i = 0; i < (long)n; i++) {
+        vf_item *x = &it[i];
+        if (!x->kind || x->st) continue;
+        x->st = stage_one(x, stage);
+        if (x->st) snprintf(x->msg, sizeof x->msg, "%s", cz_error_message());
+    }
+    if (par) {
+        openblas_set_num_threads(blas);
+        cz_set_num_threads(omp);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (it[i].st) return cz_error(it[i].st, "time step %zu, sample %zu: %s", it[i].t, it[i].s, it[i].msg);
+    return CLIMZ_OK;
+}
+
+/* Stages 1-3 of a batch; stage 3 in deterministic mode when det. */
+static climz_status run_stages(vf_item *it, size_t n, int encode, int det, int par) {
+    CZ_FORWARD(run_stage(it, n, encode ? ST_ANALYSE : ST_READ_Z, par));
+    CZ_FORWARD(run_stage(it, n, ST_HYPER, par));
+    int const was = nn_deterministic();
+    if (det) nn_set_deterministic(1);
+    climz_status const st = run_stage(it, n, encode ? ST_CODE_Y : ST_READ_Y, par);
+    nn_set_deterministic(was);
+    return st;
+}
+
+/* Sets up item (t, s): its tile, and buffers for C channels. */
+static climz_status item_init(vf_item *it, const vf_layout *L, size_t t, size_t s) {
+    memset(it, 0, sizeof *it);
+    it->t = t;
+    it->s = s;
+    size_t i, j;
+    sample_pos(L, s, &it->p, &i, &j);
+    tile_rect(L, i, j, &it->y0, &it->h, &it->x0, &it->w);
+    size_t const n = L->C * it->h * it->w;
+    it->mean = malloc(2 * L->C * sizeof *it->mean);
+    it->x = malloc(n * sizeof *it->x);
+    it->xh = malloc(n * sizeof *it->xh);
+    CZ_RETURN_IF(!it->mean || !it->x || !it->xh, CLIMZ_ERR_ALLOC, "out of memory");
+    it->sd = it->mean + L->C;
+    return CLIMZ_OK;
+}
+
+/* index of point (r, q) of channel c of item it in a step (nz*ny*nx) */
+static size_t item_at(const vf_layout *L, const vf_item *it, size_t c, size_t r, size_t q) {
+    return ((it->p * L->C + c) * L->ny + it->y0 + r) * L->nx + it->x0 + q;
+}
+
+/* rec (step) <- the item's reconstruction, x * sd + mean in float (0 where nothing was coded) */
+static void item_scatter(const vf_layout *L, const vf_item *it, float *rec) {
+    for (size_t c = 0; c < L->C; c++)
+        for (size_t r = 0; r < it->h; r++)
+            for (size_t q = 0; q < it->w; q++)
+                rec[item_at(L, it, c, r, q)] =
+                    it->kind ? it->xh[(c * it->h + r) * it->w + q] * it->sd[c] + it->mean[c] : 0.0f;
+}
+
+static int small_samples(const vf_model *v, const vf_layout *L, size_t nitems) {
+    vae_geom g;
+    size_t const h = (L->ny + L->ty - 1) / L->ty, w = (L->nx + L->tx - 1) / L->tx;
+    if (vae_geometry(&v->m.cfg, h, w, &g)) return 0;
+    return nitems > 1 && cz_num_threads() > 1 && g.h * g.w < VF_PAR_TOKENS;
+}
+
+static size_t batch_steps(const vf_layout *L, size_t nz, size_t nt) {
+    size_t const pts = nz * L->ny * L->nx;
+    size_t b = pts ? VF_BATCH_POINTS / pts : 1;
+    b = b < 1 ? 1 : b > 64 ? 64 : b;
+    return b < nt ? b : nt;
+}
+
+/* ---- encoding ------------------------------------------------------------------------------- */
+
+typedef struct vf_totals {
+    size_t y_bytes, z_bytes, res_bytes, samples, empty, y_escapes;
+    double t_analysis, t_hyper, t_entropy, t_synthesis;
+} vf_totals;
+
+/* statistics and normalised input of item it of step x (nz*ny*nx) */
+static void item_normalise(const vf_model *v, const vf_layout *L, vf_item *it, const float *x, const uint8_t *miss) {
+    size_t nvalid_all = 0;
+    for (size_t c = 0; c < L->C; c++) {
+        double sum = 0, sum2 = 0;
+        size_t nv = 0;
+        for (size_t r = 0; r < it->h; r++)
+            for (size_t q = 0; q < it->w; q++) {
+                size_t const k = item_at(L, it, c, r, q);
+                if (!miss[k]) sum += x[k], nv++;
+            }
+        double const mu = nv ? sum / (double)nv : 0;
+        for (size_t r = 0; r < it->h; r++)
+            for (size_t q = 0; q < it->w; q++) {
+                size_t const k = item_at(L, it, c, r, q);
+                if (!miss[k]) sum2 += (x[k] - mu) * (x[k] - mu);
+            }
+        if (v->m.cfg.field_norm) {
+            it->mean[c] = (float)mu;
+            it->sd[c] = nv ? (float)sqrt(sum2 / (double)nv) : 1.0f;
+            if (!(it->sd[c] > 0) || !isfinite(it->sd[c])) it->sd[c] = 1;
+        } else {
+            it->mean[c] = v->m.norm_mean[c];
+            it->sd[c] = v->m.norm_std[c];
+        }
+        nvalid_all += nv;
+    }
+    it->kind = nvalid_all ? 1 : 0;
+    for (size_t c = 0; c < L->C; c++)
+        for (size_t r = 0; r < it->h; r++)
+            for (size_t q = 0; q < it->w; q++) {
+                size_t const k = item_at(L, it, c, r, q);
+                it->x[(c * it->h + r) * it->w + q] =
+                    miss[k] ? 0.0f : (float)(((double)x[k] - (double)it->mean[c]) / (double)it->sd[c]);
+            }
+}
+
+/* the Z and Y chunks of one step from its items */
+static climz_status step_chunks(const vf_model *v, const vf_layout *L, const vf_item *it, cz_buf *zc, cz_buf *yc,
+                                vf_totals *tot) {
+    zc->size = yc->size = 0;
+    uint8_t const head[4] = {VF_VERSION, v->m.cfg.field_norm ? 1 : 0, 0, 0};
+    uint8_t const yhead[4] = {VF_VERSION, 0, 0, 0};
+    CZ_FORWARD(cz_buf_put(zc, head, 4));
+    CZ_FORWARD(cz_buf_put_u32(zc, (uint32_t)L->nsamples));
+    CZ_FORWARD(cz_buf_put_u32(zc, (uint32_t)L->C));
+    CZ_FORWARD(cz_buf_put(yc, yhead, 4));
+    for (size_t s = 0; s < L->nsamples; s++) {
+        const vf_item *x = &it[s];
+        uint8_t const kh[4] = {x->kind, 0, 0, 0};
+        CZ_FORWARD(cz_buf_put(zc, kh, 4));
+        if (v->m.cfg.field_norm)
+            for (size_t c = 0; c < L->C; c++) {
+                CZ_FORWARD(cz_buf_put_f32(zc, x->mean[c]));
+                CZ_FORWARD(cz_buf_put_f32(zc, x->sd[c]));
+            }
+        if (!x->kind) {
+            tot->empty++;
+            continue;
+        }
+        CZ_RETURN_IF(x->zs.size > UINT32_MAX || x->ys.size > UINT32_MAX, CLIMZ_ERR_UNSUPPORTED,
+                     "a latent stream exceeds 4 GiB");
+        CZ_FORWARD(cz_buf_put_u32(zc, x->crc));
+        CZ_FORWARD(cz_buf_put_u32(zc, (uint32_t)x->zs.size));
+        CZ_FORWARD(cz_buf_put(zc, x->zs.data, x->zs.size));
+        CZ_FORWARD(cz_buf_put_u32(yc, (uint32_t)x->ys.size));
+        CZ_FORWARD(cz_buf_put(yc, x->ys.data, x->ys.size));
+        const vae_sample_info *in = vae_job_info(x->job);
+        tot->samples++;
+        tot->y_bytes += in->y_bytes;
+        tot->z_bytes += in->z_bytes;
+        tot->y_escapes += in->y_escapes;
+        tot->t_analysis += in->t_analysis;
+        tot->t_hyper += in->t_hyper;
+        tot->t_entropy += in->t_entropy;
+        tot->t_synthesis += in->t_synthesis;
+    }
+    return CLIMZ_OK;
+}
+
+/* res_encode / res_decode of the steps of a batch, in parallel; rec holds their predictions */
+typedef struct vf_res {
+    cz_buf out;
+    climz_status st;
+    char msg[384];
+} vf_res;
+
+static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry) {
+    const cz_field *f = a->f;
+    vf_opts o;
+    CZ_FORWARD(parse_options(a->opts ? a->opts->options : NULL, &o));
+    int const det = o.det >= 0 ? o.det : a->max_abs_error > 0;
+    char path[VF_MAX_PATH];
+    int const is_default = !(a->opts && a->opts->model);
+    if (is_default) CZ_FORWARD(default_model_path(path, sizeof path));
+    else snprintf(path, sizeof path, "%s", a->opts->model);
+    char *abs = realpath(path, NULL); /* recorded absolute, so decoding works from anywhere */
+    if (abs && strlen(abs) < sizeof path) memcpy(path, abs, strlen(abs) + 1);
+    free(abs);
+    vf_model *v = calloc(1, sizeof *v);
+    CZ_RETURN_IF(!v, CLIMZ_ERR_ALLOC, "out of memory");
+    climz_status st = vf_open(v, path, is_default, det);
+    if (st) {
+        free(v);
+        return st;
+    }
+    size_t const plane = f->nz * f->ny * f->nx;
+    vf_layout L;
+    vf_item *items = NULL;
+    vf_res *res = NULL;
+    float *rec = NULL;
+    size_t nb = 0, nitems = 0;
+    cz_buf zc = {0}, yc = {0};
+    vf_totals tot = {0};
+    int const bounded = a->max_abs_error > 0;
+    res_params const rp = {.max_abs_error = a->max_abs_error, .temporal = 0};
+    if (o.tile == VF_TILE_AUTO) {
+        vae_geom g;
+        CZ_CHECK_GOTO(st, vae_geometry(&v->m.cfg, f->ny, f->nx, &g), done);
+        o.tile = g.h * g.w > VF_AUTO_TOKENS ? VF_AUTO_TILE : 0;
+    }
+    CZ_CHECK_GOTO(st, make_layout(&v->m.cfg, f->nz, f->ny, f->nx, o.tile, &L), done);
+    nb = batch_steps(&L, f->nz, f->nt);
+    items = calloc(nb * L.nsamples, sizeof *items);
+    res = calloc(nb, sizeof *res);
+    rec = malloc(nb * plane * sizeof *rec);
+    if (!items || !res || !rec) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory");
+    int const par = small_samples(v, &L, nb * L.nsamples);
+    for (size_t t0 = 0; t0 < f->nt; t0 += nb) {
+        size_t const bt = f->nt - t0 < nb ? f->nt - t0 : nb;
+        nitems = bt * L.nsamples;
+        for (size_t k = 0; k < nitems; k++) {
+            vf_item *it = &items[k];
+            size_t const t = t0 + k / L.nsamples;
+            CZ_CHECK_GOTO(st, item_init(it, &L, t, k % L.nsamples), done);
+            item_normalise(v, &L, it, f->values + t * plane, f->miss + t * plane);
+            if (it->kind) CZ_CHECK_GOTO(st, vae_job_create(&it->job, &v->c, it->h, it->w), done);
+        }
+        CZ_CHECK_GOTO(st, run_stages(items, nitems, 1, det, par), done);
+        for (size_t k = 0; k < nitems; k++) item_scatter(&L, &items[k], rec + (k / L.nsamples) * plane);
+        if (bounded) {
+#pragma omp parallel for schedule(dynamic)
+            for (long b = 0; b < (long)bt; b++) {
+                size_t const t = t0 + (size_t)b;
+                res[b].out.size = 0;
+                res[b].st = res_encode(f->values + t * plane, f->miss + t * plane, rec + (size_t)b * plane, NULL,
+                                       f->nz, f->ny, f->nx, &rp, &res[b].out, decoded + t * plane);
+                if (res[b].st) snprintf(res[b].msg, sizeof res[b].msg, "%s", cz_error_message());
+            }
+        }
+        for (size_t b = 0; b < bt; b++) {
+            size_t const t = t0 + b;
+            if (bounded) {
+                if (res[b].st) CZ_FAIL_GOTO(st, done, res[b].st, "time step %zu: %s", t, res[b].msg);
+                CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_RESIDUAL,
+                                                 res[b].out.data, res[b].out.size), done);
+                tot.res_bytes += res[b].out.size;
+            } else {
+                const uint8_t *miss = f->miss + t * plane;
+                const float *r = rec + b * plane;
+                float *dec = decoded + t * plane;
+                for (size_t i = 0; i < plane; i++) dec[i] = miss[i] ? 0.0f : r[i];
+            }
+            CZ_CHECK_GOTO(st, step_chunks(v, &L, items + b * L.nsamples, &zc, &yc, &tot), done);
+            CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT_Z, zc.data, zc.size),
+                          done);
+            CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT_Y, yc.data, yc.size),
+                          done);
+        }
+        for (size_t k = 0; k < nitems; k++) item_release(&items[k]);
+        nitems = 0;
+    }
+    json_object_set_new(entry, "model", json_string(v->path));
+    const char *base = strrchr(v->path, '/');
+    json_object_set_new(entry, "model_name", json_string(base ? base + 1 : v->path));
+    json_object_set_new(entry, "model_sha256", json_string(v->m.sha256));
+    json_object_set_new(entry, "model_default", json_boolean(is_default));
+    json_t *j = json_object();
+    json_object_set_new(j, "channels", json_integer((json_int_t)L.C));
+    json_object_set_new(j, "samples_per_step", json_integer((json_int_t)L.nsamples));
+    json_object_set_new(j, "tile", json_integer((json_int_t)o.tile));
+    json_object_set_new(j, "field_norm", json_boolean(v->m.cfg.field_norm));
+    json_object_set_new(j, "deterministic_synthesis", json_boolean(det));
+    json_object_set_new(j, "residual", json_boolean(bounded));
+    json_object_set_new(j, "y_bytes", json_integer((json_int_t)tot.y_bytes));
+    json_object_set_new(j, "z_bytes", json_integer((json_int_t)tot.z_bytes));
+    json_object_set_new(j, "residual_bytes", json_integer((json_int_t)tot.res_bytes));
+    json_object_set_new(j, "empty_samples", json_integer((json_int_t)tot.empty));
+    json_object_set_new(j, "y_escapes", json_integer((json_int_t)tot.y_escapes));
+    if (o.timings) {
+        json_object_set_new(j, "seconds_analysis", json_real(tot.t_analysis));
+        json_object_set_new(j, "seconds_hyper", json_real(tot.t_hyper));
+        json_object_set_new(j, "seconds_entropy", json_real(tot.t_entropy));
+        json_object_set_new(j, "seconds_synthesis", json_real(tot.t_synthesis));
+    }
+    json_object_set_new(entry, "vaeformer", j);
+done:
+    for (size_t k = 0; items && k < nb * L.nsamples; k++) item_release(&items[k]);
+    for (size_t b = 0; res && b < nb; b++) cz_buf_free(&res[b].out);
+    cz_buf_free(&zc);
+    cz_buf_free(&yc);
+    free(items);
+    free(res);
+    free(rec);
+    vf_close(v);
+    free(v);
+    return st;
+}
+
+/* ---- decoding ------------------------------------------------------------------------------- */
+
+/* The model a file was compressed with: opts->model if given; else the recorded (absolute)
+ * path, then the default lookup when the recorded file name is the default model's; the
+ * first candidate whose SHA-256 is the recorded one is used. */
+static climz_status open_for_decode(vf_model *v, json_t *entry, const climz_decompress_opts *opts, int det) {
+    const char *sha = json_string_value(json_object_get(entry, "model_sha256"));
+    const char *rec_path = json_string_value(json_object_get(entry, "model"));
+    const char *rec_name = json_string_value(json_object_get(entry, "model_name"));
+    CZ_RETURN_IF(!sha || strlen(sha) != 64, CLIMZ_ERR_CORRUPT, "the header records no model SHA-256");
+    char cand[2][VF_MAX_PATH];
+    int n = 0;
+    if (opts && opts->model) snprintf(cand[n++], VF_MAX_PATH, "%s", opts->model);
+    else {
+        if (rec_path && file_exists(rec_path)) snprintf(cand[n++], VF_MAX_PATH, "%s", rec_path);
+        if (rec_name && !strcmp(rec_name, VF_DEFAULT_MODEL) && default_model_path(cand[n], VF_MAX_PATH) == CLIMZ_OK &&
+            !(n && !strcmp(cand[0], cand[n])))
+            n++;
+        cz_error_clear();
+    }
+    if (!n)
+        return cz_error(CLIMZ_ERR_NOT_FOUND,
+                        "the file was compressed with model %s (sha256 %s), which is not here: give it with the "
+                        "model option", rec_path ? rec_path : "?", sha);
+    char first_sha[65] = "";
+    for (int i = 0; i < n; i++) {
+        CZ_FORWARD(vf_open(v, cand[i], 0, det));
+        if (!strcmp(v->m.sha256, sha)) return CLIMZ_OK;
+        if (!i) snprintf(first_sha, sizeof first_sha, "%s", v->m.sha256);
+        vf_close(v);
+    }
+    return cz_error(CLIMZ_ERR_MODEL_MISMATCH, "model %s has sha256 %s, the file was compressed with %s (sha256 %s)",
+                    cand[0], first_sha, rec_path ? rec_path : "?", sha);
+}
+
+/* Parses the Z and Y chunks of step t into its items (streams point into the chunks). */
+static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, const uint8_t *zp, size_t zn,
+                               const uint8_t *yp, size_t yn, vf_item *items) {
+    const vae_config *cfg = &v->m.cfg;
+    cz_rd rz = cz_rd_make(zp, zn), ry = cz_rd_make(yp, yn);
+    uint8_t head[4], yhead[4];
+    uint32_t ns, C;
+    CZ_FORWARD(cz_rd_bytes(&rz, head, 4));
+    CZ_FORWARD(cz_rd_u32(&rz, &ns));
+    CZ_FORWARD(cz_rd_u32(&rz, &C));
+    CZ_FORWARD(cz_rd_bytes(&ry, yhead, 4));
+    CZ_RETURN_IF(head[0] > VF_VERSION || yhead[0] > VF_VERSION, CLIMZ_ERR_VERSION,
+                 "latent stream version %u/%u is newer than this decoder's (%u)", head[0], yhead[0], VF_VERSION);
+    CZ_RETURN_IF(head[0] != VF_VERSION || yhead[0] != VF_VERSION || (head[1] & 1) != (cfg->field_norm ? 1 : 0),
+                 CLIMZ_ERR_CORRUPT, "latent stream header is malformed");
+    CZ_RETURN_IF(ns != L->nsamples || C != L->C, CLIMZ_ERR_CORRUPT,
+                 "latent stream has %u samples of %u channels, the header says %zu of %zu", (unsigned)ns,
+                 (unsigned)C, L->nsamples, L->C);
+    for (size_t s = 0; s < L->nsamples; s++) {
+        vf_item *it = &items[s];
+        CZ_FORWARD(item_init(it, L, t, s));
+        uint8_t kh[4];
+        CZ_FORWARD(cz_rd_bytes(&rz, kh, 4));
+        CZ_RETURN_IF(kh[0] > 1, CLIMZ_ERR_CORRUPT, "sample %zu has kind %u", s, kh[0]);
+        it->kind = kh[0];
+        for (size_t c = 0; c < C; c++) {
+            if (cfg->field_norm) {
+                CZ_FORWARD(cz_rd_f32(&rz, &it->mean[c]));
+                CZ_FORWARD(cz_rd_f32(&rz, &it->sd[c]));
+                CZ_RETURN_IF(!isfinite(it->mean[c]) || !isfinite(it->sd[c]), CLIMZ_ERR_CORRUPT,
+                             "sample %zu: normalisation is not finite", s);
+            } else {
+                it->mean[c] = v->m.norm_mean[c];
+                it->sd[c] = v->m.norm_std[c];
+            }
+        }
+        if (!it->kind) continue;
+        uint32_t zlen, ylen;
+        CZ_FORWARD(cz_rd_u32(&rz, &it->crc));
+        CZ_FORWARD(cz_rd_u32(&rz, &zlen));
+        CZ_FORWARD(cz_rd_skip(&rz, zlen, &it->zp));
+        CZ_FORWARD(cz_rd_u32(&ry, &ylen));
+        CZ_FORWARD(cz_rd_skip(&ry, ylen, &it->yp));
+        it->zn = zlen;
+        it->yn = ylen;
+        CZ_FORWARD(vae_job_create(&it->job, &v->c, it->h, it->w));
+    }
+    CZ_RETURN_IF(cz_rd_left(&rz) || cz_rd_left(&ry), CLIMZ_ERR_CORRUPT, "latent streams have trailing bytes");
+    return CLIMZ_OK;
+}
+
+static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *entry,
+                                     const climz_decompress_opts *opts, cz_field *f, size_t t_first) {
+    json_t *j = json_object_get(entry, "vaeformer");
+    CZ_RETURN_IF(!json_is_object(j), CLIMZ_ERR_CORRUPT, "header entry has no vaeformer settings");
+    json_int_t const tile = json_integer_value(json_object_get(j, "tile"));
+    int const det = json_is_true(json_object_get(j, "deterministic_synthesis"));
+    int const residual = json_is_true(json_object_get(j, "residual"));
+    CZ_RETURN_IF(tile < 0 || (tile > 0 && tile < 8) || tile > (json_int_t)1 << 30, CLIMZ_ERR_CORRUPT,
+                 "header entry has tile size %lld", (long long)tile);
+    vf_opts o;
+    CZ_FORWARD(parse_options(opts ? opts->options : NULL, &o)); /* validated, not used: the file decides */
+    vf_model *v = calloc(1, sizeof *v);
+    CZ_RETURN_IF(!v, CLIMZ_ERR_ALLOC, "out of memory");
+    climz_status st = open_for_decode(v, entry, opts, det);
+    if (st) {
+        free(v);
+        return st;
+    }
+    size_t const plane = f->nz * f->ny * f->nx;
+    vf_layout L;
+    vf_item *items = NULL;
+    vf_res *res = NULL;
+    float *rec = NULL;
+    size_t nb = 0;
+    CZ_CHECK_GOTO(st, make_layout(&v->m.cfg, f->nz, f->ny, f->nx, (size_t)tile, &L), done);
+    nb = batch_steps(&L, f->nz, f->nt);
+    items = calloc(nb * L.nsamples, sizeof *items);
+    res = calloc(nb, sizeof *res);
+    rec = malloc(nb * plane * sizeof *rec);
+    if (!items || !res || !rec) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory");
+    int const par = small_samples(v, &L, nb * L.nsamples);
+    for (size_t t0 = 0; t0 < f->nt; t0 += nb) {
+        size_t const bt = f->nt - t0 < nb ? f->nt - t0 : nb;
+        size_t const nitems = bt * L.nsamples;
+        const uint8_t *rp[64];
+        size_t rn[64];
+        for (size_t b = 0; b < bt; b++) {
+            uint32_t const tt = (uint32_t)(t_first + t0 + b);
+            const uint8_t *zp, *yp;
+            size_t zn, yn;
+            st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT_Z, &zp, &zn);
+            if (!st) st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT_Y, &yp, &yn);
+            if (!st) st = parse_step(v, &L, tt, zp, zn, yp, yn, items + b * L.nsamples);
+            if (!st && residual) st = clz_reader_get(r, var, tt, CLZ_STREAM_RESIDUAL, &rp[b], &rn[b]);
+            if (st) {
+                cz_error_prefix(st, "time step %u", (unsigned)tt);
+                goto done;
+            }
+        }
+        CZ_CHECK_GOTO(st, run_stages(items, nitems, 0, det, par), done);
+        for (size_t k = 0; k < nitems; k++) item_scatter(&L, &items[k], rec + (k / L.nsamples) * plane);
+#pragma omp parallel for schedule(dynamic) if (residual)
+        for (long b = 0; b < (long)bt; b++) {
+            size_t const t = t0 + (size_t)b;
+            const uint8_t *miss = f->miss + t * plane;
+            float *out = f->values + t * plane;
+            const float *rc = rec + (size_t)b * plane;
+            res[b].st = CLIMZ_OK;
+            if (residual) {
+                res[b].st = res_decode(rp[b], rn[b], miss, rc, NULL, f->nz, f->ny, f->nx, out);
+                if (res[b].st) snprintf(res[b].msg, sizeof res[b].msg, "%s", cz_error_message());
+            } else {
+                for (size_t i = 0; i < plane; i++) out[i] = miss[i] ? 0.0f : rc[i];
+            }
+        }
+        for (size_t b = 0; b < bt; b++)
+            if (res[b].st)
+                CZ_FAIL_GOTO(st, done, res[b].st, "time step %zu: %s", (size_t)(t_first + t0 + b), res[b].msg);
+        for (size_t k = 0; k < nitems; k++) item_release(&items[k]);
+    }
+done:
+    for (size_t k = 0; items && k < nb * L.nsamples; k++) item_release(&items[k]);
+    free(items);
+    free(res);
+    free(rec);
+    vf_close(v);
+    free(v);
+    return st;
+}
+
+const api_codec api_codec_vaeformer = {"vaeformer", vaeformer_encode, vaeformer_decode};

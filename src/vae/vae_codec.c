@@ -1,0 +1,318 @@
+/* vae_codec.c — model-side entropy tables and the coder of one sample (see vae_codec.h). */
+#include "vae/vae_codec.h"
+#include "nn/nn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- tables ------------------------------------------------------------------------------ */
+
+static climz_status put_bytes(vae_model *m, const char *name, const cz_buf *b) {
+    size_t const shape[1] = {b->size};
+    return vae_model_put_extra(m, name, NN_DT_U8, 1, shape, b->data);
+}
+
+climz_status vae_model_build_tables(vae_model *m) {
+    const nn_fp *fp = &m->fp;
+    size_t const C = fp->C;
+    const float *P = vae_model_fp_params(m);
+    CZ_RETURN_IF(!P || C == 0, CLIMZ_ERR_INVALID_ARG, "model has no factorised prior");
+    ent_gauss_tables *g = NULL;
+    ent_factorized *f = NULL;
+    cz_buf b = {0};
+    int32_t *offset = malloc(C * sizeof *offset);
+    uint32_t *n = malloc(C * sizeof *n);
+    double *tail = malloc(C * sizeof *tail);
+    float *med = malloc(C * sizeof *med);
+    double *pmf = NULL;
+    climz_status st = CLIMZ_OK;
+    if (!offset || !n || !tail || !med) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory");
+
+    CZ_CHECK_GOTO(st, ent_gauss_tables_build(&g, VAE_CDF_PREC), done);
+    CZ_CHECK_GOTO(st, ent_gauss_tables_serialize(g, &b), done);
+    CZ_CHECK_GOTO(st, put_bytes(m, VAE_EXTRA_GAUSS, &b), done);
+
+    /* CompressAI's range: [median - ceil(median - q_lo), median + ceil(q_hi - median)] */
+    size_t total = 0;
+    for (size_t c = 0; c < C; c++) {
+        const float *q = P + fp->off_quantiles + 3 * c;
+        if (!isfinite(q[0]) || !isfinite(q[1]) || !isfinite(q[2]))
+            CZ_FAIL_GOTO(st, done, CLIMZ_ERR_INVALID_ARG, "z channel %zu: quantiles are not finite", c);
+        med[c] = q[1];
+        double lo = ceil((double)q[1] - (double)q[0]), hi = ceil((double)q[2] - (double)q[1]);
+        lo = lo < 0 ? 0 : lo > VAE_Z_MAX_HALF ? VAE_Z_MAX_HALF : lo;
+        hi = hi < 0 ? 0 : hi > VAE_Z_MAX_HALF ? VAE_Z_MAX_HALF : hi;
+        offset[c] = -(int32_t)lo;
+        n[c] = (uint32_t)(lo + hi) + 1;
+        total += n[c];
+    }
+    pmf = malloc(total * sizeof *pmf);
+    if (!pmf) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory");
+    size_t pos = 0;
+    for (size_t c = 0; c < C; c++) {
+        nn_fp_pmf(pmf + pos, tail + c, P, fp, c, (double)med[c] + offset[c], n[c]);
+        /* a degenerate prior (all mass far away) still gives a usable table: flat */
+        double sum = tail[c] >= 0 && isfinite(tail[c]) ? tail[c] : 0;
+        for (uint32_t k = 0; k < n[c]; k++) {
+            if (!(pmf[pos + k] >= 0) || !isfinite(pmf[pos + k])) pmf[pos + k] = 0;
+            sum += pmf[pos + k];
+        }
+        if (!(tail[c] >= 0) || !isfinite(tail[c])) tail[c] = 0;
+        if (!(sum > 0))
+            for (uint32_t k = 0; k < n[c]; k++) pmf[pos + k] = 1;
+        pos += n[c];
+    }
+    CZ_CHECK_GOTO(st, ent_factorized_build(&f, (uint32_t)C, offset, n, pmf, tail, VAE_CDF_PREC), done);
+    b.size = 0;
+    CZ_CHECK_GOTO(st, ent_factorized_serialize(f, &b), done);
+    CZ_CHECK_GOTO(st, put_bytes(m, VAE_EXTRA_ZTAB, &b), done);
+    size_t const shape[1] = {C};
+    CZ_CHECK_GOTO(st, vae_model_put_extra(m, VAE_EXTRA_ZMED, NN_DT_F32, 1, shape, med), done);
+done:
+    ent_gauss_tables_free(g);
+    ent_factorized_free(f);
+    cz_buf_free(&b);
+    free(offset);
+    free(n);
+    free(tail);
+    free(med);
+    free(pmf);
+    return st;
+}
+
+int vae_model_has_tables(const vae_model *m) {
+    return vae_model_extra(m, VAE_EXTRA_GAUSS) && vae_model_extra(m, VAE_EXTRA_ZTAB) &&
+           vae_model_extra(m, VAE_EXTRA_ZMED);
+}
+
+void vae_coder_release(vae_coder *c) {
+    if (!c) return;
+    ent_gauss_tables_free(c->gauss);
+    ent_factorized_free(c->zt);
+    free(c->zmed);
+    memset(c, 0, sizeof *c);
+}
+
+climz_status vae_coder_init(vae_coder *c, const vae_model *m, int det_decode) {
+    memset(c, 0, sizeof *c);
+    c->m = m;
+    c->det_decode = det_decode;
+    const vae_extra *eg = vae_model_extra(m, VAE_EXTRA_GAUSS), *ez = vae_model_extra(m, VAE_EXTRA_ZTAB),
+                    *em = vae_model_extra(m, VAE_EXTRA_ZMED);
+    CZ_RETURN_IF(!eg || !ez || !em, CLIMZ_ERR_UNSUPPORTED,
+                 "the model has no entropy tables (a phase-1 model?): fine-tune it with `climz finetune`, "
+                 "which stores them");
+    size_t const Lz = m->cfg.hyper_latent;
+    CZ_RETURN_IF(eg->dtype != NN_DT_U8 || ez->dtype != NN_DT_U8 || em->dtype != NN_DT_F32 ||
+                     em->bytes != Lz * sizeof(float),
+                 CLIMZ_ERR_CORRUPT, "the model's entropy tables have the wrong type or size");
+    climz_status st = CLIMZ_OK;
+    CZ_CHECK_GOTO(st, ent_gauss_tables_deserialize(&c->gauss, eg->data, eg->bytes), fail);
+    CZ_CHECK_GOTO(st, ent_factorized_deserialize(&c->zt, ez->data, ez->bytes), fail);
+    if (ent_factorized_channels(c->zt) != Lz)
+        CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_CORRUPT, "the model's z tables have %u channels, z has %zu",
+                     (unsigned)ent_factorized_channels(c->zt), Lz);
+    c->zmed = malloc(Lz * sizeof *c->zmed);
+    if (!c->zmed) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory");
+    memcpy(c->zmed, em->data, Lz * sizeof *c->zmed);
+    for (size_t i = 0; i < Lz; i++)
+        if (!isfinite(c->zmed[i])) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_CORRUPT, "z median %zu is not finite", i);
+    return CLIMZ_OK;
+fail:
+    cz_error_prefix(st, "model entropy tables");
+    vae_coder_release(c);
+    return st;
+}
+
+/* ---- one sample, in stages ------------------------------------------------------------------ */
+
+struct vae_job {
+    const vae_coder *c;
+    size_t H, W;
+    vae_geom g;
+    size_t ny, nz;          /* L*h*w, Lz*hz*wz */
+    float *y, *scales, *means, *z;
+    uint8_t *idx;
+    int32_t *sym;
+    vae_sample_info info;
+};
+
+void vae_job_free(vae_job *j) {
+    if (!j) return;
+    free(j->y);
+    free(j->scales);
+    free(j->means);
+    free(j->z);
+    free(j->idx);
+    free(j->sym);
+    free(j);
+}
+
+climz_status vae_job_create(vae_job **out, const vae_coder *c, size_t H, size_t W) {
+    *out = NULL;
+    vae_job *j = calloc(1, sizeof *j);
+    CZ_RETURN_IF(!j, CLIMZ_ERR_ALLOC, "out of memory");
+    j->c = c;
+    j->H = H;
+    j->W = W;
+    climz_status const st = vae_geometry(&c->m->cfg, H, W, &j->g);
+    if (st) {
+        free(j);
+        return st;
+    }
+    j->ny = c->m->cfg.latent * j->g.h * j->g.w;
+    j->nz = c->m->cfg.hyper_latent * j->g.hz * j->g.wz;
+    size_t const ns = j->ny > j->nz ? j->ny : j->nz;
+    j->y = malloc(j->ny * sizeof *j->y);
+    j->scales = malloc(j->ny * sizeof *j->scales);
+    j->means = malloc(j->ny * sizeof *j->means);
+    j->z = malloc(j->nz * sizeof *j->z);
+    j->idx = malloc(j->ny);
+    j->sym = malloc(ns * sizeof *j->sym);
+    if (!j->y || !j->scales || !j->means || !j->z || !j->idx || !j->sym) {
+        vae_job_free(j);
+        return cz_error(CLIMZ_ERR_ALLOC, "out of memory for a %zu x %zu sample", H, W);
+    }
+    j->info.h = j->g.h, j->info.w = j->g.w, j->info.hz = j->g.hz, j->info.wz = j->g.wz;
+    *out = j;
+    return CLIMZ_OK;
+}
+
+const vae_sample_info *vae_job_info(const vae_job *j) { return &j->info; }
+
+/* s = round(v) half to even, clamped to +-2^30 (the escape codes any int32). */
+static int symbol_of(float v, int32_t *s) {
+    if (!isfinite(v)) return 0;
+    float const r = nearbyintf(v);
+    *s = r > 1073741824.0f ? 1073741824 : r < -1073741824.0f ? -1073741824 : (int32_t)r;
+    return 1;
+}
+
+climz_status vae_job_analyse(vae_job *j, const float *x, cz_buf *zs) {
+    const vae_coder *c = j->c;
+    size_t h, w, hz, wz;
+    double const t0 = cz_now();
+    CZ_FORWARD(vae_encode_latent(c->m, x, j->H, j->W, j->y, &h, &w));
+    CZ_FORWARD(vae_hyper_encode(c->m, j->y, h, w, j->z, &hz, &wz));
+    CZ_RETURN_IF(h != j->g.h || w != j->g.w || hz != j->g.hz || wz != j->g.wz, CLIMZ_ERR_DIMENSION,
+                 "latent grid %zux%zu / %zux%zu differs from the geometry", h, w, hz, wz);
+    double const t1 = cz_now();
+    /* z: s = round(z - median), z_hat = s + median (z is overwritten by z_hat) */
+    size_t const zplane = hz * wz;
+    for (size_t i = 0; i < j->nz; i++) {
+        float const med = c->zmed[i / zplane];
+        CZ_RETURN_IF(!symbol_of(j->z[i] - med, &j->sym[i]), CLIMZ_ERR_INVALID_ARG,
+                     "hyper-latent z is not finite (input not normalised?)");
+        j->z[i] = (float)j->sym[i] + med;
+    }
+    size_t const z0 = zs->size;
+    CZ_FORWARD(ent_factorized_encode(c->zt, j->sym, j->nz, zplane, zs));
+    j->info.z_bytes = zs->size - z0;
+    j->info.t_analysis += t1 - t0;
+    j->info.t_entropy += cz_now() - t1;
+    return CLIMZ_OK;
+}
+
+climz_status vae_job_read_z(vae_job *j, const uint8_t *zs, size_t zn) {
+    const vae_coder *c = j->c;
+    size_t const zplane = j->g.hz * j->g.wz;
+    double const t0 = cz_now();
+    climz_status const st = ent_factorized_decode(c->zt, zs, zn, j->nz, zplane, j->sym);
+    if (st) return cz_error_prefix(st, "z stream");
+    for (size_t i = 0; i < j->nz; i++) j->z[i] = (float)j->sym[i] + c->zmed[i / zplane];
+    j->info.z_bytes = zn;
+    j->info.t_entropy += cz_now() - t0;
+    return CLIMZ_OK;
+}
+
+climz_status vae_job_hyper(vae_job *j, uint32_t *idx_crc) {
+    double const t0 = cz_now();
+    CZ_FORWARD(vae_hyper_decode(j->c->m, j->z, j->g.hz, j->g.wz, j->scales, j->means, j->g.h, j->g.w));
+    for (size_t i = 0; i < j->ny; i++) j->idx[i] = ent_gauss_tables_index(j->c->gauss, j->scales[i]);
+    *idx_crc = cz_crc32c(0, j->idx, j->ny);
+    j->info.t_hyper += cz_now() - t0;
+    return CLIMZ_OK;
+}
+
+static climz_status job_synthesis(vae_job *j, float *x_hat) {
+    double const t0 = cz_now();
+    CZ_FORWARD(vae_decode_latent(j->c->m, j->y, j->g.h, j->g.w, x_hat, j->H, j->W));
+    j->info.t_synthesis += cz_now() - t0;
+    return CLIMZ_OK;
+}
+
+climz_status vae_job_code_y(vae_job *j, cz_buf *ys, float *x_hat) {
+    const vae_coder *c = j->c;
+    double const t0 = cz_now();
+    size_t esc = 0;
+    /* y: s = round(y - mean), y_hat = s + mean (y is overwritten by y_hat) */
+    for (size_t i = 0; i < j->ny; i++) {
+        CZ_RETURN_IF(!symbol_of(j->y[i] - j->means[i], &j->sym[i]), CLIMZ_ERR_INVALID_ARG,
+                     "latent y is not finite (input not normalised?)");
+        int32_t const tail = ent_gauss_tail(c->gauss, j->idx[i]);
+        esc += j->sym[i] > tail || j->sym[i] < -tail;
+        j->y[i] = (float)j->sym[i] + j->means[i];
+    }
+    size_t const y0 = ys->size;
+    CZ_FORWARD(ent_gauss_encode(c->gauss, j->sym, j->idx, j->ny, ys));
+    j->info.y_bytes = ys->size - y0;
+    j->info.y_escapes = esc;
+    j->info.t_entropy += cz_now() - t0;
+    return job_synthesis(j, x_hat);
+}
+
+climz_status vae_job_read_y(vae_job *j, const uint8_t *ys, size_t yn, float *x_hat) {
+    double const t0 = cz_now();
+    climz_status const st = ent_gauss_decode(j->c->gauss, ys, yn, j->idx, j->ny, j->sym);
+    if (st) return cz_error_prefix(st, "y stream");
+    for (size_t i = 0; i < j->ny; i++) j->y[i] = (float)j->sym[i] + j->means[i];
+    j->info.y_bytes = yn;
+    j->info.t_entropy += cz_now() - t0;
+    return job_synthesis(j, x_hat);
+}
+
+/* ---- one sample, whole ---------------------------------------------------------------------- */
+
+climz_status vae_sample_encode(const vae_coder *c, const float *x, size_t H, size_t W, cz_buf *zs,
+                               cz_buf *ys, uint32_t *idx_crc, float *x_hat, vae_sample_info *info) {
+    vae_job *j = NULL;
+    CZ_FORWARD(vae_job_create(&j, c, H, W));
+    size_t const zs0 = zs->size, ys0 = ys->size;
+    int const was = nn_deterministic();
+    climz_status st = vae_job_analyse(j, x, zs);
+    if (!st) st = vae_job_hyper(j, idx_crc);
+    if (!st && c->det_decode) nn_set_deterministic(1);
+    if (!st) st = vae_job_code_y(j, ys, x_hat);
+    nn_set_deterministic(was);
+    if (st) {
+        zs->size = zs0;
+        ys->size = ys0;
+    } else if (info)
+        *info = j->info;
+    vae_job_free(j);
+    return st;
+}
+
+climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn, const uint8_t *ys,
+                               size_t yn, uint32_t idx_crc, size_t H, size_t W, float *x_hat,
+                               vae_sample_info *info) {
+    vae_job *j = NULL;
+    CZ_FORWARD(vae_job_create(&j, c, H, W));
+    uint32_t crc = 0;
+    int const was = nn_deterministic();
+    climz_status st = vae_job_read_z(j, zs, zn);
+    if (!st) st = vae_job_hyper(j, &crc);
+    if (!st && crc != idx_crc)
+        st = cz_error(CLIMZ_ERR_DETERMINISM,
+                      "the scale-index map derived here (CRC-32C %08x) differs from the encoder's (%08x): the "
+                      "hyper-decoder did not reproduce the encoder's entropy model (damaged z stream, or a "
+                      "model/build that is not bit-reproducible)",
+                      (unsigned)crc, (unsigned)idx_crc);
+    if (!st && c->det_decode) nn_set_deterministic(1);
+    if (!st) st = vae_job_read_y(j, ys, yn, x_hat);
+    nn_set_deterministic(was);
+    if (!st && info) *info = j->info;
+    vae_job_free(j);
+    return st;
+}

@@ -1,0 +1,126 @@
+/*
+ * vae_codec.h — the entropy-coding side of the VAEformer (SPEC section 3): the quantised
+ * CDF tables kept in the model file, and the coder of one sample (one normalised image
+ * (C, H, W)) into a z stream and a y stream and back. The file-level codec
+ * (src/api/codec_vaeformer.c) wraps these streams into .clz chunks.
+ *
+ * READ ME FIRST
+ *  - Tables live in the model file as extra tensors (vae.h), written by
+ *    vae_model_build_tables() at the end of phase 2:
+ *      extra.gauss_tables  U8   the 64 Gaussian-conditional tables (ent_gauss_tables_serialize)
+ *      extra.z_tables      U8   one table per channel of z (ent_factorized_serialize)
+ *      extra.z_medians     F32  (Lz) the medians the z tables were built around
+ *    Encoder and decoder use the stored integers only: the factorised prior's pmf comes from
+ *    floating-point network code, so building the tables again on another machine could
+ *    give other integers. A model without tables is refused (CLIMZ_ERR_UNSUPPORTED).
+ *  - z symbols: s = round(z - median_c) (half to even), z_hat = s + median_c; channel c of
+ *    z covers s in [-ceil(median - q_lo), ceil(q_hi - median)] (CompressAI's pmf range,
+ *    capped at VAE_Z_MAX_HALF each side); anything outside escapes, so any value codes.
+ *  - y symbols: s = round(y - mean) with (scale, mean) = h_s(z_hat), table index
+ *    ent_gauss_tables_index(scale), y_hat = s + mean. h_s runs in deterministic mode
+ *    (vae.h), so the index map is bit-identical on every machine and thread count; its
+ *    CRC-32C travels with the stream and the decoder refuses a map that differs
+ *    (CLIMZ_ERR_DETERMINISM) instead of decoding garbage.
+ *  - x_hat = g_s(y_hat). vae_sample_encode() returns exactly what vae_sample_decode() will
+ *    (it runs the decoder's path). With det_decode = 1, g_s also runs in deterministic mode,
+ *    so x_hat is bit-identical on every machine (needed when an error-bounded residual
+ *    stage is coded against it); with 0 it uses the fast kernels (OpenBLAS), identical for
+ *    any thread count on one machine but not guaranteed across machines.
+ *  - Not reentrant across threads: deterministic mode is a process-wide switch (nn.h), so
+ *    code samples one after the other (each call uses OpenMP inside).
+ */
+#ifndef CZ_VAE_CODEC_H
+#define CZ_VAE_CODEC_H
+
+#include "entropy/factorized.h"
+#include "entropy/gaussian.h"
+#include "vae/vae.h"
+
+#define VAE_EXTRA_GAUSS "gauss_tables"
+#define VAE_EXTRA_ZTAB "z_tables"
+#define VAE_EXTRA_ZMED "z_medians"
+#define VAE_Z_MAX_HALF 2048 /* z table range cap each side of the median */
+#define VAE_CDF_PREC 16
+
+/*! vae_model_build_tables() : quantises the Gaussian-conditional tables and the factorised
+ *  prior of z (current quantiles and weights) and stores them in m as the extra tensors
+ *  above (replacing older ones). Call after the last change to the "entropy"/"aux" groups,
+ *  before vae_model_save(). @return CLIMZ_OK, CLIMZ_ERR_ALLOC, CLIMZ_ERR_INVALID_ARG (a
+ *  prior whose quantiles are not finite). */
+climz_status vae_model_build_tables(vae_model *m);
+/* 1 when m carries all three table tensors. */
+int vae_model_has_tables(const vae_model *m);
+
+/* A model with its tables deserialised, ready to code samples. */
+typedef struct vae_coder {
+    const vae_model *m;     /* borrowed */
+    ent_gauss_tables *gauss;
+    ent_factorized *zt;
+    float *zmed;            /* (Lz) */
+    int det_decode;         /* 1: g_s in deterministic mode (see READ ME FIRST) */
+} vae_coder;
+
+/*! vae_coder_init() : reads the tables of m (which must outlive c).
+ *  @return CLIMZ_OK; CLIMZ_ERR_UNSUPPORTED (no tables: "run climz finetune"),
+ *  CLIMZ_ERR_CORRUPT / CHECKSUM / TRUNCATED (damaged tables), CLIMZ_ERR_ALLOC. */
+climz_status vae_coder_init(vae_coder *c, const vae_model *m, int det_decode);
+void vae_coder_release(vae_coder *c); /* zeroed struct allowed */
+
+/* Sizes and timings of one coded sample (for `climz info` and the benchmarks). */
+typedef struct vae_sample_info {
+    size_t h, w, hz, wz;       /* latent and hyper-latent grids */
+    size_t y_bytes, z_bytes;   /* stream sizes */
+    size_t y_escapes;          /* y symbols outside their table's range */
+    double t_analysis;         /* seconds in g_a + h_a */
+    double t_hyper;            /* seconds in h_s */
+    double t_entropy;          /* seconds in rANS coding */
+    double t_synthesis;        /* seconds in g_s */
+} vae_sample_info;
+
+/*! vae_sample_encode() : codes one image.
+ *  x      : (C, H, W) normalised, missing points filled (0), C = cfg.in_channels
+ *  zs, ys : the z and y streams are appended
+ *  idx_crc: CRC-32C of the y scale-index map (L*h*w bytes)
+ *  x_hat  : (C, H, W) normalised reconstruction, exactly what vae_sample_decode() gives
+ *  info   : NULL or filled
+ *  @return CLIMZ_OK, CLIMZ_ERR_DIMENSION, CLIMZ_ERR_ALLOC, CLIMZ_ERR_INVALID_ARG (a latent
+ *  that is not finite: input not normalised or not filled). */
+climz_status vae_sample_encode(const vae_coder *c, const float *x, size_t H, size_t W, cz_buf *zs,
+                               cz_buf *ys, uint32_t *idx_crc, float *x_hat, vae_sample_info *info);
+
+/*! vae_sample_decode() : decodes the streams zs[0..zn), ys[0..yn) of one (H, W) image into
+ *  x_hat (C, H, W), normalised. Never reads outside the streams.
+ *  @return CLIMZ_OK; CLIMZ_ERR_CORRUPT / TRUNCATED (a damaged stream);
+ *  CLIMZ_ERR_DETERMINISM (the scale-index map differs from the encoder's: other model
+ *  tables, or h_s not reproducible here); CLIMZ_ERR_DIMENSION, CLIMZ_ERR_ALLOC. */
+climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn, const uint8_t *ys,
+                               size_t yn, uint32_t idx_crc, size_t H, size_t W, float *x_hat,
+                               vae_sample_info *info);
+
+/* ---- the same in three stages, for coding many samples at once ------------------------------
+ * vae_sample_encode() = analyse + hyper + code_y; vae_sample_decode() = read_z + hyper
+ * (+ CRC check) + read_y. A caller with many small samples runs stages 1 and 3 of
+ * different jobs in parallel (each job is independent) and stage 2 (h_s, which switches
+ * deterministic mode on and back) one job after the other. Stage 3 runs g_s in the mode that
+ * is set when it is called: the caller sets deterministic mode around it when the coder's
+ * det_decode asks for it (vae_sample_*() do it themselves). */
+typedef struct vae_job vae_job;
+
+/*! vae_job_create() : buffers for one (H, W) sample of c's model. @return CLIMZ_OK,
+ *  CLIMZ_ERR_DIMENSION, CLIMZ_ERR_ALLOC. */
+climz_status vae_job_create(vae_job **j, const vae_coder *c, size_t H, size_t W);
+void vae_job_free(vae_job *j); /* NULL allowed */
+/* stage 1 of encoding: y = g_a(x), z = h_a(y), z symbols appended to zs */
+climz_status vae_job_analyse(vae_job *j, const float *x, cz_buf *zs);
+/* stage 1 of decoding: z symbols from zs[0..zn) */
+climz_status vae_job_read_z(vae_job *j, const uint8_t *zs, size_t zn);
+/* stage 2: (scale, mean) = h_s(z_hat), scale-index map; *idx_crc = its CRC-32C */
+climz_status vae_job_hyper(vae_job *j, uint32_t *idx_crc);
+/* stage 3 of encoding: y symbols appended to ys, x_hat = g_s(y_hat) */
+climz_status vae_job_code_y(vae_job *j, cz_buf *ys, float *x_hat);
+/* stage 3 of decoding: y symbols from ys[0..yn), x_hat = g_s(y_hat) */
+climz_status vae_job_read_y(vae_job *j, const uint8_t *ys, size_t yn, float *x_hat);
+/* sizes and timings so far */
+const vae_sample_info *vae_job_info(const vae_job *j);
+
+#endif /* CZ_VAE_CODEC_H */

@@ -1,0 +1,57 @@
+/*
+ * vae_internal.h — pieces of the VAEformer shared between its files and its tests: block
+ * configurations, and the network written once for float and double (vae_net_impl.inc).
+ * The _f64 twins take the weights as a separate double array P laid out like m->p.data
+ * (m->p.numel elements) and gradients G of the same layout (NULL: none), so that tests can
+ * check the float code against finite differences of the double code.
+ */
+#ifndef CZ_VAE_INTERNAL_H
+#define CZ_VAE_INTERNAL_H
+
+#include "vae/vae.h"
+
+/* MLP hidden width of a block of the given width: round(mlp_ratio * width), at least 1 */
+size_t vae_hidden_of(const vae_config *c, size_t width);
+/* block configuration of a block of kind (vae_win) in the encoder/decoder (hyper = 0) or
+ * in h_a / h_s (hyper = 1: width hyper_width, hyper_heads) */
+nn_block_cfg vae_block_cfg(const vae_config *c, int kind, int hyper);
+
+/* ---- the network with explicit weights (float and double) ---------------------------- */
+/* Same contracts as the public functions of vae.h, with weights P (and gradients G). */
+climz_status vn_encode_latent(const vae_model *m, const float *P, const float *x, size_t H,
+                              size_t W, float *y, size_t *h, size_t *w);
+climz_status vn_hyper_encode(const vae_model *m, const float *P, const float *y, size_t h,
+                             size_t w, float *z, size_t *hz, size_t *wz);
+climz_status vn_hyper_decode(const vae_model *m, const float *P, const float *z_hat, size_t hz,
+                             size_t wz, float *scales, float *means, size_t h, size_t w);
+climz_status vn_decode_latent(const vae_model *m, const float *P, const float *y_hat, size_t h,
+                              size_t w, float *x_hat, size_t H, size_t W);
+climz_status vn_reconstruct(const vae_model *m, const float *P, const float *x, size_t H,
+                            size_t W, int quantize, float *x_hat, double *bits_y, double *bits_z);
+climz_status vn_encode_latent_f64(const vae_model *m, const double *P, const double *x, size_t H,
+                                  size_t W, double *y, size_t *h, size_t *w);
+climz_status vn_hyper_encode_f64(const vae_model *m, const double *P, const double *y, size_t h,
+                                 size_t w, double *z, size_t *hz, size_t *wz);
+climz_status vn_hyper_decode_f64(const vae_model *m, const double *P, const double *z_hat,
+                                 size_t hz, size_t wz, double *scales, double *means, size_t h,
+                                 size_t w);
+climz_status vn_decode_latent_f64(const vae_model *m, const double *P, const double *y_hat,
+                                  size_t h, size_t w, double *x_hat, size_t H, size_t W);
+climz_status vn_reconstruct_f64(const vae_model *m, const double *P, const double *x, size_t H,
+                                size_t W, int quantize, double *x_hat, double *bits_y,
+                                double *bits_z);
+
+typedef struct vae_trainer_f64 vae_trainer_f64;
+climz_status vae_trainer_create_f64(vae_trainer_f64 **t, vae_model *m, vae_phase ph, size_t B,
+                                    size_t H, size_t W);
+void vae_trainer_free_f64(vae_trainer_f64 *t);
+/* vae_trainer_step with weights P and gradients G (NULL: only the losses); groups frozen in
+ * t's model get no gradient. */
+climz_status vae_trainer_step_p(vae_trainer *t, const float *P, float *G, const float *x,
+                                const uint8_t *mask, const float *row_w, double weight,
+                                nn_rng *rng, vae_losses *out);
+climz_status vae_trainer_step_p_f64(vae_trainer_f64 *t, const double *P, double *G,
+                                    const double *x, const uint8_t *mask, const double *row_w,
+                                    double weight, nn_rng *rng, vae_losses *out);
+
+#endif /* CZ_VAE_INTERNAL_H */

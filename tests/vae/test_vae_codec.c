@@ -1,0 +1,645 @@
+/* test_vae_codec.c — the VAEformer codec: model tables, one sample coded and decoded, and the
+ * file-level codec through climz_compress_file / climz_decompress_file on bundled samples.
+ *
+ * Models: tiny seeded models made here (untrained; the latent is scaled up so that symbols
+ * span several values and escapes occur), written to the test's temporary directory. When
+ * the bundled default model exists it is also checked on hgt.nc (ratio and error). */
+#include "testutil.h"
+
+#include "api/codec.h"
+#include "codec/container.h"
+#include "io/dataset.h"
+#include "metrics/metrics.h"
+#include "nn/nn.h"
+#include "vae/vae_codec.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const api_codec api_codec_vaeformer;
+
+static char dir[1024];
+
+/* dir/name in one of 64 rotating buffers (a test holds fewer than 64 paths at once) */
+static const char *tmp(const char *name) {
+    static char buf[64][1200];
+    static int k;
+    k = (k + 1) % 64;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+/* every size set here: the test must not follow changes of vae_config_default() */
+static void tiny_config(vae_config *c, size_t C) {
+    vae_config_default(c);
+    c->in_channels = C;
+    c->patch_kh = c->patch_kw = c->patch_sh = c->patch_sw = 4;
+    c->mlp_ratio = 4.0;
+    c->win_s[0] = 8, c->win_s[1] = 8;
+    c->win_ew[0] = 4, c->win_ew[1] = 16;
+    c->win_ns[0] = 16, c->win_ns[1] = 4;
+    c->wrap_lon = 0;
+    c->pos = VAE_POS_NONE;
+    c->hyper_patch = 4;
+    c->hyper_heads = 2;
+    c->hyper_blocks_a = c->hyper_blocks_s = 1;
+    c->n_fp_filters = 4;
+    for (size_t i = 0; i < 4; i++) c->fp_filters[i] = 3;
+    c->fp_init_scale = 10.0;
+    c->width = 32;
+    c->heads = 2;
+    c->n_enc = 2;
+    c->enc[0] = VAE_WIN_S, c->enc[1] = VAE_WIN_G;
+    c->n_dec = 2;
+    c->dec[0] = VAE_WIN_EW, c->dec[1] = VAE_WIN_G;
+    c->latent = 8;
+    c->hyper_width = 32;
+    c->hyper_latent = 4;
+    c->field_norm = C == 1;
+}
+
+/* A seeded tiny model; the posterior mean is scaled by yscale; tables optional. */
+static void make_model(const char *path, size_t C, uint64_t seed, float yscale, int tables) {
+    vae_config cfg;
+    vae_model m;
+    memset(&m, 0, sizeof m);
+    tiny_config(&cfg, C);
+    CHECK_OK(vae_model_create(&m, &cfg, 0));
+    CHECK_OK(vae_model_init_weights(&m, seed));
+    float *wt = nn_params_data(&m.p, m.ix.enc_out_w);
+    for (size_t i = 0; i < m.p.t[m.ix.enc_out_w].numel; i++) wt[i] *= yscale;
+    for (size_t c = 0; c < C; c++) m.norm_mean[c] = 250.0f, m.norm_std[c] = 20.0f;
+    if (tables) CHECK_OK(vae_model_build_tables(&m));
+    CHECK(vae_model_has_tables(&m) == tables);
+    CHECK_OK(vae_model_save(&m, path, NULL));
+    vae_model_free(&m);
+}
+
+static int load_var(const char *path, const char *var, cz_dataset **ds, cz_field *f) {
+    memset(f, 0, sizeof *f);
+    if (io_open(path, ds) != CLIMZ_OK) return -1;
+    int const vi = io_find_var(*ds, var);
+    if (vi < 0 || io_load_field(*ds, vi, f) != CLIMZ_OK) return -1;
+    return vi;
+}
+
+/* ---- tables survive save/load; one sample round trip; damaged streams ---------------------- */
+/* big_latent: scale the latent so far up that most y symbols escape their tables (whose raw
+ * bits carry no redundancy: flips there are caught by the container's CRC, not here) */
+static void test_sample(int big_latent) {
+    const char *mp = tmp("tiny.safetensors");
+    make_model(mp, 1, 7, big_latent ? 3000.0f : 200.0f, 1);
+    vae_model m;
+    memset(&m, 0, sizeof m);
+    CHECK_OK(vae_model_load(&m, mp, 0, NULL));
+    CHECK(vae_model_has_tables(&m));
+    CHECK(strlen(m.sha256) == 64);
+    /* rebuilding from the loaded weights gives the same bytes */
+    const vae_extra *e0 = vae_model_extra(&m, VAE_EXTRA_ZTAB);
+    size_t const n0 = e0 ? e0->bytes : 0;
+    uint8_t *copy = malloc(n0 + 1);
+    if (e0) memcpy(copy, e0->data, n0);
+    CHECK_OK(vae_model_build_tables(&m));
+    const vae_extra *e1 = vae_model_extra(&m, VAE_EXTRA_ZTAB);
+    CHECK(e1 && e1->bytes == n0 && memcmp(e1->data, copy, n0) == 0);
+    free(copy);
+
+    cz_dataset *ds = NULL;
+    cz_field f;
+    CHECK(load_var(tu_data("hgt.nc"), "HGT", &ds, &f) >= 0);
+    size_t const H = f.ny, W = f.nx, n = H * W;
+    float *x = malloc(n * sizeof *x), *xh = malloc(n * sizeof *xh), *xd = malloc(n * sizeof *xd);
+    double mu = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) mu += f.values[i];
+    mu /= (double)n;
+    for (size_t i = 0; i < n; i++) s2 += (f.values[i] - mu) * (f.values[i] - mu);
+    double const sd = sqrt(s2 / (double)n);
+    for (size_t i = 0; i < n; i++) x[i] = (float)((f.values[i] - mu) / sd);
+
+    vae_coder c;
+    CHECK_OK(vae_coder_init(&c, &m, 0));
+    cz_buf zs = {0}, ys = {0};
+    uint32_t crc = 0;
+    vae_sample_info info;
+    CHECK_OK(vae_sample_encode(&c, x, H, W, &zs, &ys, &crc, xh, &info));
+    CHECK(info.h == (H + 3) / 4 && info.w == W / 4 && zs.size > 0 && ys.size > 0);
+    CHECK(info.y_bytes == ys.size && info.z_bytes == zs.size);
+    printf("sample: analysis %.3f s, hyper %.3f s, entropy %.3f s, synthesis %.3f s\n", info.t_analysis,
+           info.t_hyper, info.t_entropy, info.t_synthesis);
+    printf("sample %zux%zu: latent %zux%zu, hyper %zux%zu, y %zu B, z %zu B, %zu escapes\n", H, W, info.h, info.w,
+           info.hz, info.wz, ys.size, zs.size, info.y_escapes);
+    CHECK(big_latent ? info.y_escapes > n / 100 : info.y_escapes < n / 1000);
+    CHECK_OK(vae_sample_decode(&c, zs.data, zs.size, ys.data, ys.size, crc, H, W, xd, NULL));
+    CHECK(memcmp(xh, xd, n * sizeof *xd) == 0);
+    /* coding twice gives the same streams */
+    cz_buf zs2 = {0}, ys2 = {0};
+    uint32_t crc2 = 0;
+    CHECK_OK(vae_sample_encode(&c, x, H, W, &zs2, &ys2, &crc2, xd, NULL));
+    CHECK(crc2 == crc && zs2.size == zs.size && ys2.size == ys.size && !memcmp(zs2.data, zs.data, zs.size) &&
+          !memcmp(ys2.data, ys.data, ys.size));
+    /* the deterministic synthesis gives the same streams, and decodes to itself */
+    vae_coder cd;
+    CHECK_OK(vae_coder_init(&cd, &m, 1));
+    zs2.size = ys2.size = 0;
+    CHECK_OK(vae_sample_encode(&cd, x, H, W, &zs2, &ys2, &crc2, xd, NULL));
+    CHECK(crc2 == crc && ys2.size == ys.size && !memcmp(ys2.data, ys.data, ys.size));
+    float *xdet = malloc(n * sizeof *xdet);
+    zs2.size = ys2.size = 0;
+    CHECK_OK(vae_sample_encode(&cd, x, H, W, &zs2, &ys2, &crc2, xdet, NULL));
+    CHECK_OK(vae_sample_decode(&cd, zs.data, zs.size, ys.data, ys.size, crc, H, W, xd, NULL));
+    CHECK(memcmp(xdet, xd, n * sizeof *xd) == 0);
+    CHECK(nn_deterministic() == 0); /* restored */
+    double dmax = 0;
+    for (size_t i = 0; i < n; i++) dmax = fmax(dmax, fabs((double)xdet[i] - xh[i]));
+    printf("deterministic vs fast synthesis: max difference %.3g (normalised units)\n", dmax);
+    CHECK(dmax < 1e-3);
+    free(xdet);
+    vae_coder_release(&cd);
+
+    /* a wrong index-map hash is a determinism error, never a decode */
+    CHECK_STATUS(vae_sample_decode(&c, zs.data, zs.size, ys.data, ys.size, crc ^ 1, H, W, xd, NULL),
+                 CLIMZ_ERR_DETERMINISM);
+    /* every flipped byte of y (sampled) and z is detected */
+    size_t bad_y = 0, tried_y = 0, bad_z = 0;
+    for (size_t pos = 0; !big_latent && pos < ys.size; pos += 1 + ys.size / 16, tried_y++) {
+        ys.data[pos] ^= 0x10;
+        climz_status const s = vae_sample_decode(&c, zs.data, zs.size, ys.data, ys.size, crc, H, W, xd, NULL);
+        bad_y += s == CLIMZ_ERR_CORRUPT || s == CLIMZ_ERR_TRUNCATED;
+        ys.data[pos] ^= 0x10;
+    }
+    size_t tried_z = 0;
+    for (size_t pos = 0; !big_latent && pos < zs.size; pos += 1 + zs.size / 16, tried_z++) {
+        zs.data[pos] ^= 0x01;
+        climz_status const s = vae_sample_decode(&c, zs.data, zs.size, ys.data, ys.size, crc, H, W, xd, NULL);
+        bad_z += s == CLIMZ_ERR_CORRUPT || s == CLIMZ_ERR_TRUNCATED || s == CLIMZ_ERR_DETERMINISM;
+        zs.data[pos] ^= 0x01;
+    }
+    CHECK_MSG(bad_y == tried_y, "%zu of %zu flipped y bytes detected", bad_y, tried_y);
+    CHECK_MSG(bad_z == tried_z, "%zu of %zu flipped z bytes detected", bad_z, tried_z);
+    /* truncated streams */
+    CHECK(vae_sample_decode(&c, zs.data, zs.size, ys.data, ys.size - 1, crc, H, W, xd, NULL) != CLIMZ_OK);
+    CHECK(vae_sample_decode(&c, zs.data, zs.size - 1, ys.data, ys.size, crc, H, W, xd, NULL) != CLIMZ_OK);
+    /* still decodes after all that */
+    CHECK_OK(vae_sample_decode(&c, zs.data, zs.size, ys.data, ys.size, crc, H, W, xd, NULL));
+    CHECK(memcmp(xh, xd, n * sizeof *xd) == 0);
+
+    /* grids smaller than a patch, odd sizes, a single row: exact round trips */
+    const size_t sizes[][2] = {{1, 1}, {5, 7}, {1, 200}, {33, 49}};
+    unsigned long long rs = 99;
+    for (size_t k = 0; !big_latent && k < sizeof sizes / sizeof *sizes; k++) {
+        size_t const h = sizes[k][0], w = sizes[k][1];
+        float *xs = malloc(h * w * sizeof *xs), *a = malloc(h * w * sizeof *a), *b = malloc(h * w * sizeof *b);
+        for (size_t i = 0; i < h * w; i++) xs[i] = (float)tu_rand_normal(&rs);
+        cz_buf z1 = {0}, y1 = {0};
+        uint32_t c1 = 0;
+        CHECK_OK(vae_sample_encode(&c, xs, h, w, &z1, &y1, &c1, a, NULL));
+        CHECK_OK(vae_sample_decode(&c, z1.data, z1.size, y1.data, y1.size, c1, h, w, b, NULL));
+        CHECK_MSG(memcmp(a, b, h * w * sizeof *a) == 0, "%zu x %zu sample does not decode to itself", h, w);
+        cz_buf_free(&z1);
+        cz_buf_free(&y1);
+        free(xs);
+        free(a);
+        free(b);
+    }
+
+    /* a model without tables is refused with a clear message */
+    const char *mp0 = tmp("notables.safetensors");
+    make_model(mp0, 1, 7, 20.0f, 0);
+    vae_model m0;
+    memset(&m0, 0, sizeof m0);
+    CHECK_OK(vae_model_load(&m0, mp0, 0, NULL));
+    vae_coder c0;
+    CHECK_STATUS(vae_coder_init(&c0, &m0, 0), CLIMZ_ERR_UNSUPPORTED);
+    CHECK(strstr(cz_error_message(), "finetune") != NULL);
+    vae_model_free(&m0);
+
+    cz_buf_free(&zs);
+    cz_buf_free(&ys);
+    cz_buf_free(&zs2);
+    cz_buf_free(&ys2);
+    vae_coder_release(&c);
+    vae_model_free(&m);
+    free(x);
+    free(xh);
+    free(xd);
+    io_field_free(&f);
+    io_free(ds);
+}
+
+/* ---- the file-level codec ------------------------------------------------------------------ */
+
+/* The encoder's own reconstruction of var (what its `decoded` output says), coded with
+ * opts and bound E, through the codec table entry directly. */
+static float *encoder_output(const char *in, const char *var, const climz_compress_opts *opts, double E) {
+    cz_dataset *ds = NULL;
+    cz_field f;
+    int const vi = load_var(in, var, &ds, &f);
+    CHECK(vi >= 0);
+    if (vi < 0) return NULL;
+    size_t const n = f.nt * f.nz * f.ny * f.nx;
+    float *dec = malloc(n * sizeof *dec);
+    clz_writer *w = NULL;
+    CHECK_OK(clz_writer_create(&w));
+    climz_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    api_encode_args const a = {&ctx, opts, ds, vi, &f, E};
+    json_t *entry = json_object();
+    CHECK_OK(api_codec_vaeformer.encode(&a, w, dec, entry));
+    CHECK(json_string_value(json_object_get(entry, "model_sha256")) != NULL);
+    json_decref(entry);
+    clz_writer_free(w);
+    io_field_free(&f);
+    io_free(ds);
+    return dec;
+}
+
+/* Reads var of a NetCDF file back as float. */
+static float *read_back(const char *path, const char *var, cz_field *f) {
+    cz_dataset *ds = NULL;
+    int const vi = load_var(path, var, &ds, f);
+    CHECK(vi >= 0);
+    io_free(ds);
+    return vi >= 0 ? f->values : NULL;
+}
+
+static int same_valid(const float *a, const float *b, const uint8_t *miss, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!miss[i] && memcmp(&a[i], &b[i], sizeof *a)) return 0;
+    return 1;
+}
+
+static long file_size(const char *p) {
+    FILE *f = fopen(p, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long const n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static void test_file(void) {
+    if (!api_codec_find("vaeformer")) {
+        CHECK_MSG(0, "codec 'vaeformer' is not registered in src/api/codecs.c");
+        return;
+    }
+    const char *mA = tmp("A.safetensors"), *mB = tmp("B.safetensors");
+    make_model(mA, 1, 11, 10.0f, 1);
+    make_model(mB, 1, 12, 10.0f, 1);
+    const char *in = tu_data("hgt.nc");
+    climz_ctx *ctx = climz_ctx_create();
+    climz_compress_opts co = {.codec = "vaeformer", .model = mA};
+
+    /* pure neural: decompress == encoder's reconstruction, bit for bit; 1 and 2 threads */
+    const char *clz = tmp("hgt.clz"), *clz2 = tmp("hgt2.clz");
+    CHECK_OK(climz_compress_file(ctx, in, clz, &co));
+    CHECK_OK(climz_compress_file(ctx, in, clz2, &co));
+    {
+        uint8_t *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        CHECK_OK(cz_read_file(clz, &a, &na));
+        CHECK_OK(cz_read_file(clz2, &b, &nb));
+        CHECK_MSG(na == nb && memcmp(a, b, na) == 0, "compressing twice gives different files");
+        free(a);
+        free(b);
+    }
+    float *enc = encoder_output(in, "HGT", &co, 0);
+    climz_decompress_opts dopt = {0};
+    dopt.model = mA;
+    const char *o1 = tmp("hgt_t1.nc"), *o2 = tmp("hgt_t2.nc");
+    CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_THREADS, 1));
+    CHECK_OK(climz_decompress_file(ctx, clz, o1, NULL)); /* finds model A by its recorded path */
+    CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_THREADS, 2));
+    CHECK_OK(climz_decompress_file(ctx, clz, o2, &dopt));
+    cz_field f1, f2, fo;
+    float *d1 = read_back(o1, "HGT", &f1), *d2 = read_back(o2, "HGT", &f2), *orig = read_back(in, "HGT", &fo);
+    size_t const n = fo.nt * fo.nz * fo.ny * fo.nx;
+    if (enc && d1 && d2 && orig) {
+        CHECK_MSG(same_valid(enc, d1, fo.miss, n), "decoded file differs from the encoder's reconstruction");
+        CHECK_MSG(same_valid(d1, d2, fo.miss, n), "decoding with 1 and 2 threads differs");
+        met_field_view const v = {orig, d1, fo.miss, fo.lat, fo.nt * fo.nz, fo.ny, fo.nx};
+        met_stats s;
+        CHECK_OK(met_compare(&v, &s));
+        printf("tiny untrained model on HGT: ratio %.1f, rmse %.3g (range %.4g)\n",
+               4.0 * (double)n / (double)file_size(clz), s.rmse, s.range);
+        CHECK(s.n_nonfinite == 0 && isfinite(s.rmse));
+    }
+    /* time slice decodes the same values */
+    climz_decompress_opts ds = {.time_first = 5, .time_count = 3};
+    const char *o3 = tmp("hgt_slice.nc");
+    CHECK_OK(climz_decompress_file(ctx, clz, o3, &ds));
+    cz_field f3;
+    float *d3 = read_back(o3, "HGT", &f3);
+    size_t const plane = fo.ny * fo.nx;
+    if (d3 && d1) CHECK(f3.nt == 3 && memcmp(d3, d1 + 5 * plane, 3 * plane * sizeof *d3) == 0);
+    io_field_free(&f3);
+    free(enc);
+
+    /* the wrong model is refused, naming both hashes */
+    dopt.model = mB;
+    CHECK_STATUS(climz_decompress_file(ctx, clz, tmp("wrong.nc"), &dopt), CLIMZ_ERR_MODEL_MISMATCH);
+    CHECK(strstr(climz_ctx_last_error(ctx), "sha256") != NULL);
+    printf("wrong model: %s\n", climz_ctx_last_error(ctx));
+    /* a model that is not there */
+    dopt.model = tmp("absent.safetensors");
+    CHECK_STATUS(climz_decompress_file(ctx, clz, tmp("wrong.nc"), &dopt), CLIMZ_ERR_NOT_FOUND);
+
+    /* the model is identified by content: a moved model is found through the option, a
+     * vanished one is reported */
+    {
+        uint8_t *mdata = NULL;
+        size_t msize = 0;
+        CHECK_OK(cz_read_file(mA, &mdata, &msize));
+        const char *moved = tmp("moved.safetensors");
+        FILE *fp = fopen(moved, "wb");
+        if (fp && mdata) fwrite(mdata, 1, msize, fp);
+        if (fp) fclose(fp);
+        free(mdata);
+        climz_compress_opts cm = {.codec = "vaeformer", .model = moved};
+        const char *clzm = tmp("moved.clz");
+        CHECK_OK(climz_compress_file(ctx, in, clzm, &cm));
+        remove(moved);
+        CHECK_STATUS(climz_decompress_file(ctx, clzm, tmp("moved.nc"), NULL), CLIMZ_ERR_NOT_FOUND);
+        CHECK(strstr(climz_ctx_last_error(ctx), "moved.safetensors") != NULL);
+        dopt.model = mA; /* same bytes, other path */
+        CHECK_OK(climz_decompress_file(ctx, clzm, tmp("moved.nc"), &dopt));
+    }
+
+    /* a flipped byte in a y chunk or a z chunk of the file: named checksum error */
+    {
+        clz_reader *r = NULL;
+        CHECK_OK(clz_reader_open(clz, &r));
+        size_t const iy = r ? clz_reader_find(r, 0, 3, CLZ_STREAM_LATENT_Y) : SIZE_MAX;
+        size_t iz = r ? clz_reader_find(r, 0, 4, CLZ_STREAM_LATENT_Z) : SIZE_MAX;
+        uint64_t offy = 0, offz = 0;
+        int vi = -1;
+        if (r && (iy == SIZE_MAX || iz == SIZE_MAX)) { /* the variable number may not be 0 */
+            for (size_t i = 0; i < clz_reader_nchunks(r); i++)
+                if (clz_reader_chunk(r, i)->stream == CLZ_STREAM_LATENT_Y) vi = (int)clz_reader_chunk(r, i)->var;
+        }
+        size_t const jy = vi >= 0 ? clz_reader_find(r, (uint32_t)vi, 3, CLZ_STREAM_LATENT_Y) : iy;
+        iz = vi >= 0 ? clz_reader_find(r, (uint32_t)vi, 4, CLZ_STREAM_LATENT_Z) : iz;
+        CHECK(jy != SIZE_MAX && iz != SIZE_MAX);
+        if (jy != SIZE_MAX && iz != SIZE_MAX) {
+            offy = clz_reader_chunk(r, jy)->offset + clz_reader_chunk(r, jy)->size / 2;
+            offz = clz_reader_chunk(r, iz)->offset + clz_reader_chunk(r, iz)->size - 1;
+        }
+        clz_reader_free(r);
+        uint8_t *data = NULL;
+        size_t size = 0;
+        CHECK_OK(cz_read_file(clz, &data, &size));
+        const uint64_t offs[2] = {offy, offz};
+        const char *names[2] = {"latent_y", "latent_z"};
+        for (int k = 0; k < 2 && data && offs[k]; k++) {
+            data[offs[k]] ^= 0x04;
+            FILE *fp = fopen(tmp("bad.clz"), "wb");
+            fwrite(data, 1, size, fp);
+            fclose(fp);
+            data[offs[k]] ^= 0x04;
+            CHECK_STATUS(climz_decompress_file(ctx, tmp("bad.clz"), tmp("bad.nc"), NULL), CLIMZ_ERR_CHECKSUM);
+            CHECK_MSG(strstr(climz_ctx_last_error(ctx), names[k]) != NULL, "message '%s' does not name %s",
+                      climz_ctx_last_error(ctx), names[k]);
+        }
+        free(data);
+    }
+
+    /* with an error bound: every point within E; decompress == encoder output */
+    double const E = 2.0; /* metres of geopotential height */
+    CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, E));
+    const char *clzb = tmp("hgt_bound.clz"), *ob = tmp("hgt_bound.nc");
+    CHECK_OK(climz_compress_file(ctx, in, clzb, &co));
+    CHECK_OK(climz_decompress_file(ctx, clzb, ob, NULL));
+    float *encb = encoder_output(in, "HGT", &co, E);
+    cz_field fb;
+    float *db = read_back(ob, "HGT", &fb);
+    if (db && orig && encb) {
+        met_field_view const v = {orig, db, fo.miss, fo.lat, fo.nt * fo.nz, fo.ny, fo.nx};
+        size_t viol = 1;
+        CHECK_OK(met_bound_violations(&v, E, &viol, NULL));
+        CHECK_MSG(viol == 0, "%zu points break the bound %g", viol, E);
+        CHECK(same_valid(encb, db, fo.miss, n));
+        printf("bounded E=%g: ratio %.2f\n", E, 4.0 * (double)n / (double)file_size(clzb));
+    }
+    free(encb);
+    io_field_free(&fb);
+    CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, 0));
+
+    /* tiles: a different layout, still exact */
+    const char *opts_tile[] = {"tile=40", NULL};
+    climz_compress_opts cot = {.codec = "vaeformer", .model = mA, .options = opts_tile};
+    const char *clzt = tmp("hgt_tile.clz"), *ot = tmp("hgt_tile.nc");
+    CHECK_OK(climz_compress_file(ctx, in, clzt, &cot));
+    CHECK_OK(climz_decompress_file(ctx, clzt, ot, NULL));
+    float *enct = encoder_output(in, "HGT", &cot, 0);
+    cz_field ft;
+    float *dt = read_back(ot, "HGT", &ft);
+    if (dt && enct) CHECK(same_valid(enct, dt, fo.miss, n));
+    free(enct);
+    io_field_free(&ft);
+    const char *bad_opts[] = {"tile=x", NULL};
+    cot.options = bad_opts;
+    CHECK_STATUS(climz_compress_file(ctx, in, tmp("x.clz"), &cot), CLIMZ_ERR_INVALID_ARG);
+
+    /* a multi-channel model needs one channel per level */
+    const char *m2 = tmp("C2.safetensors");
+    make_model(m2, 2, 3, 1.0f, 1);
+    climz_compress_opts co2 = {.codec = "vaeformer", .model = m2};
+    CHECK_STATUS(climz_compress_file(ctx, in, tmp("c2.clz"), &co2), CLIMZ_ERR_DIMENSION);
+
+    io_field_free(&f1);
+    io_field_free(&f2);
+    io_field_free(&fo);
+    climz_ctx_free(ctx);
+}
+
+/* Rewrites the .clz at src into dst with chunk (var, t, stream) replaced by mutate's output
+ * (the container's CRCs are recomputed, so only the codec's own checks can catch it). */
+static int rewrite_clz(const char *src, const char *dst, uint32_t t, uint16_t stream, int mode, size_t pos) {
+    clz_reader *r = NULL;
+    clz_writer *w = NULL;
+    if (clz_reader_open(src, &r) || clz_writer_create(&w)) return 0;
+    int ok = 1;
+    for (size_t i = 0; i < clz_reader_nchunks(r) && ok; i++) {
+        const clz_chunk *c = clz_reader_chunk(r, i);
+        const uint8_t *p;
+        size_t n;
+        if (clz_reader_get_at(r, i, &p, &n)) ok = 0;
+        uint8_t *q = malloc(n + 1);
+        memcpy(q, p, n);
+        size_t m = n;
+        if (c->t == t && c->stream == stream) {
+            if (mode == 0 && pos < n) q[pos] ^= 0x5a; /* flip */
+            if (mode == 1) m = pos < n ? pos : n;     /* truncate */
+            if (mode == 2) q[m++] = 0;                /* a trailing byte */
+        }
+        if (ok && clz_writer_add(w, c->var, c->t, c->stream, q, m)) ok = 0;
+        free(q);
+    }
+    if (ok && clz_writer_finish(w, clz_reader_header(r), dst)) ok = 0;
+    clz_writer_free(w);
+    clz_reader_free(r);
+    return ok;
+}
+
+/* damaged latent chunks with valid container checksums: an error, never a crash or an
+ * over-read (run under ASan); only the normalisation floats are not protected here */
+static void test_damaged_chunks(void) {
+    if (!api_codec_find("vaeformer")) return;
+    const char *clz = tmp("hgt.clz"), *bad = tmp("damaged.clz"), *out = tmp("damaged.nc");
+    climz_ctx *ctx = climz_ctx_create();
+    climz_decompress_opts d = {.time_first = 2, .time_count = 1};
+    CHECK_OK(climz_decompress_file(ctx, clz, out, &d)); /* the intact file decodes */
+    size_t fails = 0, tries = 0;
+    /* Z chunk layout: 12 bytes of step header, then sample 0: kind (4 bytes at 12), mean and
+     * std (16..23, the only bytes not checked here), index-map CRC (24..27), length (28..31),
+     * z stream (32..) */
+    const size_t zpos[] = {0, 4, 5, 8, 9, 12, 24, 25, 27, 28, 29, 33, 40};
+    for (size_t k = 0; k < sizeof zpos / sizeof *zpos; k++, tries++) {
+        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT_Z, 0, zpos[k]));
+        climz_status const s = climz_decompress_file(ctx, bad, out, &d);
+        fails += s != CLIMZ_OK;
+        if (s == CLIMZ_OK) printf("z byte %zu flipped: decoded without error\n", zpos[k]);
+    }
+    CHECK_MSG(fails == tries, "%zu of %zu damaged z chunks refused", fails, tries);
+    const size_t ypos[] = {0, 4, 5, 7, 8, 20, 100};
+    fails = tries = 0;
+    for (size_t k = 0; k < sizeof ypos / sizeof *ypos; k++, tries++) {
+        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT_Y, 0, ypos[k]));
+        fails += climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK;
+    }
+    CHECK_MSG(fails == tries, "%zu of %zu damaged y chunks refused", fails, tries);
+    /* truncations and a trailing byte */
+    const uint16_t streams[2] = {CLZ_STREAM_LATENT_Z, CLZ_STREAM_LATENT_Y};
+    const size_t cut[] = {0, 3, 11, 15, 30, 60};
+    for (int s = 0; s < 2; s++) {
+        for (size_t k = 0; k < sizeof cut / sizeof *cut; k++) {
+            CHECK(rewrite_clz(clz, bad, 2, streams[s], 1, cut[k]));
+            CHECK_MSG(climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK, "stream %d cut at %zu decoded", s, cut[k]);
+        }
+        CHECK(rewrite_clz(clz, bad, 2, streams[s], 2, 0));
+        CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
+    }
+    /* the scale-index hash of sample 0 (Z bytes 24..27): a determinism error */
+    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT_Z, 0, 25));
+    CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_DETERMINISM);
+    printf("determinism: %s\n", climz_ctx_last_error(ctx));
+    climz_ctx_free(ctx);
+}
+
+/* missing values (NaN-filled land-only data): mask restored, bound holds on valid points */
+static void test_missing(void) {
+    if (!api_codec_find("vaeformer")) return;
+    const char *in = tu_data("bcsd_obs_1999.nc");
+    const char *mA = tmp("A.safetensors");
+    climz_ctx *ctx = climz_ctx_create();
+    climz_compress_opts co = {.codec = "vaeformer", .model = mA};
+    const char *vars[] = {"pr", "tas", NULL};
+    co.vars = vars;
+    double const E = 0.05;
+    CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_REL_ERROR, E));
+    const char *clz = tmp("bcsd.clz"), *out = tmp("bcsd.nc");
+    CHECK_OK(climz_compress_file(ctx, in, clz, &co));
+    CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
+    for (int k = 0; k < 2; k++) {
+        cz_field fo, fd;
+        float *o = read_back(in, vars[k], &fo), *d = read_back(out, vars[k], &fd);
+        if (!o || !d) continue;
+        size_t const n = fo.nt * fo.nz * fo.ny * fo.nx;
+        size_t nmiss = 0;
+        for (size_t i = 0; i < n; i++) nmiss += fo.miss[i] != 0;
+        CHECK(nmiss > 0 && memcmp(fo.miss, fd.miss, n) == 0);
+        met_field_view const v = {o, d, fo.miss, fo.lat, fo.nt * fo.nz, fo.ny, fo.nx};
+        met_stats s;
+        CHECK_OK(met_compare(&v, &s));
+        size_t viol = 1;
+        CHECK_OK(met_bound_violations(&v, E * s.range, &viol, NULL));
+        CHECK_MSG(viol == 0, "%s: %zu points break the bound", vars[k], viol);
+        printf("%s: %zu missing, max error %.4g <= %.4g\n", vars[k], nmiss, s.max_abs_error, E * s.range);
+        io_field_free(&fo);
+        io_field_free(&fd);
+    }
+    climz_ctx_free(ctx);
+}
+
+/* levels: a single-channel model codes each level as a sample, a 7-channel model the 7
+ * levels of a step as its channels (GrADS model.ctl T, from the shared data when present) */
+static void test_levels(void) {
+    const char *in = tu_shared("model.ctl");
+    if (!in || !api_codec_find("vaeformer")) {
+        printf("model.ctl absent: level tests skipped\n");
+        return;
+    }
+    char inpath[1200];
+    snprintf(inpath, sizeof inpath, "%s", in);
+    const char *m7 = tmp("C7.safetensors");
+    make_model(m7, 7, 5, 10.0f, 1);
+    const char *models[2] = {tmp("A.safetensors"), m7};
+    const char *vars[] = {"T", NULL};
+    climz_ctx *ctx = climz_ctx_create();
+    for (int k = 0; k < 2; k++) {
+        climz_compress_opts co = {.codec = "vaeformer", .model = models[k], .vars = vars};
+        const char *clz = tmp(k ? "lev7.clz" : "lev1.clz"), *out = tmp(k ? "lev7.nc" : "lev1.nc");
+        CHECK_OK(climz_compress_file(ctx, inpath, clz, &co));
+        CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
+        float *enc = encoder_output(inpath, "T", &co, 0);
+        cz_field fd, fo;
+        float *d = read_back(out, "T", &fd), *o = read_back(inpath, "T", &fo);
+        if (enc && d && o) {
+            CHECK(fo.nz == 7);
+            size_t const n = fo.nt * fo.nz * fo.ny * fo.nx;
+            CHECK_MSG(same_valid(enc, d, fo.miss, n), "levels (model of %d channels): decode differs", k ? 7 : 1);
+        }
+        free(enc);
+        io_field_free(&fd);
+        io_field_free(&fo);
+    }
+    climz_ctx_free(ctx);
+}
+
+/* the bundled default model, when present: found without a model path, sensible on HGT */
+static void test_default_model(void) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/models/climz-default.safetensors", CLIMZ_SOURCE_DIR);
+    FILE *fp = fopen(path, "rb");
+    if (!fp || !api_codec_find("vaeformer")) {
+        if (fp) fclose(fp);
+        printf("bundled default model absent: skipped its check\n");
+        return;
+    }
+    fclose(fp);
+    const char *in = tu_data("hgt.nc");
+    climz_ctx *ctx = climz_ctx_create();
+    climz_compress_opts co = {.codec = "vaeformer"};
+    const char *clz = tmp("hgt_default.clz"), *out = tmp("hgt_default.nc");
+    CHECK_OK(climz_compress_file(ctx, in, clz, &co));
+    CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
+    cz_field fo, fd;
+    float *o = read_back(in, "HGT", &fo), *d = read_back(out, "HGT", &fd);
+    if (o && d) {
+        size_t const n = fo.nt * fo.nz * fo.ny * fo.nx;
+        met_field_view const v = {o, d, fo.miss, fo.lat, fo.nt * fo.nz, fo.ny, fo.nx};
+        met_stats s;
+        CHECK_OK(met_compare(&v, &s));
+        double const ratio = 4.0 * (double)n / (double)file_size(clz);
+        printf("default model on HGT: ratio %.1f, nrmse %.4f, lat rmse %.3g\n", ratio, s.nrmse, s.lat_rmse);
+        CHECK(ratio > 20);
+        CHECK(s.nrmse < 0.03);
+    }
+    io_field_free(&fo);
+    io_field_free(&fd);
+    climz_ctx_free(ctx);
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir("test_vae_codec"));
+    double t0 = cz_now();
+    test_sample(0);
+    test_sample(1);
+    test_file();
+    test_damaged_chunks();
+    test_missing();
+    test_levels();
+    test_default_model();
+    printf("%.1f s\n", cz_now() - t0);
+    return tu_finish();
+}

@@ -1,0 +1,247 @@
+/* test_vae_train.c — the two training phases through the public API on the bundled hgt.nc:
+ * the loss falls, phase 2 leaves the frozen encoder bit-identical and stores the entropy
+ * tables, a resumed run equals an uninterrupted one bit for bit, a 2-channel model trains on
+ * pr + tas (NaN-masked), and bad inputs fail with the right codes. */
+#include "testutil.h"
+#include "vae/vae.h"
+#include "vae/vae_codec.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A tiny model that trains in seconds on one core. */
+static const char *tiny_cfg =
+    "{\"width\": 16, \"heads\": 2, \"mlp_ratio\": 2, \"encoder\": \"S G\", \"decoder\": \"EW G\","
+    " \"win_s\": [4, 4], \"win_ew\": [2, 8], \"latent\": 4, \"hyper_patch\": 2,"
+    " \"hyper_width\": 16, \"hyper_heads\": 2, \"hyper_latent\": 2}";
+
+/* progress lines: "step N/M  loss X ..." -> losses[] */
+typedef struct capture {
+    double loss[256];
+    int n;
+    int quiet;
+    long ntrain, nval;
+} capture;
+
+static void on_line(void *user, const char *line) {
+    capture *c = user;
+    long s, total;
+    double l;
+    long p1, p2;
+    if (sscanf(line, "step %ld/%ld loss %lf", &s, &total, &l) == 3 && c->n < 256) c->loss[c->n++] = l;
+    if (sscanf(line, "train: %ld parameters (%ld trained), %ld training samples, %ld validation",
+               &p1, &p2, &c->ntrain, &c->nval) == 4)
+        (void)0;
+    if (!c->quiet) printf("  | %s\n", line);
+}
+
+static const char *write_text(const char *dir, const char *name, const char *text) {
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) fputs(text, f), fclose(f);
+    return path;
+}
+
+static int same_group(const vae_model *a, const vae_model *b, const char *group) {
+    int const g = nn_params_find_group(&a->p, group);
+    if (g < 0) return 0;
+    size_t const lo = a->p.groups[g].begin, hi = a->p.groups[g].end;
+    return memcmp(a->p.data + lo, b->p.data + lo, (hi - lo) * sizeof(float)) == 0;
+}
+
+static void base_opts(climz_train_opts *o, const char *const *data, const char *cfg, capture *cap) {
+    memset(o, 0, sizeof *o);
+    o->config = cfg;
+    o->data = data;
+    o->train_times = "0:17";
+    o->val_times = "18:20";
+    o->batch = 4;
+    o->crop_h = 32, o->crop_w = 32;
+    o->seed = 11;
+    o->log_every = 5;
+    o->val_every = 1000;
+    o->val_max = 3;
+    o->lr = 2e-3;
+    o->progress = on_line;
+    o->progress_user = cap;
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    const char *dir = tu_tmpdir("test_vae_train");
+    char cfg[1024], m1[1024], m2[1024], ma[1024], mb[1024], ck[1024], hgt[1024];
+    snprintf(cfg, sizeof cfg, "%s", write_text(dir, "tiny.json", tiny_cfg));
+    snprintf(m1, sizeof m1, "%s/p1.safetensors", dir);
+    snprintf(m2, sizeof m2, "%s/p2.safetensors", dir);
+    snprintf(ma, sizeof ma, "%s/a.safetensors", dir);
+    snprintf(mb, sizeof mb, "%s/b.safetensors", dir);
+    snprintf(ck, sizeof ck, "%s/b.ckpt", dir);
+    snprintf(hgt, sizeof hgt, "%s:HGT", tu_data("hgt.nc"));
+    const char *data[] = {hgt, NULL};
+    climz_ctx *ctx = climz_ctx_create();
+    CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_THREADS, 1)); /* small shapes: 1 thread is fastest */
+
+    /* ---- phase 1: the loss falls ---- */
+    capture cap = {{0}, 0, 0, 0, 0};
+    climz_train_opts o;
+    base_opts(&o, data, cfg, &cap);
+    o.steps = 60;
+    o.warmup = 5;
+    o.val_every = 30;
+    double t0 = cz_now();
+    CHECK_OK(climz_train_file(ctx, m1, &o));
+    printf("phase 1: %d loss reports, first %.4f last %.4f (%.1f s)\n", cap.n, cap.n ? cap.loss[0] : 0,
+           cap.n ? cap.loss[cap.n - 1] : 0, cz_now() - t0);
+    CHECK(cap.n == 12);
+    /* the first report averages steps 1-5 (at the start the decoder outputs ~0: MSE ~1) */
+    CHECK_MSG(cap.n && cap.loss[cap.n - 1] < 0.25 * cap.loss[0], "phase 1 loss %.4f -> %.4f",
+              cap.loss[0], cap.loss[cap.n - 1]);
+    vae_model a, b;
+    CHECK_OK(vae_model_load(&a, m1, 0, NULL));
+    CHECK(a.cfg.width == 16 && a.cfg.field_norm == 1 && vae_model_meta(&a, "vae.train") != NULL);
+    /* per-channel statistics of the training split (hgt at 500 hPa: ~5000-5900 gpm) */
+    printf("model stats: mean %.1f std %.1f\n", a.norm_mean[0], a.norm_std[0]);
+    CHECK(a.norm_mean[0] > 5000 && a.norm_mean[0] < 6000 && a.norm_std[0] > 50 && a.norm_std[0] < 400);
+
+    /* ---- phase 2: encoder frozen (bit-identical), decoder trained, tables stored ---- */
+    capture cap2 = {{0}, 0, 0, 0, 0};
+    base_opts(&o, data, NULL, &cap2);
+    o.model = m1;
+    o.steps = 30;
+    o.lr = 1e-3;
+    t0 = cz_now();
+    CHECK_OK(climz_finetune_file(ctx, m2, &o));
+    printf("phase 2: first %.4f last %.4f (%.1f s)\n", cap2.n ? cap2.loss[0] : 0,
+           cap2.n ? cap2.loss[cap2.n - 1] : 0, cz_now() - t0);
+    CHECK(cap2.n && cap2.loss[cap2.n - 1] < cap2.loss[0]);
+    CHECK_OK(vae_model_load(&b, m2, 0, NULL));
+    CHECK(same_group(&a, &b, "encoder"));
+    CHECK(!same_group(&a, &b, "decoder"));
+    CHECK(!same_group(&a, &b, "hyper"));
+    CHECK(!same_group(&a, &b, "entropy"));
+    CHECK(vae_model_has_tables(&b));
+    CHECK(vae_model_meta(&b, "vae.finetune") != NULL && vae_model_meta(&b, "vae.train") != NULL);
+    vae_model_free(&b);
+    /* --unfreeze-encoder trains it */
+    o.unfreeze_encoder = 1;
+    o.steps = 5;
+    cap2.quiet = 1;
+    CHECK_OK(climz_finetune_file(ctx, m2, &o));
+    CHECK_OK(vae_model_load(&b, m2, 0, NULL));
+    CHECK(!same_group(&a, &b, "encoder"));
+    vae_model_free(&b);
+    vae_model_free(&a);
+
+    /* ---- resume: 20 steps at once == 10 steps, stop, resume for 10 ---- */
+    capture q = {{0}, 0, 1, 0, 0};
+    base_opts(&o, data, cfg, &q);
+    o.steps = 20;
+    o.checkpoint_every = 1000;
+    CHECK_OK(climz_train_file(ctx, ma, &o));
+    o.stop_at = 10;
+    o.checkpoint = ck;
+    CHECK_OK(climz_train_file(ctx, mb, &o));
+    o.stop_at = 0;
+    o.resume = ck;
+    o.config = NULL; /* taken from the checkpoint */
+    o.seed = 999;    /* ignored too: the run's options come from the checkpoint */
+    CHECK_OK(climz_train_file(ctx, mb, &o));
+    CHECK_OK(vae_model_load(&a, ma, 0, NULL));
+    CHECK_OK(vae_model_load(&b, mb, 0, NULL));
+    CHECK(a.p.numel == b.p.numel && memcmp(a.p.data, b.p.data, a.p.numel * sizeof(float)) == 0);
+    vae_model_free(&a);
+    vae_model_free(&b);
+    /* the same for phase 2 */
+    base_opts(&o, data, NULL, &q);
+    o.model = m1;
+    o.steps = 10;
+    CHECK_OK(climz_finetune_file(ctx, ma, &o));
+    o.stop_at = 4;
+    o.checkpoint = ck;
+    CHECK_OK(climz_finetune_file(ctx, mb, &o));
+    o.stop_at = 0;
+    o.resume = ck;
+    o.model = NULL;
+    CHECK_OK(climz_finetune_file(ctx, mb, &o));
+    CHECK_OK(vae_model_load(&a, ma, 0, NULL));
+    CHECK_OK(vae_model_load(&b, mb, 0, NULL));
+    CHECK(a.p.numel == b.p.numel && memcmp(a.p.data, b.p.data, a.p.numel * sizeof(float)) == 0);
+    vae_model_free(&a);
+    vae_model_free(&b);
+
+    /* ---- a 2-channel model on pr + tas (NaN outside the land) ---- */
+    {
+        char spec[1024], m3[1024], cfg2[1024];
+        snprintf(spec, sizeof spec, "%s:pr,tas", tu_data("bcsd_obs_1999.nc"));
+        snprintf(m3, sizeof m3, "%s/two.safetensors", dir);
+        snprintf(cfg2, sizeof cfg2, "%s",
+                 write_text(dir, "two.json",
+                            "{\"in_channels\": 2, \"field_norm\": false, \"width\": 16, \"heads\": 2,"
+                            " \"encoder\": \"S\", \"decoder\": \"G\", \"latent\": 4,"
+                            " \"hyper_width\": 16, \"hyper_heads\": 2, \"hyper_latent\": 2}"));
+        const char *d2[] = {spec, NULL};
+        capture c3 = {{0}, 0, 1, 0, 0};
+        base_opts(&o, d2, cfg2, &c3);
+        o.train_times = "0:9";
+        o.val_times = "10:11";
+        o.steps = 10;
+        CHECK_OK(climz_train_file(ctx, m3, &o));
+        CHECK_OK(vae_model_load(&a, m3, 0, NULL));
+        printf("pr + tas stats: %.3g +- %.3g, %.3g +- %.3g\n", a.norm_mean[0], a.norm_std[0],
+               a.norm_mean[1], a.norm_std[1]);
+        CHECK(a.cfg.in_channels == 2 && a.norm_mean[1] > -30 && a.norm_mean[1] < 40 &&
+              isfinite(a.norm_std[0]) && a.norm_std[0] > 0);
+        vae_model_free(&a);
+        /* a 2-channel model given 1 channel */
+        snprintf(spec, sizeof spec, "%s:pr", tu_data("bcsd_obs_1999.nc"));
+        CHECK_STATUS(climz_train_file(ctx, m3, &o), CLIMZ_ERR_DIMENSION);
+    }
+
+    /* ---- per-spec time ranges ---- */
+    {
+        char spec[1024];
+        const char *d5[] = {spec, NULL};
+        capture c5 = {{0}, 0, 1, 0, 0};
+        snprintf(spec, sizeof spec, "%s:HGT@0:9", tu_data("hgt.nc"));
+        base_opts(&o, d5, cfg, &c5);
+        o.steps = 1;
+        CHECK_OK(climz_train_file(ctx, ma, &o));
+        CHECK(c5.ntrain == 10 && c5.nval == 11); /* global 0:17 / 18:20 overridden */
+        snprintf(spec, sizeof spec, "%s:HGT@2:-4/-2:-1", tu_data("hgt.nc"));
+        CHECK_OK(climz_train_file(ctx, ma, &o));
+        CHECK(c5.ntrain == 16 && c5.nval == 2);
+        snprintf(spec, sizeof spec, "%s:HGT@x", tu_data("hgt.nc")); /* not a range: a path */
+        CHECK_STATUS(climz_train_file(ctx, ma, &o), CLIMZ_ERR_NOT_FOUND);
+        printf("ntrain %ld nval %ld\n", c5.ntrain, c5.nval);
+    }
+
+    /* ---- bad inputs ---- */
+    {
+        char bad[1024];
+        snprintf(bad, sizeof bad, "%s:NOPE", tu_data("hgt.nc"));
+        const char *d3[] = {bad, NULL};
+        capture c4 = {{0}, 0, 1, 0, 0};
+        base_opts(&o, d3, cfg, &c4);
+        o.steps = 2;
+        CHECK_STATUS(climz_train_file(ctx, ma, &o), CLIMZ_ERR_NOT_FOUND);
+        printf("message: %s\n", climz_ctx_last_error(ctx));
+        CHECK(strstr(climz_ctx_last_error(ctx), "NOPE") != NULL);
+        base_opts(&o, data, cfg, &c4);
+        o.steps = 2;
+        o.train_times = "30:40"; /* hgt has 21 steps */
+        CHECK_STATUS(climz_train_file(ctx, ma, &o), CLIMZ_ERR_EMPTY);
+        base_opts(&o, data, cfg, &c4);
+        o.resume = m1; /* a model, not a checkpoint */
+        CHECK(climz_train_file(ctx, ma, &o) != CLIMZ_OK);
+        base_opts(&o, data, write_text(dir, "bad.json", "{\"width\": 10, \"heads\": 3}"), &c4);
+        CHECK_STATUS(climz_train_file(ctx, ma, &o), CLIMZ_ERR_INVALID_ARG);
+        base_opts(&o, data, NULL, &c4);
+        CHECK_STATUS(climz_finetune_file(ctx, ma, &o), CLIMZ_ERR_INVALID_ARG); /* no model */
+    }
+    climz_ctx_free(ctx);
+    return tu_finish();
+}
