@@ -41,6 +41,11 @@ typedef struct api_codec {
 climz_status api_decode_masks(const clz_reader *r, uint32_t var, size_t plane, size_t t_first, size_t nt,
                               uint8_t *miss);
 
+/* Opens a .clz: the reader, its parsed JSON header (with a "variables" array) and the data
+ * set rebuilt from its schema chunk (schema_bytes, if not NULL, gets that chunk's size).
+ * On failure nothing is left open. */
+climz_status api_open_clz(const char *path, clz_reader **r, json_t **header, cz_dataset **ds, size_t *schema_bytes);
+
 /* The codec called name, or NULL. */
 const api_codec *api_codec_find(const char *name);
 /* Writes "residual, vaeformer, ..." into buf, for messages. */

@@ -131,6 +131,31 @@ done:
     return st;
 }
 
+climz_status api_open_clz(const char *path, clz_reader **r, json_t **header, cz_dataset **ds, size_t *schema_bytes) {
+    *r = NULL;
+    *header = NULL;
+    *ds = NULL;
+    const uint8_t *p;
+    size_t n;
+    CZ_FORWARD(clz_reader_open(path, r));
+    json_error_t jerr;
+    *header = json_loads(clz_reader_header(*r), 0, &jerr);
+    climz_status st = CLIMZ_OK;
+    if (!json_is_array(*header ? json_object_get(*header, "variables") : NULL))
+        st = cz_error(CLIMZ_ERR_CORRUPT, "header is not a climz header (%s)", *header ? "no variable list" : jerr.text);
+    if (!st) st = clz_reader_get(*r, CLZ_NO_VAR, CLZ_NO_TIME, CLZ_STREAM_SCHEMA, &p, &n);
+    if (!st) st = clz_schema_decode(p, n, ds);
+    if (st) {
+        json_decref(*header);
+        clz_reader_free(*r);
+        *header = NULL;
+        *r = NULL;
+        return st;
+    }
+    if (schema_bytes) *schema_bytes = n;
+    return CLIMZ_OK;
+}
+
 climz_status api_decode_clz(const char *path, const climz_decompress_opts *opts, api_decoded *out) {
     memset(out, 0, sizeof *out);
     CZ_RETURN_IF(opts && (opts->time_first < 0 || opts->time_count < 0), CLIMZ_ERR_INVALID_ARG,
@@ -143,18 +168,9 @@ climz_status api_decode_clz(const char *path, const climz_decompress_opts *opts,
     json_t *root = NULL;
     uint8_t *keep = NULL;
     climz_status st = CLIMZ_OK;
-    const uint8_t *p;
-    size_t n;
 
-    CZ_CHECK_GOTO(st, clz_reader_open(path, &r), done);
-    json_error_t jerr;
-    root = json_loads(clz_reader_header(r), 0, &jerr);
-    json_t *jvars = root ? json_object_get(root, "variables") : NULL;
-    if (!json_is_array(jvars))
-        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_CORRUPT, "header is not a climz header (%s)",
-                     root ? "no variable list" : jerr.text);
-    CZ_CHECK_GOTO(st, clz_reader_get(r, CLZ_NO_VAR, CLZ_NO_TIME, CLZ_STREAM_SCHEMA, &p, &n), done);
-    CZ_CHECK_GOTO(st, clz_schema_decode(p, n, &out->ds), done);
+    CZ_CHECK_GOTO(st, api_open_clz(path, &r, &root, &out->ds, NULL), done);
+    json_t *jvars = json_object_get(root, "variables");
     cz_dataset *ds = out->ds;
     free(ds->path);
     ds->path = cz_strdup(path);

@@ -1,7 +1,5 @@
 /* info.c — climz_info_json(): what a .clz holds, from its header, chunk index and schema. */
-#include "api_internal.h"
-#include "codec/container.h"
-#include "codec/schema.h"
+#include "codec.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -21,18 +19,10 @@ climz_status climz_info_json(climz_ctx *ctx, const char *clz_path, char **json) 
     cz_dataset *ds = NULL;
     json_t *root = NULL;
     climz_status st = CLIMZ_OK;
-    const uint8_t *p;
     size_t n;
 
-    CZ_CHECK_GOTO(st, clz_reader_open(clz_path, &r), done);
-    json_error_t jerr;
-    root = json_loads(clz_reader_header(r), 0, &jerr);
-    json_t *vars = root ? json_object_get(root, "variables") : NULL;
-    if (!json_is_array(vars))
-        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_CORRUPT, "header is not a climz header (%s)",
-                     root ? "no variable list" : jerr.text);
-    CZ_CHECK_GOTO(st, clz_reader_get(r, CLZ_NO_VAR, CLZ_NO_TIME, CLZ_STREAM_SCHEMA, &p, &n), done);
-    CZ_CHECK_GOTO(st, clz_schema_decode(p, n, &ds), done);
+    CZ_CHECK_GOTO(st, api_open_clz(clz_path, &r, &root, &ds, &n), done);
+    json_t *vars = json_object_get(root, "variables");
 
     uint64_t const fsize = clz_reader_file_size(r);
     json_object_set_new(root, "file", json_string(clz_path));
