@@ -383,10 +383,19 @@ static int run_vae(const blk *b, const char *model, size_t tile, vrun *v) {
         json_t *jl = jf ? json_object_get(jf, "lambda") : NULL;
         v->lambda = json_is_number(jl) ? json_number_value(jl) : NAN;
         json_decref(jf);
-        /* per step: a single-channel model codes each level as a sample */
+        /* per step: a single-channel model codes each level as a sample, and each tile of a
+         * plane (the codec's choice, recorded in the entry; same near-equal split) */
         double const per = m.cfg.in_channels == 1 ? (double)b->nz : 1.0;
-        v->dec_flops = per * decode_flops(&m.cfg, b->ny, b->nx, &v->enc_flops);
-        v->enc_flops *= per;
+        size_t const tl = (size_t)json_integer_value(json_object_get(j, "tile"));
+        size_t const ty = tl ? (b->ny + tl - 1) / tl : 1, tx = tl ? (b->nx + tl - 1) / tl : 1;
+        v->dec_flops = v->enc_flops = 0;
+        for (size_t i = 0; i < ty; i++)
+            for (size_t q = 0; q < tx; q++) {
+                size_t const h = b->ny * (i + 1) / ty - b->ny * i / ty, w = b->nx * (q + 1) / tx - b->nx * q / tx;
+                double e = 0;
+                v->dec_flops += per * decode_flops(&m.cfg, h, w, &e);
+                v->enc_flops += per * e;
+            }
         vae_model_free(&m);
     }
     v->rec = out;
