@@ -85,6 +85,10 @@ climz_status climz_param_bounds(climz_param p, double *lo, double *hi);
 
 /* ---- file-level operations ----------------------------------------------------------- */
 
+/* One progress line (no newline) of a long operation (training, an INR fit); called from the
+ * calling thread. */
+typedef void (*climz_progress_fn)(void *user, const char *line);
+
 /* Options of a file compression. Zero-initialise, then set what you need. */
 typedef struct climz_compress_opts {
     const char *codec;          /* "residual" (default when NULL); see climz --help for others */
@@ -92,6 +96,8 @@ typedef struct climz_compress_opts {
                                    data variable */
     const char *model;          /* model file of a learned codec; NULL = the codec's default */
     const char *const *options; /* codec options as "key=value", NULL-terminated, or NULL */
+    climz_progress_fn progress; /* progress of codecs that fit a network (inr); NULL: silent */
+    void *progress_user;
 } climz_compress_opts;
 
 /*! climz_compress_file() : reads a NetCDF, GRIB or GrADS data set at in_path and writes a
@@ -138,8 +144,6 @@ void climz_free(void *p); /* frees memory returned by climz; NULL is allowed */
  * Both are reproducible from a seed and resumable from their own checkpoints.
  * ====================================================================================== */
 
-/* One progress line (no newline) of a training run; called from the calling thread. */
-typedef void (*climz_progress_fn)(void *user, const char *line);
 
 /* Options of a training run. Zero-initialise, then set what you need: 0 / NULL means the
  * default given here. */

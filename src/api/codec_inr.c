@@ -119,6 +119,20 @@ static climz_status store_climatology(const api_encode_args *a, clz_writer *w, c
     return st;
 }
 
+/* An INR fit's progress as one line for the caller's progress function. */
+typedef struct fit_progress {
+    const climz_compress_opts *opts;
+    const char *var;
+} fit_progress;
+
+static void on_fit_progress(void *user, int iter, int iters, double loss, double psnr, double eta_s) {
+    const fit_progress *fp = user;
+    char line[256];
+    snprintf(line, sizeof line, "inr %s: iteration %d/%d  loss %.4g  PSNR %.2f dB  ETA %.0f s", fp->var, iter, iters,
+             loss, psnr, eta_s);
+    fp->opts->progress(fp->opts->progress_user, line);
+}
+
 static void to_inr_contexts(const ctx_field *c, int n, inr_context *ic) {
     for (int i = 0; i < n; i++) ic[i] = (inr_context){c[i].values, 0, c[i].per_level, c[i].name};
 }
@@ -182,7 +196,9 @@ static climz_status inr_encode_var(const api_encode_args *a, clz_writer *w, floa
     size_t const n = f->nt * f->nz * f->ny * f->nx;
     float *recon = a->max_abs_error > 0 ? malloc(n * sizeof *recon) : decoded;
     if (!recon) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory");
-    st = inr_encode(f, ic, nctx, &cfg, NULL, NULL, &b, recon, &stats);
+    fit_progress fp = {o, a->ds->vars[a->var].name};
+    int const report = o && o->progress;
+    st = inr_encode(f, ic, nctx, &cfg, report ? on_fit_progress : NULL, report ? &fp : NULL, &b, recon, &stats);
     if (!st) st = clz_writer_add(w, (uint32_t)a->var, CLZ_NO_TIME, CLZ_STREAM_INR, b.data, b.size);
     cz_buf_free(&b);
     if (!st) {

@@ -166,6 +166,15 @@ climz_status climz_eval_json(climz_ctx *ctx, const char *ref_path, const char *t
         put_real(root, "bits_per_value", met_bits_per_value(f32_points, dec.file_size));
         put_real(root, "decode_seconds", dec.decode_seconds);
         put_real(root, "decode_MBps", 4e-6 * (double)f32_points / dec.decode_seconds);
+        /* context files kept outside the .clz (CA-INR): the ratio if they were shipped too */
+        json_int_t ext = 0;
+        json_t *h = json_loads(dec.header_json, 0, NULL);
+        size_t k, c;
+        json_t *e, *jc;
+        json_array_foreach(json_object_get(h, "variables"), k, e)
+            json_array_foreach(json_object_get(e, "contexts"), c, jc) ext += json_integer_value(json_object_get(jc, "external_bytes"));
+        json_decref(h);
+        if (ext) put_real(root, "compression_ratio_with_external_contexts", met_ratio(f32_points, dec.file_size + (size_t)ext));
     }
     json_object_set(root, "variables", jv);
     *json = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(8));

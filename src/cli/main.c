@@ -211,6 +211,8 @@ static void print_eval(const char *text) {
         printf("ratio %.2f vs float32 (%.3f bits/value), decoded in %.3f s (%.1f MB/s)\n",
                jnum(root, "compression_ratio"), jnum(root, "bits_per_value"), jnum(root, "decode_seconds"),
                jnum(root, "decode_MBps"));
+    if (json_object_get(root, "compression_ratio_with_external_contexts"))
+        printf("ratio %.2f counting the external context files\n", jnum(root, "compression_ratio_with_external_contexts"));
     printf("  %-16s %12s %12s %12s %12s %9s %9s %8s\n", "variable", "rmse", "lat rmse", "nrmse", "max error",
            "psnr dB", "SEDI99.5", "masks");
     size_t k;
@@ -222,6 +224,12 @@ static void print_eval(const char *text) {
                json_integer_value(json_object_get(e, "missing_mask_mismatches")) ? "DIFFER" : "same");
     }
     json_decref(root);
+}
+
+/* Progress lines overwrite each other on a terminal, and are plain lines otherwise. */
+static void print_progress(void *user, const char *line) {
+    *(int *)user = 1;
+    fprintf(stderr, isatty(2) ? "\r%s\033[K" : "%s\n", line);
 }
 
 static int cmd_compress(climz_ctx *ctx, const cli_opts *o) {
@@ -239,9 +247,12 @@ static int cmd_compress(climz_ctx *ctx, const cli_opts *o) {
                                  : climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, o->max_abs_error);
     if (!s) s = climz_ctx_set_param(ctx, CLIMZ_P_TEMPORAL, o->temporal);
     if (s) return fail(ctx, s);
+    int progressed = 0;
     climz_compress_opts const co = {.codec = o->codec, .vars = o->nvars ? o->vars : NULL, .model = o->model,
-                                    .options = o->noptions ? o->options : NULL};
+                                    .options = o->noptions ? o->options : NULL, .progress = print_progress,
+                                    .progress_user = &progressed};
     s = climz_compress_file(ctx, o->in, o->out, &co);
+    if (progressed && isatty(2)) fputc('\n', stderr); /* end the overwritten line */
     if (s) return fail(ctx, s);
     char *info = NULL;
     s = climz_info_json(ctx, o->out, &info);
