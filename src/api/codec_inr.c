@@ -10,7 +10,9 @@
  *  - climatology, the time mean of the field itself, is stored in the .clz (counted in the
  *    ratio) as a CLZ_STREAM_CONTEXT chunk coded by the residual codec at 0.25 % of its range;
  *    the network is fitted on the decoded climatology, so both sides use the same values.
- * Other options: ratio=R, psnr=P (targets), iters=N, width=W, arch=siren|resgelu, seed=S.
+ * Other options: ratio=R, psnr=P (targets), arch=siren|resgelu, width=W, depth=D, iters=N,
+ * lr=L, batch=B, fourier=F (Gaussian Fourier features), sigma=S, omega0=W0, seed=S; the
+ * fit itself checks their ranges.
  * With an error bound, the residual stage codes x against the network's reconstruction. */
 #include "codec.h"
 #include "codec/residual.h"
@@ -183,6 +185,12 @@ static climz_status inr_encode_var(const api_encode_args *a, clz_writer *w, floa
     if (cfg.target_ratio <= 0 && cfg.target_psnr <= 0) cfg.target_ratio = 100; /* a sensible default size */
     cfg.iters = (int)opt_double(o, "iters", cfg.iters);
     cfg.width = (int)opt_double(o, "width", cfg.width);
+    cfg.depth = (int)opt_double(o, "depth", cfg.depth);
+    cfg.lr = (float)opt_double(o, "lr", cfg.lr);
+    cfg.batch = (int)opt_double(o, "batch", cfg.batch);
+    cfg.n_fourier = (int)opt_double(o, "fourier", cfg.n_fourier);
+    cfg.fourier_sigma = (float)opt_double(o, "sigma", cfg.fourier_sigma);
+    cfg.omega0 = (float)opt_double(o, "omega0", cfg.omega0);
     cfg.seed = (uint64_t)opt_double(o, "seed", (double)cfg.seed);
     const char *arch = opt_value(o, "arch", 0);
     if (arch && strcmp(arch, "resgelu") == 0) cfg.arch = INR_RESGELU;
