@@ -9,10 +9,11 @@
  * (n = keys per query: the window's tokens, or N for global); backward = 2 x forward.
  *
  * Reference rates, measured in the same run and INTERLEAVED with the block (each repetition
- * times the block, then sgemm M=N=K=1024, then the block's own four products - qkv, proj,
- * fc1, fc2 at this N and C - as plain sgemm calls, "linear"): the "% sgemm" and "% linear"
- * columns are medians of per-repetition ratios, so load from other processes on a shared
- * machine cancels out to first order. Times and GFLOP/s are medians too.
+ * times the block, pauses 20 ms, then times sgemm M=N=K=1024 (OpenBLAS through nn_gemm, in
+ * deterministic mode off), then the block's own four
+ * products - qkv, proj, fc1, fc2 at this N and C - as plain sgemm calls, "linear"): the
+ * "% sgemm" and "% linear" columns are medians of per-repetition ratios, so load from other
+ * processes on a shared machine cancels out to first order. Times and GFLOP/s are medians.
  *
  * Usage: bench_block [--reps R] [--width C] [--tokens N] [--attn 8x8|4x16|16x4|global]
  *                    [--breakdown]
@@ -76,10 +77,11 @@ static void gemm_case_free(gemm_case *g) {
     free(g->B);
     free(g->C);
 }
+/* through nn_gemm, the engine's own path to sgemm (OpenBLAS with all its threads today), so
+ * that the reference follows any change in how the engine threads its products */
 static double gemm_case_run(const gemm_case *g) { /* seconds */
     double const t0 = now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->M, (int)g->N, (int)g->K, 1.0f,
-                g->A, (int)g->K, g->B, (int)g->K, 0.0f, g->C, (int)g->N);
+    nn_gemm(0, 1, g->M, g->N, g->K, 1.0f, g->A, g->K, g->B, g->K, 0.0f, g->C, g->N);
     return now() - t0;
 }
 
@@ -234,6 +236,10 @@ int main(int argc, char **argv) {
                         nn_block_backward(dinp, &g, dout, inp, &p, &a, &cfg) != CLIMZ_OK)
                         return 1;
                     tb[r] = now() - t0;
+                    /* let OpenMP's workers stop spinning (libgomp spins a few ms after a
+                     * parallel region), so that the reference measures sgemm alone */
+                    struct timespec const pause = {0, 20000000};
+                    nanosleep(&pause, NULL);
                     gs[r] = 2e-9 * 1024.0 * 1024.0 * 1024.0 / gemm_case_run(&g1024);
                     double tl = 0;
                     for (int k = 0; k < 4; k++) tl += gemm_case_run(&lin[k]);

@@ -87,7 +87,12 @@ double nn_det_erfc(double x) {
     return 1.0 - nn_det_erf(x); /* erfc(x) > 2e-5 here: at most ~1e-11 relative lost */
 }
 
+void nn_blas_single_thread(void) {
+    /* the OpenMP build of OpenBLAS (openblas_get_parallel() == 2) shares our pool already */
+    if (openblas_get_parallel() != 2 && openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
 void nn_set_threads(int n) {
     cz_set_num_threads(n);
-    openblas_set_num_threads(cz_num_threads());
+    nn_blas_single_thread();
 }

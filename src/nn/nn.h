@@ -36,9 +36,11 @@
 /* Global switch, off by default. Set it before starting work, not while kernels run on
  * other threads. */
 void nn_set_deterministic(int on);
-/* Threads for both OpenMP loops and OpenBLAS (which keeps its own pool): n <= 0 = all cores.
- * Setting both avoids the two pools oversubscribing the cores. */
+/* Threads of the OpenMP team, n <= 0 = all cores. Matrix products split their rows over that
+ * team and OpenBLAS runs single-threaded (nn_blas_single_thread), so only one thread pool
+ * ever spins on the cores. */
 void nn_set_threads(int n);
+void nn_blas_single_thread(void);
 int nn_deterministic(void); /* 1 when on */
 
 /* ---- portable math ------------------------------------------------------------------- */

@@ -8,6 +8,15 @@
 #include <string.h>
 
 #include "common/cz_common.h"
+#include "nn/nn.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+/* One thread pool: OpenBLAS's own threads off (process-wide; climz is the only BLAS user),
+ * nn_gemm splits rows over the OpenMP team instead. Two pools on the same cores spin against
+ * each other (1.6-2.6x slower transformer blocks on 2 cores). */
+static void nn_blas_single_thread_(void) { nn_blas_single_thread(); }
 
 /* im2col scratch per buffer: large enough for gemm efficiency, small enough that the
  * reference 721 x 1440 x 268-channel embedding does not need 1 GB of columns. */
