@@ -444,6 +444,16 @@ typedef struct vf_res {
     char msg[384];
 } vf_res;
 
+/* The buffers of a batch of nb steps: its samples, residual outputs and reconstructions. */
+static climz_status batch_alloc(const vf_layout *L, size_t nb, size_t plane, vf_item **items, vf_res **res,
+                                float **rec) {
+    *items = calloc(nb * L->nsamples, sizeof **items);
+    *res = calloc(nb, sizeof **res);
+    *rec = malloc(nb * plane * sizeof **rec);
+    CZ_RETURN_IF(!*items || !*res || !*rec, CLIMZ_ERR_ALLOC, "out of memory");
+    return CLIMZ_OK;
+}
+
 static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry) {
     const cz_field *f = a->f;
     vf_opts o;
@@ -480,10 +490,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     }
     CZ_CHECK_GOTO(st, make_layout(&v->m.cfg, f->nz, f->ny, f->nx, o.tile, &L), done);
     nb = batch_steps(&L, f->nz, f->nt);
-    items = calloc(nb * L.nsamples, sizeof *items);
-    res = calloc(nb, sizeof *res);
-    rec = malloc(nb * plane * sizeof *rec);
-    if (!items || !res || !rec) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory");
+    CZ_CHECK_GOTO(st, batch_alloc(&L, nb, plane, &items, &res, &rec), done);
     int const par = small_samples(v, &L, nb * L.nsamples);
     for (size_t t0 = 0; t0 < f->nt; t0 += nb) {
         size_t const bt = f->nt - t0 < nb ? f->nt - t0 : nb;
@@ -678,10 +685,7 @@ static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *
     size_t nb = 0;
     CZ_CHECK_GOTO(st, make_layout(&v->m.cfg, f->nz, f->ny, f->nx, (size_t)tile, &L), done);
     nb = batch_steps(&L, f->nz, f->nt);
-    items = calloc(nb * L.nsamples, sizeof *items);
-    res = calloc(nb, sizeof *res);
-    rec = malloc(nb * plane * sizeof *rec);
-    if (!items || !res || !rec) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory");
+    CZ_CHECK_GOTO(st, batch_alloc(&L, nb, plane, &items, &res, &rec), done);
     int const par = small_samples(v, &L, nb * L.nsamples);
     for (size_t t0 = 0; t0 < f->nt; t0 += nb) {
         size_t const bt = f->nt - t0 < nb ? f->nt - t0 : nb;
