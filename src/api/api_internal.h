@@ -27,8 +27,6 @@ void api_begin(climz_ctx *ctx);
 /* Variables of a data set that a codec compresses: the named ones (error if one is missing
  * or not gridded), or every gridded data variable. sel[i] = 1 for selected vars. */
 climz_status api_select_vars(const cz_dataset *ds, const char *const *names, uint8_t *sel);
-/* Remove every variable i with keep[i] == 0 from ds (frees its memory). */
-void api_drop_vars(cz_dataset *ds, const uint8_t *keep);
 
 /* A .clz decoded into memory: the data set (every kept variable with raw values) plus what
  * the header said about it. */

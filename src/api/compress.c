@@ -177,7 +177,7 @@ climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char
     CZ_CHECK_GOTO(st, api_select_vars(ds, opts ? opts->vars : NULL, sel), done);
     /* gridded variables that were not asked for are left out of the file */
     for (int i = 0; i < ds->nvars; i++) keep[i] = sel[i] || !ds->vars[i].is_grid;
-    api_drop_vars(ds, keep);
+    io_drop_vars(ds, keep);
     CZ_CHECK_GOTO(st, api_select_vars(ds, opts ? opts->vars : NULL, sel), done);
 
     CZ_CHECK_GOTO(st, clz_writer_create(&w), done);

@@ -211,7 +211,7 @@ climz_status api_decode_clz(const char *path, const climz_decompress_opts *opts,
         int const vi = (int)json_integer_value(json_object_get(e, "index"));
         if (keep[vi]) CZ_CHECK_GOTO(st, decode_var(r, ds, e, tdim, tlen, t0, nt, opts), done);
     }
-    api_drop_vars(ds, keep);
+    io_drop_vars(ds, keep);
     out->header_json = cz_strdup(clz_reader_header(r));
     out->file_size = clz_reader_file_size(r);
     out->decode_seconds = cz_now() - t_start;

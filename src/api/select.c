@@ -1,4 +1,4 @@
-/* select.c — choosing and dropping variables of a data set. */
+/* select.c — choosing the variables of a data set that a codec compresses. */
 #include "api_internal.h"
 
 #include <stdlib.h>
@@ -31,32 +31,4 @@ climz_status api_select_vars(const cz_dataset *ds, const char *const *names, uin
         sel[i] = 1;
     }
     return CLIMZ_OK;
-}
-
-static void free_attrs(cz_attr *a, int n) {
-    for (int i = 0; i < n; i++) {
-        if (a[i].type == CZ_T_STRING)
-            for (size_t k = 0; k < a[i].len; k++) free(((char **)a[i].data)[k]);
-        free(a[i].name);
-        free(a[i].data);
-    }
-    free(a);
-}
-
-
-void api_drop_vars(cz_dataset *ds, const uint8_t *keep) {
-    int out = 0;
-    for (int i = 0; i < ds->nvars; i++) {
-        cz_var *v = &ds->vars[i];
-        if (keep[i]) {
-            ds->vars[out++] = *v;
-            continue;
-        }
-        if (v->type == CZ_T_STRING && v->raw)
-            for (size_t k = 0, n = io_var_count(ds, v); k < n; k++) free(((char **)v->raw)[k]);
-        free(v->name);
-        free(v->raw);
-        free_attrs(v->atts, v->natts);
-    }
-    ds->nvars = out;
 }

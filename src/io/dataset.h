@@ -153,6 +153,8 @@ climz_status io_open_ex(const char *path, unsigned flags, cz_dataset **ds);
 
 int io_find_var(const cz_dataset *ds, const char *name); /* index or -1 */
 size_t io_var_count(const cz_dataset *ds, const cz_var *v); /* number of elements */
+/* Removes every variable i with keep[i] == 0 from ds (frees its memory). */
+void io_drop_vars(cz_dataset *ds, const uint8_t *keep);
 
 /*! io_load_field() : the variable's values unpacked to float32 with the exact missing-value
  *  map. f->lat / f->lon come from 1-D coordinate variables in degrees; on a curvilinear grid

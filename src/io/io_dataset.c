@@ -191,6 +191,15 @@ void io_var_clear(cz_var *v, size_t count) {
     memset(v, 0, sizeof *v);
 }
 
+void io_drop_vars(cz_dataset *ds, const uint8_t *keep) {
+    int out = 0;
+    for (int i = 0; i < ds->nvars; i++) {
+        if (keep[i]) ds->vars[out++] = ds->vars[i];
+        else io_var_clear(&ds->vars[i], io_var_count(ds, &ds->vars[i]));
+    }
+    ds->nvars = out;
+}
+
 void io_free(cz_dataset *ds) {
     if (!ds) return;
     for (int i = 0; i < ds->nvars; i++) {
