@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "testutil.h"
 
@@ -90,6 +91,20 @@ static inline double gc_rel_diff_fd(const float *f, const double *d, size_t n, d
         if (!(e <= worst)) worst = e;
     }
     return worst;
+}
+
+/* Zeroed buffers and seeded random inputs for the op tests (callers free them). */
+static inline double *gc_dalloc(size_t n) { return (double *)calloc(n ? n : 1, sizeof(double)); }
+static inline float *gc_falloc(size_t n) { return (float *)calloc(n ? n : 1, sizeof(float)); }
+static inline double *gc_drand(size_t n, double lo, double hi, unsigned long long *st) {
+    double *x = gc_dalloc(n);
+    gc_fill(x, n, lo, hi, st);
+    return x;
+}
+static inline float *gc_fcopy(const double *d, size_t n) {
+    float *f = gc_falloc(n);
+    gc_to_float(f, d, n);
+    return f;
 }
 
 #endif /* CLIMZ_TESTS_NN_GRADCHECK_H */

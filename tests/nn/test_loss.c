@@ -13,18 +13,10 @@
 
 static unsigned long long g_st = 0x5eed0002ull;
 
-static double *dalloc(size_t n) { return (double *)calloc(n ? n : 1, sizeof(double)); }
-static float *falloc(size_t n) { return (float *)calloc(n ? n : 1, sizeof(float)); }
-static double *drand(size_t n, double lo, double hi) {
-    double *x = dalloc(n);
-    gc_fill(x, n, lo, hi, &g_st);
-    return x;
-}
-static float *fcopy(const double *d, size_t n) {
-    float *f = falloc(n);
-    gc_to_float(f, d, n);
-    return f;
-}
+#define dalloc gc_dalloc
+#define falloc gc_falloc
+#define fcopy gc_fcopy
+#define drand(n, lo, hi) gc_drand((n), (lo), (hi), &g_st)
 
 #define TOL64 1e-6
 
