@@ -1,7 +1,8 @@
 /*
  * attention.c — plain, window and streamed global attention (see attention.h). The kernels
  * are written once in attention_impl.inc and compiled here in float and in double; this
- * file holds what does not depend on the precision: the window geometry and the fast exp.
+ * file holds what does not depend on the precision: the window geometry and the float exp
+ * row (with nn/fastmath.h).
  *
  * One engine serves window and global attention. Both are "attention inside sequences":
  * window attention first gathers each window's tokens into a contiguous sequence
@@ -15,6 +16,7 @@
 #include "nn/attention.h"
 
 #include "common/cz_common.h"
+#include "nn/fastmath.h"
 #include "nn/ops.h"
 
 #include <math.h>
@@ -116,50 +118,13 @@ size_t nn_window_attention_work_size(size_t B, size_t H, size_t W, size_t C,
     return 2 * att_gathered_rows(&g) * 3 * C + 2 * B * H * W * C;
 }
 
-/* ---- fast exp for the float path --------------------------------------------------------
- * exp(x) = 2^n e^r with n = round(x log2 e), |r| <= ln2/2 taken with a two-part ln 2 (Cephes
- * expf: C1 = 0.693359375 has 9 bits, so n*C1 is exact), e^r = 1 + r + r^2 p(r) with
- * Cephes' degree-5 minimax p; 2^n is built in the exponent bits. Max error ~2 ulp.
- * Inputs below -87 are raised to -87 (result ~1.6e-38, negligible next to a softmax's
- * largest term 1): the clamp compares the bit patterns as unsigned integers (negative floats
- * order by magnitude there; +-0 and positives are not touched), because a float compare in
- * a select keeps gcc -O2 from if-converting the loop (it may trap). Plain arithmetic, so
- * `omp simd` loops over it vectorise. Not used in deterministic mode. */
-static inline float att_expf(float x) {
-    union { float f; uint32_t u; } a, e;
-    a.f = x;
-    a.u = a.u > 0xC2AE0000u ? 0xC2AE0000u : a.u; /* 0xC2AE0000 = -87.0f */
-    x = a.f;
-    float const t = x * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23: rounds to int */
-    float const n = t - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float const p =
-        5.0000001201e-1f +
-        r * (1.6666665459e-1f +
-             r * (4.1665795894e-2f +
-                  r * (8.3334519073e-3f + r * (1.3981999507e-3f + r * 1.9875691500e-4f))));
-    e.u = (uint32_t)((int32_t)n + 127) << 23; /* 2^n, n in [-126, 0] for x <= 0 */
-    return (1.0f + r + r * r * p) * e.f;
-}
-
 static inline double att_exp_f64(double x) { return exp(x); }
-
-/* The exp rows are a fifth of the attention time with SSE2 (the x86-64 baseline), so on
- * x86-64 with GCC the float row is also compiled for AVX2 and AVX-512 and picked at load
- * time (ifunc). Same formula in every clone; lanes change only the order of the 8 partial
- * sums' inputs, never which ones are added (the non-deterministic path anyway). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define ATT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define ATT_CLONES
-#endif
 
 /* x[j] = exp(x[j] - mx) for j < n (x[j] <= mx); @return the sum of the new x, accumulated in
  * 8 interleaved partial sums */
-ATT_CLONES static float att_exp_row_fast(float *x, size_t n, float mx) {
+NN_SIMD_CLONES static float att_exp_row_fast(float *x, size_t n, float mx) {
 #pragma omp simd
-    for (size_t j = 0; j < n; j++) x[j] = att_expf(x[j] - mx);
+    for (size_t j = 0; j < n; j++) x[j] = nn_fast_expf(x[j] - mx);
     float acc[8] = {0};
     size_t j = 0;
     for (; j + 8 <= n; j += 8)
@@ -174,7 +139,7 @@ ATT_CLONES static float att_exp_row_fast(float *x, size_t n, float mx) {
 
 #define NN_PRECISION 32
 #include "nn/nn_tmpl.h"
-#define ATT_FAST_EXP att_expf
+#define ATT_FAST_EXP nn_fast_expf
 #include "attention_impl.inc"
 #undef ATT_FAST_EXP
 #undef NN_PRECISION

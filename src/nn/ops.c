@@ -4,10 +4,12 @@
 
 #include <assert.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cz_common.h"
+#include "nn/fastmath.h"
 #include "nn/nn.h"
 
 #include <cblas.h>
@@ -66,6 +68,49 @@ static climz_status nn_unembed_plan_(nn_conv_plan_ *p, size_t OC, size_t IH, siz
     p->OH = IH;
     p->OW = IW;
     return nn_conv_plan_chunk_(p, OC, KH, KW, elsize);
+}
+
+/* GELU of the float fast path over a contiguous run (nn/fastmath.h), in chunks that the
+ * OpenMP team shares */
+#define NN_GELU_CHUNK ((size_t)4096)
+
+NN_SIMD_CLONES static void nn_gelu_fwd_fast_(float *out, const float *inp, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        out[i] = 0.5f * inp[i] * (1.0f + nn_fast_erff(inp[i] * 0.70710678118654752440f));
+}
+
+NN_SIMD_CLONES static void nn_gelu_bwd_fast_(float *dinp, const float *dout, const float *inp,
+                                             size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float const x = inp[i];
+        float const cdf = 0.5f * (1.0f + nn_fast_erff(x * 0.70710678118654752440f));
+        float const pdf = 0.39894228040143267794f * nn_fast_expf(-0.5f * x * x);
+        dinp[i] += dout[i] * (cdf + x * pdf);
+    }
+}
+
+/* One LayerNorm row of the float fast path: sums in SIMD lanes (float: a row is at most a
+ * few hundred values of order one), the affine part without per-element branches. */
+NN_SIMD_CLONES static void nn_layernorm_row_fast_(float *o, float *mean, float *rstd,
+                                                  const float *x, const float *g,
+                                                  const float *b, size_t C, float eps) {
+    float s = 0, v = 0;
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < C; i++) s += x[i];
+    float const m = s / (float)C;
+#pragma omp simd reduction(+ : v)
+    for (size_t i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
+    float const rs = (float)(1.0 / sqrt((double)(v / (float)C) + (double)eps));
+    if (g && b) {
+#pragma omp simd
+        for (size_t i = 0; i < C; i++) o[i] = (x[i] - m) * rs * g[i] + b[i];
+    } else {
+        for (size_t i = 0; i < C; i++) o[i] = (x[i] - m) * rs * (g ? g[i] : 1) + (b ? b[i] : 0);
+    }
+    if (mean) *mean = m;
+    if (rstd) *rstd = rs;
 }
 
 #define NN_PRECISION 32
