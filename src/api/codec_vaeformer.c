@@ -14,9 +14,12 @@
  *    float32 in the chunk; otherwise the model's per-channel statistics are used. Missing
  *    points are filled with 0 after normalisation (the mean). Reconstruction:
  *    x' = x_hat * std + mean in float.
- *  - Chunks per time step t: CLZ_STREAM_LATENT_Z, CLZ_STREAM_LATENT_Y and, when an error
- *    bound E > 0 is asked for, CLZ_STREAM_RESIDUAL (res_encode of the step against the
- *    neural reconstruction as prediction: every valid point within E). Layout, little-endian:
+ *  - Chunks per time step t: CLZ_STREAM_LATENT_Z and CLZ_STREAM_LATENT_Y. When an error
+ *    bound E > 0 is asked for, the residual stage of the driver (api_residual_encode: blocks
+ *    of res_time_block() steps, chunk CLZ_STREAM_RESIDUAL keyed by a block's first step)
+ *    codes the field against the neural reconstruction as prediction: every valid point
+ *    within E. Decoding a time range then reconstructs the steps of the blocks it touches.
+ *    Latent layout, little-endian:
  *      Z: u8 version (1), u8 flags (bit 0: stats present), u16 0, u32 nsamples, u32 C,
  *         then per sample: u8 kind (0 = no valid point: nothing coded, decodes as 0;
  *         1 = coded), u8[3] 0, [stats: C x (f32 mean, f32 std)], [kind 1: u32 CRC-32C of the
@@ -47,7 +50,6 @@
  *    header entry, for benchmarks; off by default so that the same input gives the same file).
  */
 #include "codec.h"
-#include "codec/residual.h"
 #include "nn/nn.h"
 #include "vae/vae_codec.h"
 
@@ -437,21 +439,18 @@ static climz_status step_chunks(const vf_model *v, const vf_layout *L, const vf_
     return CLIMZ_OK;
 }
 
-/* res_encode / res_decode of the steps of a batch, in parallel; rec holds their predictions */
-typedef struct vf_res {
-    cz_buf out;
-    climz_status st;
-    char msg[384];
-} vf_res;
-
-/* The buffers of a batch of nb steps: its samples, residual outputs and reconstructions. */
-static climz_status batch_alloc(const vf_layout *L, size_t nb, size_t plane, vf_item **items, vf_res **res,
+/* The samples of a batch of nb steps and (rec != NULL) the reconstruction of nt steps. */
+static climz_status batch_alloc(const vf_layout *L, size_t nb, size_t nt, size_t plane, vf_item **items,
                                 float **rec) {
     *items = calloc(nb * L->nsamples, sizeof **items);
-    *res = calloc(nb, sizeof **res);
-    *rec = malloc(nb * plane * sizeof **rec);
-    CZ_RETURN_IF(!*items || !*res || !*rec, CLIMZ_ERR_ALLOC, "out of memory");
+    if (rec) *rec = malloc(nt * plane * sizeof **rec);
+    CZ_RETURN_IF(!*items || (rec && !*rec), CLIMZ_ERR_ALLOC, "out of memory");
     return CLIMZ_OK;
+}
+
+/* decoded (or f->values) = the reconstruction, 0 at missing points (nt planes) */
+static void copy_unmasked(float *out, const float *rec, const uint8_t *miss, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = miss[i] ? 0.0f : rec[i];
 }
 
 static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry) {
@@ -476,13 +475,11 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     size_t const plane = f->nz * f->ny * f->nx;
     vf_layout L;
     vf_item *items = NULL;
-    vf_res *res = NULL;
     float *rec = NULL;
     size_t nb = 0, nitems = 0;
     cz_buf zc = {0}, yc = {0};
     vf_totals tot = {0};
     int const bounded = a->max_abs_error > 0;
-    res_params const rp = {.max_abs_error = a->max_abs_error, .temporal = 0};
     if (o.tile == VF_TILE_AUTO) {
         vae_geom g;
         CZ_CHECK_GOTO(st, vae_geometry(&v->m.cfg, f->ny, f->nx, &g), done);
@@ -490,7 +487,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     }
     CZ_CHECK_GOTO(st, make_layout(&v->m.cfg, f->nz, f->ny, f->nx, o.tile, &L), done);
     nb = batch_steps(&L, f->nz, f->nt);
-    CZ_CHECK_GOTO(st, batch_alloc(&L, nb, plane, &items, &res, &rec), done);
+    CZ_CHECK_GOTO(st, batch_alloc(&L, nb, f->nt, plane, &items, &rec), done);
     int const par = small_samples(v, &L, nb * L.nsamples);
     for (size_t t0 = 0; t0 < f->nt; t0 += nb) {
         size_t const bt = f->nt - t0 < nb ? f->nt - t0 : nb;
@@ -503,30 +500,9 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
             if (it->kind) CZ_CHECK_GOTO(st, vae_job_create(&it->job, &v->c, it->h, it->w), done);
         }
         CZ_CHECK_GOTO(st, run_stages(items, nitems, 1, det, par), done);
-        for (size_t k = 0; k < nitems; k++) item_scatter(&L, &items[k], rec + (k / L.nsamples) * plane);
-        if (bounded) {
-#pragma omp parallel for schedule(dynamic)
-            for (long b = 0; b < (long)bt; b++) {
-                size_t const t = t0 + (size_t)b;
-                res[b].out.size = 0;
-                res[b].st = res_encode(f->values + t * plane, f->miss + t * plane, rec + (size_t)b * plane, NULL,
-                                       f->nz, f->ny, f->nx, &rp, &res[b].out, decoded + t * plane);
-                if (res[b].st) snprintf(res[b].msg, sizeof res[b].msg, "%s", cz_error_message());
-            }
-        }
+        for (size_t k = 0; k < nitems; k++) item_scatter(&L, &items[k], rec + (t0 + k / L.nsamples) * plane);
         for (size_t b = 0; b < bt; b++) {
             size_t const t = t0 + b;
-            if (bounded) {
-                if (res[b].st) CZ_FAIL_GOTO(st, done, res[b].st, "time step %zu: %s", t, res[b].msg);
-                CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_RESIDUAL,
-                                                 res[b].out.data, res[b].out.size), done);
-                tot.res_bytes += res[b].out.size;
-            } else {
-                const uint8_t *miss = f->miss + t * plane;
-                const float *r = rec + b * plane;
-                float *dec = decoded + t * plane;
-                for (size_t i = 0; i < plane; i++) dec[i] = miss[i] ? 0.0f : r[i];
-            }
             CZ_CHECK_GOTO(st, step_chunks(v, &L, items + b * L.nsamples, &zc, &yc, &tot), done);
             CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT_Z, zc.data, zc.size),
                           done);
@@ -535,6 +511,13 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
         }
         for (size_t k = 0; k < nitems; k++) item_release(&items[k]);
         nitems = 0;
+    }
+    if (bounded) {
+        size_t const before = clz_writer_payload_bytes(w);
+        CZ_CHECK_GOTO(st, api_residual_encode(a, rec, w, decoded, entry), done);
+        tot.res_bytes = clz_writer_payload_bytes(w) - before;
+    } else {
+        copy_unmasked(decoded, rec, f->miss, f->nt * plane);
     }
     json_object_set_new(entry, "model", json_string(v->path));
     const char *base = strrchr(v->path, '/');
@@ -562,11 +545,9 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     json_object_set_new(entry, "vaeformer", j);
 done:
     for (size_t k = 0; items && k < nb * L.nsamples; k++) item_release(&items[k]);
-    for (size_t b = 0; res && b < nb; b++) cz_buf_free(&res[b].out);
     cz_buf_free(&zc);
     cz_buf_free(&yc);
     free(items);
-    free(res);
     free(rec);
     vf_close(v);
     free(v);
@@ -659,6 +640,33 @@ static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, 
     return CLIMZ_OK;
 }
 
+/* The neural reconstruction of file steps [s0, s0 + n) into rec (n planes), in batches. */
+static climz_status decode_steps(const clz_reader *r, uint32_t var, const vf_model *v, const vf_layout *L,
+                                 size_t nz, size_t s0, size_t n, int det, float *rec) {
+    size_t const plane = nz * L->ny * L->nx, nb = batch_steps(L, nz, n);
+    vf_item *items = NULL;
+    climz_status st = batch_alloc(L, nb, 0, 0, &items, NULL);
+    int const par = st ? 0 : small_samples(v, L, nb * L->nsamples);
+    for (size_t t0 = 0; t0 < n && !st; t0 += nb) {
+        size_t const bt = n - t0 < nb ? n - t0 : nb;
+        for (size_t b = 0; b < bt && !st; b++) {
+            uint32_t const tt = (uint32_t)(s0 + t0 + b);
+            const uint8_t *zp, *yp;
+            size_t zn, yn;
+            st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT_Z, &zp, &zn);
+            if (!st) st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT_Y, &yp, &yn);
+            if (!st) st = parse_step(v, L, tt, zp, zn, yp, yn, items + b * L->nsamples);
+            if (st) cz_error_prefix(st, "time step %u", (unsigned)tt);
+        }
+        if (!st) st = run_stages(items, bt * L->nsamples, 0, det, par);
+        for (size_t k = 0; k < bt * L->nsamples && !st; k++)
+            item_scatter(L, &items[k], rec + (t0 + k / L->nsamples) * plane);
+        for (size_t k = 0; k < nb * L->nsamples; k++) item_release(&items[k]);
+    }
+    free(items);
+    return st;
+}
+
 static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *entry,
                                      const climz_decompress_opts *opts, cz_field *f, size_t t_first) {
     json_t *j = json_object_get(entry, "vaeformer");
@@ -668,8 +676,13 @@ static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *
     int const residual = json_is_true(json_object_get(j, "residual"));
     CZ_RETURN_IF(tile < 0 || (tile > 0 && tile < 8) || tile > (json_int_t)1 << 30, CLIMZ_ERR_CORRUPT,
                  "header entry has tile size %lld", (long long)tile);
+    CZ_RETURN_IF(residual && !json_object_get(entry, "time_block"), CLIMZ_ERR_VERSION,
+                 "the residual stage of this file codes single steps (an older climz): not supported");
     vf_opts o;
     CZ_FORWARD(parse_options(opts ? opts->options : NULL, &o)); /* validated, not used: the file decides */
+    /* the steps to reconstruct: those asked for, or the residual blocks that cover them */
+    size_t s0 = t_first, s1 = t_first + f->nt;
+    if (residual) CZ_FORWARD(api_residual_blocks(entry, t_first, f->nt, &s0, &s1));
     vf_model *v = calloc(1, sizeof *v);
     CZ_RETURN_IF(!v, CLIMZ_ERR_ALLOC, "out of memory");
     climz_status st = open_for_decode(v, entry, opts, det);
@@ -679,57 +692,14 @@ static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *
     }
     size_t const plane = f->nz * f->ny * f->nx;
     vf_layout L;
-    vf_item *items = NULL;
-    vf_res *res = NULL;
     float *rec = NULL;
-    size_t nb = 0;
     CZ_CHECK_GOTO(st, make_layout(&v->m.cfg, f->nz, f->ny, f->nx, (size_t)tile, &L), done);
-    nb = batch_steps(&L, f->nz, f->nt);
-    CZ_CHECK_GOTO(st, batch_alloc(&L, nb, plane, &items, &res, &rec), done);
-    int const par = small_samples(v, &L, nb * L.nsamples);
-    for (size_t t0 = 0; t0 < f->nt; t0 += nb) {
-        size_t const bt = f->nt - t0 < nb ? f->nt - t0 : nb;
-        size_t const nitems = bt * L.nsamples;
-        const uint8_t *rp[64];
-        size_t rn[64];
-        for (size_t b = 0; b < bt; b++) {
-            uint32_t const tt = (uint32_t)(t_first + t0 + b);
-            const uint8_t *zp, *yp;
-            size_t zn, yn;
-            st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT_Z, &zp, &zn);
-            if (!st) st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT_Y, &yp, &yn);
-            if (!st) st = parse_step(v, &L, tt, zp, zn, yp, yn, items + b * L.nsamples);
-            if (!st && residual) st = clz_reader_get(r, var, tt, CLZ_STREAM_RESIDUAL, &rp[b], &rn[b]);
-            if (st) {
-                cz_error_prefix(st, "time step %u", (unsigned)tt);
-                goto done;
-            }
-        }
-        CZ_CHECK_GOTO(st, run_stages(items, nitems, 0, det, par), done);
-        for (size_t k = 0; k < nitems; k++) item_scatter(&L, &items[k], rec + (k / L.nsamples) * plane);
-#pragma omp parallel for schedule(dynamic) if (residual)
-        for (long b = 0; b < (long)bt; b++) {
-            size_t const t = t0 + (size_t)b;
-            const uint8_t *miss = f->miss + t * plane;
-            float *out = f->values + t * plane;
-            const float *rc = rec + (size_t)b * plane;
-            res[b].st = CLIMZ_OK;
-            if (residual) {
-                res[b].st = res_decode(rp[b], rn[b], miss, rc, NULL, f->nz, f->ny, f->nx, out);
-                if (res[b].st) snprintf(res[b].msg, sizeof res[b].msg, "%s", cz_error_message());
-            } else {
-                for (size_t i = 0; i < plane; i++) out[i] = miss[i] ? 0.0f : rc[i];
-            }
-        }
-        for (size_t b = 0; b < bt; b++)
-            if (res[b].st)
-                CZ_FAIL_GOTO(st, done, res[b].st, "time step %zu: %s", (size_t)(t_first + t0 + b), res[b].msg);
-        for (size_t k = 0; k < nitems; k++) item_release(&items[k]);
-    }
+    rec = malloc((s1 - s0) * plane * sizeof *rec);
+    CZ_CHECK_GOTO(st, rec ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory"), done);
+    CZ_CHECK_GOTO(st, decode_steps(r, var, v, &L, f->nz, s0, s1 - s0, det, rec), done);
+    if (residual) st = api_residual_decode(r, var, entry, f, t_first, rec, s0);
+    else copy_unmasked(f->values, rec, f->miss, f->nt * plane);
 done:
-    for (size_t k = 0; items && k < nb * L.nsamples; k++) item_release(&items[k]);
-    free(items);
-    free(res);
     free(rec);
     vf_close(v);
     free(v);

@@ -68,6 +68,7 @@ void clz_writer_free(clz_writer *w) {
 }
 
 size_t clz_writer_nchunks(const clz_writer *w) { return w->n; }
+size_t clz_writer_payload_bytes(const clz_writer *w) { return w->payload.size; }
 
 climz_status clz_writer_add(clz_writer *w, uint32_t var, uint32_t t, uint16_t stream,
                             const void *data, size_t size) {

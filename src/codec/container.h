@@ -66,6 +66,7 @@ climz_status clz_writer_add(clz_writer *w, uint32_t var, uint32_t t, uint16_t st
  *  readers in error messages only (the header JSON stays the authority). Optional. */
 climz_status clz_writer_set_var_name(clz_writer *w, uint32_t var, const char *name);
 size_t clz_writer_nchunks(const clz_writer *w);
+size_t clz_writer_payload_bytes(const clz_writer *w); /* sum of the chunk sizes so far */
 /*! clz_writer_finish() : writes preamble, header_json (UTF-8, stored without its NUL),
  *  index and chunks to path atomically (temp file + rename). The writer stays valid, so a
  *  failed write may be retried. CLIMZ_ERR_INVALID_ARG (NULL header), CLIMZ_ERR_IO,
