@@ -19,11 +19,12 @@
  *    (the file's fixed header and schema are left out, as for the peers). Decoding runs the
  *    real decoder on the container image and must give the encoder's reconstruction bit for
  *    bit (checked; a mismatch is printed, never hidden).
- *  - "VAE + residual E": the residual stage of the codec (res_encode with the neural
- *    reconstruction as prediction) swept over E; the neural reconstruction is the fast one
+ *  - "VAE + residual E": the residual stage of the codec (res_encode of time blocks with the
+ *    neural reconstruction as prediction) swept over E; the neural reconstruction is the fast one
  *    (the file codec uses the deterministic synthesis with a bound: same size within bytes).
  *  - Peers: ZFP fixed accuracy (tolerances 2^k, per step 2-D and the whole held-out block
- *    3-D), ZFP fixed rate, and the climz residual codec alone, per step, swept over E.
+ *    3-D), ZFP fixed rate, and the climz residual codec alone (time blocks of
+ *    res_time_block() steps, as the driver writes it), swept over E.
  *    "Best ratio at RMSE <= target" is taken over each sweep. SZ3 is quoted from SPEC.
  *  - Speed: encode/decode MB/s of float32 and seconds per step on the threads OpenMP gives
  *    (OMP_NUM_THREADS), the synthesis' FLOPs per step (counted from the config) against the
@@ -277,17 +278,19 @@ static void zfp_sweeps(const blk *b, series *acc, series *rate) {
 static const double esweep[] = {0.05, 0.03, 0.02, 0.015, 0.01, 0.007, 0.005, 0.003, 0.002, 0.0015, 0.001, 0.0007, 0.0005};
 #define NE (sizeof esweep / sizeof *esweep)
 
-/* residual codec per step over E (pred NULL: alone; else on top of pred), extra bytes added */
+/* residual codec over E (pred NULL: alone; else on top of pred), extra bytes added; blocks of
+ * res_time_block() steps, one chunk each, as the driver writes them */
 static void residual_sweep(const blk *b, const float *pred, size_t extra_bytes, series *s) {
-    size_t const plane = b->ny * b->nx;
+    size_t const plane = b->ny * b->nx, tb = res_time_block(plane, b->nt);
     float *y = malloc(b->n * sizeof *y);
     cz_buf out = {0};
     for (size_t e = 0; e < NE; e++) {
         res_params const rp = {.max_abs_error = esweep[e] * b->R};
         size_t bytes = extra_bytes;
-        for (size_t t = 0; t < b->nt; t++) {
+        for (size_t t = 0; t < b->nt; t += tb) {
+            size_t const n = t + tb <= b->nt ? tb : b->nt - t;
             out.size = 0;
-            if (res_encode(b->x + t * plane, b->miss + t * plane, pred ? pred + t * plane : NULL, NULL, 1, b->ny, b->nx,
+            if (res_encode(b->x + t * plane, b->miss + t * plane, pred ? pred + t * plane : NULL, NULL, n, b->ny, b->nx,
                            &rp, &out, y + t * plane)) {
                 fprintf(stderr, "res_encode: %s\n", cz_error_message());
                 goto done;
