@@ -14,17 +14,17 @@
  *    float32 in the chunk; otherwise the model's per-channel statistics are used. Missing
  *    points are filled with 0 after normalisation (the mean). Reconstruction:
  *    x' = x_hat * std + mean in float.
- *  - Chunks per time step t: CLZ_STREAM_LATENT_Z and CLZ_STREAM_LATENT_Y. When an error
+ *  - One chunk per time step t: CLZ_STREAM_LATENT, the z and y streams of its samples. When an error
  *    bound E > 0 is asked for, the residual stage of the driver (api_residual_encode: blocks
  *    of res_time_block() steps, chunk CLZ_STREAM_RESIDUAL keyed by a block's first step)
  *    codes the field against the neural reconstruction as prediction: every valid point
  *    within E. Decoding a time range then reconstructs the steps of the blocks it touches.
- *    Latent layout, little-endian:
- *      Z: u8 version (1), u8 flags (bit 0: stats present), u16 0, u32 nsamples, u32 C,
- *         then per sample: u8 kind (0 = no valid point: nothing coded, decodes as 0;
- *         1 = coded), u8[3] 0, [stats: C x (f32 mean, f32 std)], [kind 1: u32 CRC-32C of the
- *         scale-index map, u32 n, n bytes of z stream]
- *      Y: u8 version (1), u8[3] 0, then per coded sample: u32 n, n bytes of y stream
+ *    Latent layout, little-endian, varints LEB128 (one chunk, not two, and varint lengths:
+ *    at ~40x a 73 x 144 step is ~1 KB, of which the old two-chunk layout took ~100 bytes):
+ *      u8 version (2), u8 flags (bit 0: stats present), varint nsamples, varint C, then per
+ *      sample: u8 kind (0 = no valid point: nothing coded, decodes as 0; 1 = coded),
+ *      [stats: C x (f32 mean, f32 std)], [kind 1: u32 CRC-32C of the scale-index map,
+ *      varint n, n bytes of z stream, varint m, m bytes of y stream]
  *    The decoder refuses a chunk whose sizes disagree with the header (CLIMZ_ERR_CORRUPT)
  *    and an index map whose CRC differs (CLIMZ_ERR_DETERMINISM).
  *  - Model identity. The header entry records the model path, its file name and its SHA-256;
@@ -62,7 +62,7 @@
 #include <unistd.h>
 
 #define VF_DEFAULT_MODEL "climz-default.safetensors"
-#define VF_VERSION 1
+#define VF_VERSION 2
 #define VF_MAX_PATH 4096
 
 /* ---- model lookup -------------------------------------------------------------------------- */
@@ -397,19 +397,16 @@ static void item_normalise(const vf_model *v, const vf_layout *L, vf_item *it, c
 }
 
 /* the Z and Y chunks of one step from its items */
-static climz_status step_chunks(const vf_model *v, const vf_layout *L, const vf_item *it, cz_buf *zc, cz_buf *yc,
-                                vf_totals *tot) {
-    zc->size = yc->size = 0;
-    uint8_t const head[4] = {VF_VERSION, v->m.cfg.field_norm ? 1 : 0, 0, 0};
-    uint8_t const yhead[4] = {VF_VERSION, 0, 0, 0};
-    CZ_FORWARD(cz_buf_put(zc, head, 4));
-    CZ_FORWARD(cz_buf_put_u32(zc, (uint32_t)L->nsamples));
-    CZ_FORWARD(cz_buf_put_u32(zc, (uint32_t)L->C));
-    CZ_FORWARD(cz_buf_put(yc, yhead, 4));
+static climz_status step_chunk(const vf_model *v, const vf_layout *L, const vf_item *it, cz_buf *zc,
+                               vf_totals *tot) {
+    zc->size = 0;
+    uint8_t const head[2] = {VF_VERSION, v->m.cfg.field_norm ? 1 : 0};
+    CZ_FORWARD(cz_buf_put(zc, head, 2));
+    CZ_FORWARD(cz_buf_put_varint(zc, L->nsamples));
+    CZ_FORWARD(cz_buf_put_varint(zc, L->C));
     for (size_t s = 0; s < L->nsamples; s++) {
         const vf_item *x = &it[s];
-        uint8_t const kh[4] = {x->kind, 0, 0, 0};
-        CZ_FORWARD(cz_buf_put(zc, kh, 4));
+        CZ_FORWARD(cz_buf_put_u8(zc, x->kind));
         if (v->m.cfg.field_norm)
             for (size_t c = 0; c < L->C; c++) {
                 CZ_FORWARD(cz_buf_put_f32(zc, x->mean[c]));
@@ -419,13 +416,11 @@ static climz_status step_chunks(const vf_model *v, const vf_layout *L, const vf_
             tot->empty++;
             continue;
         }
-        CZ_RETURN_IF(x->zs.size > UINT32_MAX || x->ys.size > UINT32_MAX, CLIMZ_ERR_UNSUPPORTED,
-                     "a latent stream exceeds 4 GiB");
         CZ_FORWARD(cz_buf_put_u32(zc, x->crc));
-        CZ_FORWARD(cz_buf_put_u32(zc, (uint32_t)x->zs.size));
+        CZ_FORWARD(cz_buf_put_varint(zc, x->zs.size));
         CZ_FORWARD(cz_buf_put(zc, x->zs.data, x->zs.size));
-        CZ_FORWARD(cz_buf_put_u32(yc, (uint32_t)x->ys.size));
-        CZ_FORWARD(cz_buf_put(yc, x->ys.data, x->ys.size));
+        CZ_FORWARD(cz_buf_put_varint(zc, x->ys.size));
+        CZ_FORWARD(cz_buf_put(zc, x->ys.data, x->ys.size));
         const vae_sample_info *in = vae_job_info(x->job);
         tot->samples++;
         tot->y_bytes += in->y_bytes;
@@ -477,7 +472,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     vf_item *items = NULL;
     float *rec = NULL;
     size_t nb = 0, nitems = 0;
-    cz_buf zc = {0}, yc = {0};
+    cz_buf zc = {0};
     vf_totals tot = {0};
     int const bounded = a->max_abs_error > 0;
     if (o.tile == VF_TILE_AUTO) {
@@ -503,10 +498,8 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
         for (size_t k = 0; k < nitems; k++) item_scatter(&L, &items[k], rec + (t0 + k / L.nsamples) * plane);
         for (size_t b = 0; b < bt; b++) {
             size_t const t = t0 + b;
-            CZ_CHECK_GOTO(st, step_chunks(v, &L, items + b * L.nsamples, &zc, &yc, &tot), done);
-            CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT_Z, zc.data, zc.size),
-                          done);
-            CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT_Y, yc.data, yc.size),
+            CZ_CHECK_GOTO(st, step_chunk(v, &L, items + b * L.nsamples, &zc, &tot), done);
+            CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT, zc.data, zc.size),
                           done);
         }
         for (size_t k = 0; k < nitems; k++) item_release(&items[k]);
@@ -546,7 +539,6 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
 done:
     for (size_t k = 0; items && k < nb * L.nsamples; k++) item_release(&items[k]);
     cz_buf_free(&zc);
-    cz_buf_free(&yc);
     free(items);
     free(rec);
     vf_close(v);
@@ -589,31 +581,32 @@ static climz_status open_for_decode(vf_model *v, json_t *entry, const climz_deco
                     cand[0], first_sha, rec_path ? rec_path : "?", sha);
 }
 
-/* Parses the Z and Y chunks of step t into its items (streams point into the chunks). */
+/* Parses the latent chunk of step t into its items (streams point into the chunk). */
 static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, const uint8_t *zp, size_t zn,
-                               const uint8_t *yp, size_t yn, vf_item *items) {
+                               vf_item *items) {
     const vae_config *cfg = &v->m.cfg;
-    cz_rd rz = cz_rd_make(zp, zn), ry = cz_rd_make(yp, yn);
-    uint8_t head[4], yhead[4];
-    uint32_t ns, C;
-    CZ_FORWARD(cz_rd_bytes(&rz, head, 4));
-    CZ_FORWARD(cz_rd_u32(&rz, &ns));
-    CZ_FORWARD(cz_rd_u32(&rz, &C));
-    CZ_FORWARD(cz_rd_bytes(&ry, yhead, 4));
-    CZ_RETURN_IF(head[0] > VF_VERSION || yhead[0] > VF_VERSION, CLIMZ_ERR_VERSION,
-                 "latent stream version %u/%u is newer than this decoder's (%u)", head[0], yhead[0], VF_VERSION);
-    CZ_RETURN_IF(head[0] != VF_VERSION || yhead[0] != VF_VERSION || (head[1] & 1) != (cfg->field_norm ? 1 : 0),
-                 CLIMZ_ERR_CORRUPT, "latent stream header is malformed");
+    cz_rd rz = cz_rd_make(zp, zn);
+    uint8_t head[2];
+    uint64_t ns, C;
+    CZ_FORWARD(cz_rd_bytes(&rz, head, 2));
+    CZ_RETURN_IF(head[0] > VF_VERSION, CLIMZ_ERR_VERSION, "latent stream version %u is newer than this decoder's (%u)",
+                 head[0], VF_VERSION);
+    CZ_RETURN_IF(head[0] != VF_VERSION, CLIMZ_ERR_VERSION, "latent stream version %u is not supported (%u is)",
+                 head[0], VF_VERSION);
+    CZ_RETURN_IF((head[1] & 1) != (cfg->field_norm ? 1 : 0) || head[1] > 1, CLIMZ_ERR_CORRUPT,
+                 "latent stream header is malformed");
+    CZ_FORWARD(cz_rd_varint(&rz, &ns));
+    CZ_FORWARD(cz_rd_varint(&rz, &C));
     CZ_RETURN_IF(ns != L->nsamples || C != L->C, CLIMZ_ERR_CORRUPT,
-                 "latent stream has %u samples of %u channels, the header says %zu of %zu", (unsigned)ns,
-                 (unsigned)C, L->nsamples, L->C);
+                 "latent stream has %llu samples of %llu channels, the header says %zu of %zu", (unsigned long long)ns,
+                 (unsigned long long)C, L->nsamples, L->C);
     for (size_t s = 0; s < L->nsamples; s++) {
         vf_item *it = &items[s];
         CZ_FORWARD(item_init(it, L, t, s));
-        uint8_t kh[4];
-        CZ_FORWARD(cz_rd_bytes(&rz, kh, 4));
-        CZ_RETURN_IF(kh[0] > 1, CLIMZ_ERR_CORRUPT, "sample %zu has kind %u", s, kh[0]);
-        it->kind = kh[0];
+        uint8_t kind;
+        CZ_FORWARD(cz_rd_u8(&rz, &kind));
+        CZ_RETURN_IF(kind > 1, CLIMZ_ERR_CORRUPT, "sample %zu has kind %u", s, kind);
+        it->kind = kind;
         for (size_t c = 0; c < C; c++) {
             if (cfg->field_norm) {
                 CZ_FORWARD(cz_rd_f32(&rz, &it->mean[c]));
@@ -626,17 +619,19 @@ static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, 
             }
         }
         if (!it->kind) continue;
-        uint32_t zlen, ylen;
+        uint64_t zlen, ylen;
         CZ_FORWARD(cz_rd_u32(&rz, &it->crc));
-        CZ_FORWARD(cz_rd_u32(&rz, &zlen));
-        CZ_FORWARD(cz_rd_skip(&rz, zlen, &it->zp));
-        CZ_FORWARD(cz_rd_u32(&ry, &ylen));
-        CZ_FORWARD(cz_rd_skip(&ry, ylen, &it->yp));
-        it->zn = zlen;
-        it->yn = ylen;
+        CZ_FORWARD(cz_rd_varint(&rz, &zlen));
+        CZ_RETURN_IF(zlen > cz_rd_left(&rz), CLIMZ_ERR_TRUNCATED, "sample %zu: z stream cut", s);
+        CZ_FORWARD(cz_rd_skip(&rz, (size_t)zlen, &it->zp));
+        CZ_FORWARD(cz_rd_varint(&rz, &ylen));
+        CZ_RETURN_IF(ylen > cz_rd_left(&rz), CLIMZ_ERR_TRUNCATED, "sample %zu: y stream cut", s);
+        CZ_FORWARD(cz_rd_skip(&rz, (size_t)ylen, &it->yp));
+        it->zn = (size_t)zlen;
+        it->yn = (size_t)ylen;
         CZ_FORWARD(vae_job_create(&it->job, &v->c, it->h, it->w));
     }
-    CZ_RETURN_IF(cz_rd_left(&rz) || cz_rd_left(&ry), CLIMZ_ERR_CORRUPT, "latent streams have trailing bytes");
+    CZ_RETURN_IF(cz_rd_left(&rz), CLIMZ_ERR_CORRUPT, "latent stream has trailing bytes");
     return CLIMZ_OK;
 }
 
@@ -651,11 +646,10 @@ static climz_status decode_steps(const clz_reader *r, uint32_t var, const vf_mod
         size_t const bt = n - t0 < nb ? n - t0 : nb;
         for (size_t b = 0; b < bt && !st; b++) {
             uint32_t const tt = (uint32_t)(s0 + t0 + b);
-            const uint8_t *zp, *yp;
-            size_t zn, yn;
-            st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT_Z, &zp, &zn);
-            if (!st) st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT_Y, &yp, &yn);
-            if (!st) st = parse_step(v, L, tt, zp, zn, yp, yn, items + b * L->nsamples);
+            const uint8_t *zp;
+            size_t zn;
+            st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT, &zp, &zn);
+            if (!st) st = parse_step(v, L, tt, zp, zn, items + b * L->nsamples);
             if (st) cz_error_prefix(st, "time step %u", (unsigned)tt);
         }
         if (!st) st = run_stages(items, bt * L->nsamples, 0, det, par);

@@ -22,8 +22,7 @@ const char *clz_stream_name(int stream) {
     case CLZ_STREAM_SCHEMA: return "schema";
     case CLZ_STREAM_MASK: return "mask";
     case CLZ_STREAM_RESIDUAL: return "residual";
-    case CLZ_STREAM_LATENT_Y: return "latent_y";
-    case CLZ_STREAM_LATENT_Z: return "latent_z";
+    case CLZ_STREAM_LATENT: return "latent";
     case CLZ_STREAM_INR: return "inr";
     case CLZ_STREAM_CONTEXT: return "context";
     default: return "unknown";

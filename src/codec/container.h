@@ -34,12 +34,11 @@ enum clz_stream {
     CLZ_STREAM_SCHEMA = 1,   /* data set metadata + small stored variables (schema.h) */
     CLZ_STREAM_MASK = 2,     /* missing-value map of a (var, t) (mask.h) */
     CLZ_STREAM_RESIDUAL = 3, /* error-bounded residual */
-    CLZ_STREAM_LATENT_Y = 4, /* VAEformer latent y */
-    CLZ_STREAM_LATENT_Z = 5, /* VAEformer hyper-latent z */
+    CLZ_STREAM_LATENT = 4,   /* VAEformer latents z and y of one time step (5 is not used) */
     CLZ_STREAM_INR = 6,      /* CA-INR weights */
     CLZ_STREAM_CONTEXT = 7,  /* a context field stored in the file (CA-INR climatology) */
 };
-/*! clz_stream_name() : "schema", "mask", "residual", "latent_y", "latent_z", "inr", "context";
+/*! clz_stream_name() : "schema", "mask", "residual", "latent", "inr", "context";
  *  "unknown" for other numbers. Never NULL. */
 const char *clz_stream_name(int stream);
 

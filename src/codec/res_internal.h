@@ -106,8 +106,5 @@ climz_status res_lossless_encode(const float *x, const uint8_t *miss, const floa
 climz_status res_lossless_decode(cz_rd *rd, const uint8_t *miss, const float *base, size_t n0,
                                  size_t n1, size_t n2, int zstd_mode, float *out);
 
-/* LEB128 varints */
-climz_status res_put_varint(cz_buf *b, uint64_t v);
-climz_status res_get_varint(cz_rd *r, uint64_t *v);
 
 #endif /* CZ_CODEC_RES_INTERNAL_H */

@@ -255,7 +255,7 @@ climz_status res_lossless_encode(const float *x, const uint8_t *miss, const floa
         CZ_CHECK_GOTO(st, ent_aenc_create(&enc, RES_NCTX_LOSSLESS), done);
         for (size_t i = 0; i < S.nv; i++) CZ_CHECK_GOTO(st, ent_aenc_put(enc, S.ctx[i], S.sym[i]), done);
         CZ_CHECK_GOTO(st, ent_aenc_finish(enc, &es), done);
-        CZ_CHECK_GOTO(st, res_put_varint(out, es.size), done);
+        CZ_CHECK_GOTO(st, cz_buf_put_varint(out, es.size), done);
         CZ_CHECK_GOTO(st, cz_buf_put(out, es.data, es.size), done);
         res_bitw bw = {out, 0, 0};
         for (size_t i = 0; i < S.nv; i++) {
@@ -308,7 +308,7 @@ climz_status res_lossless_decode(cz_rd *rd, const uint8_t *miss, const float *ba
     } else {
         uint64_t elen;
         const uint8_t *ep;
-        CZ_CHECK_GOTO(st, res_get_varint(rd, &elen), done);
+        CZ_CHECK_GOTO(st, cz_rd_varint(rd, &elen), done);
         if (elen > cz_rd_left(rd)) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_TRUNCATED, "lossless stream: entropy part cut");
         CZ_CHECK_GOTO(st, cz_rd_skip(rd, (size_t)elen, &ep), done);
         CZ_CHECK_GOTO(st, ent_adec_create(&S.dec, RES_NCTX_LOSSLESS, ep, (size_t)elen), done);

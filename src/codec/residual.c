@@ -41,31 +41,6 @@
 
 /* ---- varints ---------------------------------------------------------------------------- */
 
-climz_status res_put_varint(cz_buf *b, uint64_t v) {
-    uint8_t t[10];
-    int n = 0;
-    do {
-        t[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    return cz_buf_put(b, t, (size_t)n);
-}
-
-climz_status res_get_varint(cz_rd *r, uint64_t *v) {
-    uint64_t x = 0;
-    for (int sh = 0; sh < 64; sh += 7) {
-        uint8_t c;
-        CZ_FORWARD(cz_rd_u8(r, &c));
-        CZ_RETURN_IF(sh == 63 && c > 1, CLIMZ_ERR_CORRUPT, "residual stream: varint overflow");
-        x |= (uint64_t)(c & 0x7f) << sh;
-        if (!(c & 0x80)) {
-            *v = x;
-            return CLIMZ_OK;
-        }
-    }
-    return cz_error(CLIMZ_ERR_CORRUPT, "residual stream: varint too long");
-}
-
 /* ---- encoder state ---------------------------------------------------------------------- */
 
 typedef struct res_plan {
@@ -345,7 +320,7 @@ static climz_status res_choose(const res_enc *C, res_plan *best) {
 static climz_status res_put_header(cz_buf *out, int mode, const size_t n[3]) {
     CZ_FORWARD(cz_buf_put_u8(out, RES_MAGIC));
     CZ_FORWARD(cz_buf_put_u8(out, (uint8_t)(RES_VERSION << 4 | mode)));
-    for (int d = 0; d < 3; d++) CZ_FORWARD(res_put_varint(out, n[d]));
+    for (int d = 0; d < 3; d++) CZ_FORWARD(cz_buf_put_varint(out, n[d]));
     return CLIMZ_OK;
 }
 
@@ -409,8 +384,8 @@ static climz_status res_encode_lossy(const res_enc *C, cz_buf *out, float *dec, 
     CZ_CHECK_GOTO(st, cz_buf_put_f32(out, pl.step0), done);
     CZ_CHECK_GOTO(st, cz_buf_put_u8(out, (uint8_t)pl.alpha16), done);
     CZ_CHECK_GOTO(st, cz_buf_put_u8(out, (uint8_t)pl.beta), done);
-    CZ_CHECK_GOTO(st, res_put_varint(out, R.nraw), done);
-    CZ_CHECK_GOTO(st, res_put_varint(out, es.size), done);
+    CZ_CHECK_GOTO(st, cz_buf_put_varint(out, R.nraw), done);
+    CZ_CHECK_GOTO(st, cz_buf_put_varint(out, es.size), done);
     CZ_CHECK_GOTO(st, cz_buf_put(out, es.data, es.size), done);
     for (size_t k = 0; k < R.nraw; k++) CZ_CHECK_GOTO(st, cz_buf_put_f32(out, R.raw[k]), done);
     *nraw = R.nraw;
@@ -583,7 +558,7 @@ static climz_status res_read_header(cz_rd *rd, int *mode, size_t n[3]) {
     CZ_RETURN_IF(*mode > RES_MODE_ZSTD, CLIMZ_ERR_CORRUPT, "residual stream: mode %d", *mode);
     for (int d = 0; d < 3; d++) {
         uint64_t v;
-        CZ_FORWARD(res_get_varint(rd, &v));
+        CZ_FORWARD(cz_rd_varint(rd, &v));
         CZ_RETURN_IF(v > SIZE_MAX, CLIMZ_ERR_CORRUPT, "residual stream: dimension too large");
         n[d] = (size_t)v;
     }
@@ -602,8 +577,8 @@ static climz_status res_read_lossy(cz_rd *rd, res_lossy_hdr *h) {
     CZ_FORWARD(cz_rd_f32(rd, &h->pl.step0));
     CZ_FORWARD(cz_rd_u8(rd, &a16));
     CZ_FORWARD(cz_rd_u8(rd, &beta));
-    CZ_FORWARD(res_get_varint(rd, &h->nraw));
-    CZ_FORWARD(res_get_varint(rd, &h->elen));
+    CZ_FORWARD(cz_rd_varint(rd, &h->nraw));
+    CZ_FORWARD(cz_rd_varint(rd, &h->elen));
     h->pl.predictor = pd & 15;
     h->pl.domain = pd >> 4;
     h->pl.order = ord & 3;

@@ -88,6 +88,7 @@ climz_status cz_buf_put_u64(cz_buf *b, uint64_t v);
 climz_status cz_buf_put_f32(cz_buf *b, float v);
 climz_status cz_buf_put_f64(cz_buf *b, double v);
 climz_status cz_buf_put_str(cz_buf *b, const char *s); /* u32 length + bytes, no NUL */
+climz_status cz_buf_put_varint(cz_buf *b, uint64_t v); /* LEB128: 7 bits a byte, low first */
 
 /* ---- bounds-checked little-endian reader (input) ------------------------------------- */
 
@@ -110,6 +111,7 @@ climz_status cz_rd_u32(cz_rd *r, uint32_t *v);
 climz_status cz_rd_u64(cz_rd *r, uint64_t *v);
 climz_status cz_rd_f32(cz_rd *r, float *v);
 climz_status cz_rd_f64(cz_rd *r, double *v);
+climz_status cz_rd_varint(cz_rd *r, uint64_t *v); /* CLIMZ_ERR_CORRUPT when over 64 bits */
 /* u32 length + bytes; returns a NUL-terminated malloc'd copy; max_len guards absurd sizes */
 climz_status cz_rd_str(cz_rd *r, char **s, size_t max_len);
 

@@ -104,6 +104,32 @@ climz_status cz_rd_skip(cz_rd *r, size_t n, const uint8_t **where) {
 }
 
 climz_status cz_rd_u8(cz_rd *r, uint8_t *v) { return cz_rd_bytes(r, v, 1); }
+
+climz_status cz_buf_put_varint(cz_buf *b, uint64_t v) {
+    uint8_t t[10];
+    int n = 0;
+    do {
+        t[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return cz_buf_put(b, t, (size_t)n);
+}
+
+climz_status cz_rd_varint(cz_rd *r, uint64_t *v) {
+    uint64_t x = 0;
+    for (int sh = 0; sh < 64; sh += 7) {
+        uint8_t c;
+        CZ_FORWARD(cz_rd_u8(r, &c));
+        CZ_RETURN_IF(sh == 63 && c > 1, CLIMZ_ERR_CORRUPT, "varint overflows 64 bits");
+        x |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80)) {
+            *v = x;
+            return CLIMZ_OK;
+        }
+    }
+    return cz_error(CLIMZ_ERR_CORRUPT, "varint longer than 10 bytes");
+}
+
 climz_status cz_rd_u16(cz_rd *r, uint16_t *v) {
     uint8_t t[2] = {0};
     CZ_FORWARD(cz_rd_bytes(r, t, 2));

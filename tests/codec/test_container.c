@@ -66,7 +66,7 @@ static void test_round_trip(void) {
     snprintf(path, sizeof path, "%s/many.clz", dir);
     unsigned long long rng = 42;
     enum { NV = 5, NT = 24, NS = 3 };
-    static const uint16_t streams[NS] = {CLZ_STREAM_MASK, CLZ_STREAM_RESIDUAL, CLZ_STREAM_LATENT_Y};
+    static const uint16_t streams[NS] = {CLZ_STREAM_MASK, CLZ_STREAM_RESIDUAL, CLZ_STREAM_LATENT};
     ref_chunk ref[1 + NV * NT * NS];
     size_t nref = 0;
     clz_writer *w;
@@ -155,7 +155,7 @@ static void test_round_trip(void) {
         CHECK_STATUS(clz_reader_get(r, NV, 0, CLZ_STREAM_MASK, &p, &n), CLIMZ_ERR_NOT_FOUND);
         CHECK_STATUS(clz_reader_get(r, 0, 0, CLZ_STREAM_INR, &p, &n), CLIMZ_ERR_NOT_FOUND);
         CHECK(p == NULL && n == 0);
-        CHECK(clz_reader_find(r, 1, 2, CLZ_STREAM_LATENT_Z) == SIZE_MAX);
+        CHECK(clz_reader_find(r, 1, 2, CLZ_STREAM_CONTEXT) == SIZE_MAX);
         CHECK(strcmp(clz_reader_var_name(r, 2), "grp1/T") == 0);
         CHECK(clz_reader_var_name(r, NV) == NULL);
         CHECK_OK(clz_reader_verify_all(r));
@@ -453,7 +453,8 @@ static void test_writer_errors(void) {
     CHECK_STATUS(read_all(f.data, f.size), CLIMZ_ERR_CORRUPT);
     cz_buf_free(&f);
     CHECK(strcmp(clz_stream_name(CLZ_STREAM_RESIDUAL), "residual") == 0);
-    CHECK(strcmp(clz_stream_name(CLZ_STREAM_LATENT_Z), "latent_z") == 0);
+    CHECK(strcmp(clz_stream_name(CLZ_STREAM_LATENT), "latent") == 0);
+    CHECK(strcmp(clz_stream_name(5), "unknown") == 0);
     CHECK(strcmp(clz_stream_name(0), "unknown") == 0);
 }
 

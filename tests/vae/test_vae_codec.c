@@ -365,31 +365,30 @@ static void test_file(void) {
         CHECK_OK(climz_decompress_file(ctx, clzm, tmp("moved.nc"), &dopt));
     }
 
-    /* a flipped byte in a y chunk or a z chunk of the file: named checksum error */
+    /* a flipped byte in the z stream of one step's latent chunk or in the y stream (which
+     * ends the chunk) of another: named checksum error */
     {
         clz_reader *r = NULL;
         CHECK_OK(clz_reader_open(clz, &r));
-        size_t const iy = r ? clz_reader_find(r, 0, 3, CLZ_STREAM_LATENT_Y) : SIZE_MAX;
-        size_t iz = r ? clz_reader_find(r, 0, 4, CLZ_STREAM_LATENT_Z) : SIZE_MAX;
+        int vi = -1; /* the variable number may not be 0 */
+        for (size_t i = 0; r && i < clz_reader_nchunks(r); i++)
+            if (clz_reader_chunk(r, i)->stream == CLZ_STREAM_LATENT) vi = (int)clz_reader_chunk(r, i)->var;
+        size_t const i3 = vi >= 0 ? clz_reader_find(r, (uint32_t)vi, 3, CLZ_STREAM_LATENT) : SIZE_MAX;
+        size_t const i4 = vi >= 0 ? clz_reader_find(r, (uint32_t)vi, 4, CLZ_STREAM_LATENT) : SIZE_MAX;
         uint64_t offy = 0, offz = 0;
-        int vi = -1;
-        if (r && (iy == SIZE_MAX || iz == SIZE_MAX)) { /* the variable number may not be 0 */
-            for (size_t i = 0; i < clz_reader_nchunks(r); i++)
-                if (clz_reader_chunk(r, i)->stream == CLZ_STREAM_LATENT_Y) vi = (int)clz_reader_chunk(r, i)->var;
-        }
-        size_t const jy = vi >= 0 ? clz_reader_find(r, (uint32_t)vi, 3, CLZ_STREAM_LATENT_Y) : iy;
-        iz = vi >= 0 ? clz_reader_find(r, (uint32_t)vi, 4, CLZ_STREAM_LATENT_Z) : iz;
-        CHECK(jy != SIZE_MAX && iz != SIZE_MAX);
-        if (jy != SIZE_MAX && iz != SIZE_MAX) {
-            offy = clz_reader_chunk(r, jy)->offset + clz_reader_chunk(r, jy)->size / 2;
-            offz = clz_reader_chunk(r, iz)->offset + clz_reader_chunk(r, iz)->size - 1;
+        CHECK(i3 != SIZE_MAX && i4 != SIZE_MAX);
+        if (i3 != SIZE_MAX && i4 != SIZE_MAX) {
+            /* version, flags, 2 varints, kind, mean, std, CRC, z length: the z stream from 20 */
+            CHECK(clz_reader_chunk(r, i3)->size > 24);
+            offz = clz_reader_chunk(r, i3)->offset + 22;
+            offy = clz_reader_chunk(r, i4)->offset + clz_reader_chunk(r, i4)->size - 1;
         }
         clz_reader_free(r);
         uint8_t *data = NULL;
         size_t size = 0;
         CHECK_OK(cz_read_file(clz, &data, &size));
         const uint64_t offs[2] = {offy, offz};
-        const char *names[2] = {"latent_y", "latent_z"};
+        const char *names[2] = {"time 4, stream latent", "time 3, stream latent"};
         for (int k = 0; k < 2 && data && offs[k]; k++) {
             data[offs[k]] ^= 0x04;
             FILE *fp = fopen(tmp("bad.clz"), "wb");
@@ -490,37 +489,51 @@ static void test_damaged_chunks(void) {
     climz_decompress_opts d = {.time_first = 2, .time_count = 1};
     CHECK_OK(climz_decompress_file(ctx, clz, out, &d)); /* the intact file decodes */
     size_t fails = 0, tries = 0;
-    /* Z chunk layout: 12 bytes of step header, then sample 0: kind (4 bytes at 12), mean and
-     * std (16..23, the only bytes not checked here), index-map CRC (24..27), length (28..31),
-     * z stream (32..) */
-    const size_t zpos[] = {0, 4, 5, 8, 9, 12, 24, 25, 27, 28, 29, 33, 40};
+    /* latent chunk of a one-sample step: version (0), flags (1), nsamples (2), C (3), kind (4),
+     * mean and std (5..12, the only bytes not checked here), index-map CRC (13..16), z length
+     * (varint from 17), z stream, y length (varint), y stream to the end */
+    size_t ylen_at = 0, size = 0;
+    {
+        clz_reader *r = NULL;
+        const uint8_t *p = NULL;
+        CHECK_OK(clz_reader_open(clz, &r));
+        size_t const i = r ? clz_reader_find(r, 0, 2, CLZ_STREAM_LATENT) : SIZE_MAX;
+        if (i != SIZE_MAX && !clz_reader_get_at(r, i, &p, &size) && size > 20) {
+            cz_rd rd = cz_rd_make(p + 17, size - 17);
+            uint64_t zlen = 0;
+            CHECK_OK(cz_rd_varint(&rd, &zlen));
+            ylen_at = (size_t)(rd.p - p) + (size_t)zlen;
+        }
+        clz_reader_free(r);
+    }
+    CHECK(ylen_at > 20 && ylen_at + 4 < size);
+    const size_t zpos[] = {0, 1, 2, 3, 4, 13, 14, 16, 17, 19, 20, ylen_at - 1};
     for (size_t k = 0; k < sizeof zpos / sizeof *zpos; k++, tries++) {
-        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT_Z, 0, zpos[k]));
+        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, zpos[k]));
         climz_status const s = climz_decompress_file(ctx, bad, out, &d);
         fails += s != CLIMZ_OK;
-        if (s == CLIMZ_OK) printf("z byte %zu flipped: decoded without error\n", zpos[k]);
+        if (s == CLIMZ_OK) printf("latent byte %zu flipped: decoded without error\n", zpos[k]);
     }
-    CHECK_MSG(fails == tries, "%zu of %zu damaged z chunks refused", fails, tries);
-    const size_t ypos[] = {0, 4, 5, 7, 8, 20, 100};
+    CHECK_MSG(fails == tries, "%zu of %zu damaged z parts refused", fails, tries);
+    const size_t ypos[] = {ylen_at, ylen_at + 2, ylen_at + 3, (ylen_at + size) / 2, size - 1};
     fails = tries = 0;
     for (size_t k = 0; k < sizeof ypos / sizeof *ypos; k++, tries++) {
-        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT_Y, 0, ypos[k]));
-        fails += climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK;
+        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, ypos[k]));
+        climz_status const s = climz_decompress_file(ctx, bad, out, &d);
+        fails += s != CLIMZ_OK;
+        if (s == CLIMZ_OK) printf("latent byte %zu (y part) flipped: decoded without error\n", ypos[k]);
     }
-    CHECK_MSG(fails == tries, "%zu of %zu damaged y chunks refused", fails, tries);
+    CHECK_MSG(fails == tries, "%zu of %zu damaged y parts refused", fails, tries);
     /* truncations and a trailing byte */
-    const uint16_t streams[2] = {CLZ_STREAM_LATENT_Z, CLZ_STREAM_LATENT_Y};
-    const size_t cut[] = {0, 3, 11, 15, 30, 60};
-    for (int s = 0; s < 2; s++) {
-        for (size_t k = 0; k < sizeof cut / sizeof *cut; k++) {
-            CHECK(rewrite_clz(clz, bad, 2, streams[s], 1, cut[k]));
-            CHECK_MSG(climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK, "stream %d cut at %zu decoded", s, cut[k]);
-        }
-        CHECK(rewrite_clz(clz, bad, 2, streams[s], 2, 0));
-        CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
+    const size_t cut[] = {0, 1, 3, 11, 15, 18, ylen_at, ylen_at + 1, size - 1};
+    for (size_t k = 0; k < sizeof cut / sizeof *cut; k++) {
+        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 1, cut[k]));
+        CHECK_MSG(climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK, "latent chunk cut at %zu decoded", cut[k]);
     }
-    /* the scale-index hash of sample 0 (Z bytes 24..27): a determinism error */
-    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT_Z, 0, 25));
+    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 2, 0));
+    CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
+    /* the scale-index hash of sample 0 (bytes 13..16): a determinism error */
+    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, 14));
     CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_DETERMINISM);
     printf("determinism: %s\n", climz_ctx_last_error(ctx));
     climz_ctx_free(ctx);
