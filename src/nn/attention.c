@@ -120,6 +120,13 @@ size_t nn_window_attention_work_size(size_t B, size_t H, size_t W, size_t C,
 
 static inline double att_exp_f64(double x) { return exp(x); }
 
+/* x[j] = nn_det_exp(x[j] - mx) for j < n (x[j] <= mx), in double, in SIMD lanes: the same bits
+ * in every clone (IEEE operations lane by lane, no contraction under -std=c11) */
+NN_SIMD_CLONES static void att_det_exp_row(float *x, size_t n, float mx) {
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) x[j] = (float)nn_det_exp_le0((double)(x[j] - mx));
+}
+
 /* x[j] = exp(x[j] - mx) for j < n (x[j] <= mx); @return the sum of the new x, accumulated in
  * 8 interleaved partial sums */
 NN_SIMD_CLONES static float att_exp_row_fast(float *x, size_t n, float mx) {

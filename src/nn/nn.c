@@ -21,7 +21,7 @@ static double nn_pow2_(int k) {
 
 /* e^x = 2^k e^r with k = round(x / ln 2), r = x - k ln 2 in [-0.35, 0.35]. ln 2 is split
  * into hi + lo where hi has 32 trailing zero bits, so k*hi is exact for |k| < 2^20 and r
- * carries ~1e-20 absolute error. e^r by its Taylor series to r^14 (truncation < 1e-19). */
+ * carries ~1e-20 absolute error. e^r by its Taylor series (nn_det_exp_poly_, nn.h). */
 double nn_det_exp(double x) {
     if (x != x) return x;
     if (x > 709.782712893384) return HUGE_VAL;
@@ -32,9 +32,7 @@ double nn_det_exp(double x) {
     double const t = x * log2e;
     int const k = (int)(t + (t >= 0 ? 0.5 : -0.5));
     double const r = (x - k * ln2_hi) - k * ln2_lo;
-    /* Horner: 1 + r(1 + r/2(1 + r/3(1 + ...))) */
-    double p = 1.0;
-    for (int i = 14; i >= 1; i--) p = 1.0 + p * r / (double)i;
+    double const p = nn_det_exp_poly_(r);
     if (k > 1023) return p * nn_pow2_(k - 1) * 2.0;
     if (k < -1022) return p * nn_pow2_(k + 600) * nn_pow2_(-600);
     return p * nn_pow2_(k);
