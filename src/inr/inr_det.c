@@ -1,11 +1,11 @@
-/* inr_det.c — portable math of the CA-INR decoder: sine/cosine, GELU, inverse normal CDF.
+/* inr_det.c — portable math of the CA-INR decoder: sine/cosine, inverse normal CDF (GELU:
+ * nn_det_gelu).
  * Plain IEEE double arithmetic, no libm (fmod, which is exact, aside) and no FMA (the build
  * uses -std=c11, so gcc does not contract), hence the same bits on every machine. */
 #include "inr/inr_internal.h"
 #include "nn/nn.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -130,46 +130,6 @@ void inr_sincos_f32(float *s, float *c, const float *x, float omega, size_t n) {
             s[i] = sv;
         }
     }
-}
-
-/* ---- GELU ----------------------------------------------------------------------------- *
- * Exact GELU(x) = x Phi(x) tabulated on [-INR_GT_R, INR_GT_R] at step 1/INR_GT_S with its
- * derivative Phi(x) + x phi(x), both from nn_det_erfc/nn_det_exp (portable), interpolated by
- * cubic Hermite: error <= h^4/384 max|f''''| ~ 1e-12, far below float resolution. Outside,
- * GELU(x) = x (x > 8: 1 - Phi < 7e-16) or 0 (x < -8: |x Phi(x)| < 6e-15). The table is built
- * once per process (inr_det_init, pthread_once; ~0.3 ms). */
-#define INR_GT_R 8
-#define INR_GT_S 128
-#define INR_GT_N (2 * INR_GT_R * INR_GT_S + 1)
-
-static double inr_gt_f_[INR_GT_N], inr_gt_d_[INR_GT_N];
-static pthread_once_t inr_gt_once_ = PTHREAD_ONCE_INIT;
-
-static void inr_gelu_table_build_(void) {
-    for (int i = 0; i < INR_GT_N; i++) {
-        double const x = (double)(i - INR_GT_R * INR_GT_S) / INR_GT_S;
-        double const cdf = 0.5 * nn_det_erfc(-x * 0.70710678118654752440);
-        double const pdf = 0.39894228040143267794 * nn_det_exp(-0.5 * x * x);
-        inr_gt_f_[i] = x * cdf;
-        inr_gt_d_[i] = cdf + x * pdf;
-    }
-}
-
-void inr_det_init(void) { pthread_once(&inr_gt_once_, inr_gelu_table_build_); }
-
-float inr_det_gelu(float xf) {
-    double const x = (double)xf;
-    if (!(x > -INR_GT_R)) return x != x ? xf : 0.0f;
-    if (!(x < INR_GT_R)) return xf;
-    double const u = (x + INR_GT_R) * INR_GT_S; /* in [0, INR_GT_N - 1) */
-    int i = (int)u;
-    if (i > INR_GT_N - 2) i = INR_GT_N - 2;
-    double const t = u - (double)i, h = 1.0 / INR_GT_S;
-    double const t2 = t * t, t3 = t2 * t;
-    double const h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + t;
-    double const h01 = -2 * t3 + 3 * t2, h11 = t3 - t2;
-    return (float)(h00 * inr_gt_f_[i] + h10 * h * inr_gt_d_[i] + h01 * inr_gt_f_[i + 1] +
-                   h11 * h * inr_gt_d_[i + 1]);
 }
 
 /* ---- inverse normal CDF ---------------------------------------------------------------- *

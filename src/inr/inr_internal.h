@@ -113,10 +113,6 @@ climz_status inr_forward_det(const inr_net *net, const inr_grid *g, size_t first
 /* s[i] = sin(omega x[i]), c[i] = cos(omega x[i]) (c may be NULL), float, portable, ~1e-7. */
 void inr_sincos_f32(float *s, float *c, const float *x, float omega, size_t n);
 
-/* GELU from a table built with portable arithmetic (cubic Hermite, error ~1e-12).
- * inr_det_init() builds the table (once per process): call it before inr_det_gelu. */
-void inr_det_init(void);
-float inr_det_gelu(float x);
 
 /* Standard normal draw from a uniform u in (0, 1) by inverting Phi (portable). */
 double inr_det_normal_inv(double u);

@@ -389,7 +389,7 @@ static void inr_chunk_det_(const inr_net *net, const inr_grid *g, size_t first, 
             size_t const i1 = 1 + 2 * k, i2 = 2 + 2 * k;
             inr_linear_det_(u, h, nn_params_data(p, net->lw[i1]), nn_params_data(p, net->lb[i1]), n,
                             W, W);
-            for (size_t e = 0; e < n * W; e++) u[e] = inr_det_gelu(u[e]);
+            for (size_t e = 0; e < n * W; e++) u[e] = nn_det_gelu(u[e]);
             inr_linear_det_(v, u, nn_params_data(p, net->lw[i2]), nn_params_data(p, net->lb[i2]), n,
                             W, W);
             for (size_t e = 0; e < n * W; e++) h[e] = h[e] + v[e];
@@ -407,7 +407,7 @@ static void inr_chunk_det_(const inr_net *net, const inr_grid *g, size_t first, 
 
 climz_status inr_forward_det(const inr_net *net, const inr_grid *g, size_t first, size_t n,
                              float *pred) {
-    inr_det_init();
+    nn_det_gelu_init();
     size_t const W = (size_t)net->a.width, nin = net->n_in;
     size_t const per = INR_DET_CHUNK * (nin + 3 * W);
     int const nth = cz_num_threads();

@@ -151,7 +151,8 @@ void nn_layernorm_backward_f64(double *dinp, double *dg, double *db, const doubl
 
 /* ---- elementwise ----------------------------------------------------------------------- */
 /* exact GELU: out = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); n elements. Deterministic
- * mode: Phi from the portable nn_det_erfc in double (machine-independent bits). The float
+ * mode: the portable table GELU nn_det_gelu (float; machine-independent bits) or
+ * nn_det_erfc in double (the double twin). The float
  * fast path uses the vectorised rational erf of nn/fastmath.h (within 1.4e-6 of exact GELU
  * in absolute terms); the double twin uses libm. */
 void nn_gelu_forward(float *out, const float *inp, size_t n);

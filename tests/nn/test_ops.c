@@ -583,6 +583,23 @@ static void test_det_math(void) {
         h = (h ^ b) * 1099511628211ull;
     }
     CHECK_MSG(h == 0x4d4e9c38f69adb94ull, "nn_det_exp bits changed: %016llx", (unsigned long long)h);
+    /* the table GELU of deterministic mode: within float resolution of x Phi(x), NaN kept,
+     * the tails exact, and through nn_gelu_forward in deterministic mode */
+    nn_det_gelu_init();
+    double mg = 0;
+    for (int i = -12000; i <= 12000; i++) {
+        float const x = (float)i * 0.001f;
+        double const ref = 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+        double const d = fabs((double)nn_det_gelu(x) - ref);
+        mg = d > mg ? d : mg;
+    }
+    CHECK_MSG(mg < 1e-6, "det GELU differs from x Phi(x) by %g", mg);
+    CHECK(isnan(nn_det_gelu(NAN)) && nn_det_gelu(20.0f) == 20.0f && nn_det_gelu(-20.0f) == 0.0f);
+    float gx[3] = {-1.5f, 0.25f, 3.0f}, gy[3];
+    nn_set_deterministic(1);
+    nn_gelu_forward(gy, gx, 3);
+    nn_set_deterministic(0);
+    for (int i = 0; i < 3; i++) CHECK(gy[i] == nn_det_gelu(gx[i]));
     /* the vector form gives the same bits for every x <= 0: a dense grid, the subnormal
      * results, -0, -inf and NaN */
     size_t differ = 0;
