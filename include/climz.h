@@ -149,7 +149,7 @@ void climz_free(void *p); /* frees memory returned by climz; NULL is allowed */
  * default given here. */
 typedef struct climz_train_opts {
     const char *config;         /* train: model configuration JSON (vae.h keys); NULL = the
-                                   built-in default (models/default.json) */
+                                   built-in default (models/climz-default.json) */
     const char *model;          /* finetune: the phase-1 model file (required) */
     const char *const *data;    /* data specs "FILE[:VAR[,VAR...]][@A:B[/C:D]]", NULL-terminated
                                    (required): NetCDF, GRIB or GrADS; no VAR = every gridded

@@ -116,8 +116,8 @@ typedef struct vae_config {
                                      0 ("mask", default): edge windows are smaller instead */
 } vae_config;
 
-/*! vae_config_default() : the recommended small single-channel general model (the one
- *  models/default.json describes; 1.28 M parameters): patch 8x8, width 96, 3 heads, MLP 4,
+/*! vae_config_default() : the recommended small single-channel general model (the bundled
+ *  model's, models/climz-default.json; 1.28 M parameters): patch 8x8, width 96, 3 heads, MLP 4,
  *  encoder and decoder S EW NS G with windows S 4x4, EW 2x8, NS 8x2 tokens, L 32, hyper
  *  patch 2, hyper width 64, 1 + 1 global hyper blocks, Lz 16, field_norm 1, pos none. */
 void vae_config_default(vae_config *c);

@@ -644,8 +644,8 @@ static void test_default_model(void) {
         CHECK_OK(met_compare(&v, &s));
         double const ratio = 4.0 * (double)n / (double)file_size(clz);
         printf("default model on HGT: ratio %.1f, nrmse %.4f, lat rmse %.3g\n", ratio, s.nrmse, s.lat_rmse);
-        CHECK(ratio > 20);
-        CHECK(s.nrmse < 0.03);
+        CHECK(ratio > 35); /* the bundled model gives ~50 at ~1.1 % of the range */
+        CHECK(s.nrmse < 0.02);
     }
     io_field_free(&fo);
     io_field_free(&fd);

@@ -35,10 +35,10 @@ static void test_config(void) {
     CHECK(d.n_enc == 4 && d.enc[1] == VAE_WIN_EW && d.enc[3] == VAE_WIN_G);
     free(j1), free(j2);
 
-    /* models/default.json is the default configuration */
+    /* models/climz-default.json (the bundled model's) is the default configuration */
     {
         char path[1024], *ja = NULL, *jb = NULL;
-        snprintf(path, sizeof path, "%s/models/default.json", CLIMZ_SOURCE_DIR);
+        snprintf(path, sizeof path, "%s/models/climz-default.json", CLIMZ_SOURCE_DIR);
         CHECK_OK(vae_config_load(&d, path));
         vae_config_default(&c);
         CHECK_OK(vae_config_to_json(&c, &ja));
