@@ -53,7 +53,7 @@
 #define BENCH_DEFAULT_DATA "../shared/data"
 #endif
 #define MAX_MODELS 8
-#define MAX_PTS 64
+#define MAX_PTS 1024 /* points of one sweep series: models x bounds */
 
 extern const api_codec api_codec_vaeformer;
 
@@ -84,7 +84,11 @@ typedef struct series {
 } series;
 
 static void add_pt(series *s, double ratio, double rmse, double lat_rmse, double maxe) {
-    if (s->n < MAX_PTS) s->p[s->n++] = (pt){ratio, rmse, lat_rmse, maxe};
+    if (s->n == MAX_PTS) { /* a best-of-sweep over a truncated sweep would be wrong */
+        fprintf(stderr, "bench_vae: more than %d points in a series\n", MAX_PTS);
+        exit(1);
+    }
+    s->p[s->n++] = (pt){ratio, rmse, lat_rmse, maxe};
 }
 
 static double best_ratio(const series *s, double target) {
@@ -276,8 +280,13 @@ static void zfp_sweeps(const blk *b, series *acc, series *rate) {
     free(y);
 }
 
-static const double esweep[] = {0.05, 0.03, 0.02, 0.015, 0.01, 0.007, 0.005, 0.003, 0.002, 0.0015, 0.001, 0.0007, 0.0005};
-#define NE (sizeof esweep / sizeof *esweep)
+/* error bounds E / R of the residual sweeps: 0.05 down to 0.0005 in steps of 10^(1/20)
+ * (12 %), and the round values in between (the ratio is not smooth in E: the best ratio at
+ * a target RMSE is taken over all of them) */
+static const double eround[] = {0.03, 0.02, 0.015, 0.007, 0.003, 0.002, 0.0015, 0.0007};
+#define NE_GEO 41
+#define NE (NE_GEO + sizeof eround / sizeof *eround)
+static double esweep_at(size_t e) { return e < NE_GEO ? 0.05 * pow(10.0, -(double)e / 20.0) : eround[e - NE_GEO]; }
 
 /* residual codec over E (pred NULL: alone; else on top of pred), extra bytes added; blocks of
  * res_time_block() steps, one chunk each, as the driver writes them */
@@ -286,7 +295,7 @@ static void residual_sweep(const blk *b, const float *pred, size_t extra_bytes, 
     float *y = malloc(b->n * sizeof *y);
     cz_buf out = {0};
     for (size_t e = 0; e < NE; e++) {
-        res_params const rp = {.max_abs_error = esweep[e] * b->R};
+        res_params const rp = {.max_abs_error = esweep_at(e) * b->R};
         size_t bytes = extra_bytes;
         for (size_t t = 0; t < b->nt; t += tb) {
             size_t const n = t + tb <= b->nt ? tb : b->nt - t;
