@@ -396,31 +396,31 @@ static void item_normalise(const vf_model *v, const vf_layout *L, vf_item *it, c
             }
 }
 
-/* the Z and Y chunks of one step from its items */
-static climz_status step_chunk(const vf_model *v, const vf_layout *L, const vf_item *it, cz_buf *zc,
+/* the latent chunk of one step (z and y streams of its samples) from its items */
+static climz_status step_chunk(const vf_model *v, const vf_layout *L, const vf_item *it, cz_buf *chunk,
                                vf_totals *tot) {
-    zc->size = 0;
+    chunk->size = 0;
     uint8_t const head[2] = {VF_VERSION, v->m.cfg.field_norm ? 1 : 0};
-    CZ_FORWARD(cz_buf_put(zc, head, 2));
-    CZ_FORWARD(cz_buf_put_varint(zc, L->nsamples));
-    CZ_FORWARD(cz_buf_put_varint(zc, L->C));
+    CZ_FORWARD(cz_buf_put(chunk, head, 2));
+    CZ_FORWARD(cz_buf_put_varint(chunk, L->nsamples));
+    CZ_FORWARD(cz_buf_put_varint(chunk, L->C));
     for (size_t s = 0; s < L->nsamples; s++) {
         const vf_item *x = &it[s];
-        CZ_FORWARD(cz_buf_put_u8(zc, x->kind));
+        CZ_FORWARD(cz_buf_put_u8(chunk, x->kind));
         if (v->m.cfg.field_norm)
             for (size_t c = 0; c < L->C; c++) {
-                CZ_FORWARD(cz_buf_put_f32(zc, x->mean[c]));
-                CZ_FORWARD(cz_buf_put_f32(zc, x->sd[c]));
+                CZ_FORWARD(cz_buf_put_f32(chunk, x->mean[c]));
+                CZ_FORWARD(cz_buf_put_f32(chunk, x->sd[c]));
             }
         if (!x->kind) {
             tot->empty++;
             continue;
         }
-        CZ_FORWARD(cz_buf_put_u32(zc, x->crc));
-        CZ_FORWARD(cz_buf_put_varint(zc, x->zs.size));
-        CZ_FORWARD(cz_buf_put(zc, x->zs.data, x->zs.size));
-        CZ_FORWARD(cz_buf_put_varint(zc, x->ys.size));
-        CZ_FORWARD(cz_buf_put(zc, x->ys.data, x->ys.size));
+        CZ_FORWARD(cz_buf_put_u32(chunk, x->crc));
+        CZ_FORWARD(cz_buf_put_varint(chunk, x->zs.size));
+        CZ_FORWARD(cz_buf_put(chunk, x->zs.data, x->zs.size));
+        CZ_FORWARD(cz_buf_put_varint(chunk, x->ys.size));
+        CZ_FORWARD(cz_buf_put(chunk, x->ys.data, x->ys.size));
         const vae_sample_info *in = vae_job_info(x->job);
         tot->samples++;
         tot->y_bytes += in->y_bytes;
@@ -472,7 +472,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     vf_item *items = NULL;
     float *rec = NULL;
     size_t nb = 0, nitems = 0;
-    cz_buf zc = {0};
+    cz_buf chunk = {0};
     vf_totals tot = {0};
     int const bounded = a->max_abs_error > 0;
     if (o.tile == VF_TILE_AUTO) {
@@ -498,8 +498,8 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
         for (size_t k = 0; k < nitems; k++) item_scatter(&L, &items[k], rec + (t0 + k / L.nsamples) * plane);
         for (size_t b = 0; b < bt; b++) {
             size_t const t = t0 + b;
-            CZ_CHECK_GOTO(st, step_chunk(v, &L, items + b * L.nsamples, &zc, &tot), done);
-            CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT, zc.data, zc.size),
+            CZ_CHECK_GOTO(st, step_chunk(v, &L, items + b * L.nsamples, &chunk, &tot), done);
+            CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT, chunk.data, chunk.size),
                           done);
         }
         for (size_t k = 0; k < nitems; k++) item_release(&items[k]);
@@ -538,7 +538,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     json_object_set_new(entry, "vaeformer", j);
 done:
     for (size_t k = 0; items && k < nb * L.nsamples; k++) item_release(&items[k]);
-    cz_buf_free(&zc);
+    cz_buf_free(&chunk);
     free(items);
     free(rec);
     vf_close(v);
