@@ -460,13 +460,9 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     char *abs = realpath(path, NULL); /* recorded absolute, so decoding works from anywhere */
     if (abs && strlen(abs) < sizeof path) memcpy(path, abs, strlen(abs) + 1);
     free(abs);
-    vf_model *v = calloc(1, sizeof *v);
-    CZ_RETURN_IF(!v, CLIMZ_ERR_ALLOC, "out of memory");
+    vf_model vm, *const v = &vm; /* ~12 KB: on the stack, closed at the end */
     climz_status st = vf_open(v, path, is_default, det);
-    if (st) {
-        free(v);
-        return st;
-    }
+    if (st) return st;
     size_t const plane = f->nz * f->ny * f->nx;
     vf_layout L;
     vf_item *items = NULL;
@@ -542,7 +538,6 @@ done:
     free(items);
     free(rec);
     vf_close(v);
-    free(v);
     return st;
 }
 
@@ -677,13 +672,9 @@ static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *
     /* the steps to reconstruct: those asked for, or the residual blocks that cover them */
     size_t s0 = t_first, s1 = t_first + f->nt;
     if (residual) CZ_FORWARD(api_residual_blocks(entry, t_first, f->nt, &s0, &s1));
-    vf_model *v = calloc(1, sizeof *v);
-    CZ_RETURN_IF(!v, CLIMZ_ERR_ALLOC, "out of memory");
+    vf_model vm, *const v = &vm; /* ~12 KB: on the stack, closed at the end */
     climz_status st = open_for_decode(v, entry, opts, det);
-    if (st) {
-        free(v);
-        return st;
-    }
+    if (st) return st;
     size_t const plane = f->nz * f->ny * f->nx;
     vf_layout L;
     float *rec = NULL;
@@ -696,7 +687,6 @@ static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *
 done:
     free(rec);
     vf_close(v);
-    free(v);
     return st;
 }
 
