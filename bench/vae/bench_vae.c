@@ -4,7 +4,7 @@
  * Prints markdown tables to stdout.
  *
  *   build/bench/bench_vae --model M1.safetensors [--model M2 ...] [--data DIR] [--only LABEL]
- *                         [--no-peers] [--no-train] [--tile N]
+ *                         [--no-peers] [--no-train] [--tile N] [--opt KEY=VALUE]...
  *
  * READ ME FIRST
  *  - Held-out steps: the last steps of every series, never seen in training (the split of
@@ -344,16 +344,16 @@ typedef struct vrun {
     double t_load;                 /* model load + table setup, part of t_enc and t_dec */
 } vrun;
 
-static int run_vae(const blk *b, const char *model, size_t tile, vrun *v) {
+/* codec options: timings=1 and those of the command line (--tile N is tile=N, --opt K=V) */
+#define MAX_OPTS 8
+static const char *codec_opts[MAX_OPTS + 2] = {"timings=1"};
+
+static int run_vae(const blk *b, const char *model, vrun *v) {
     memset(v, 0, sizeof *v);
     v->model = model;
     cz_field f = {b->steps, b->nz, b->ny, b->nx, b->x, b->miss, b->lat, NULL};
     float *dec = malloc(b->n * sizeof *dec), *out = malloc(b->n * sizeof *out);
-    char topt[32];
-    snprintf(topt, sizeof topt, "tile=%zu", tile);
-    const char *opts_t[] = {topt, "timings=1", NULL}, *opts_n[] = {"timings=1", NULL};
-    const char *const *opts = tile == SIZE_MAX ? opts_n : opts_t;
-    climz_compress_opts co = {.codec = "vaeformer", .model = model, .options = opts};
+    climz_compress_opts co = {.codec = "vaeformer", .model = model, .options = codec_opts};
     climz_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     api_encode_args const a = {&ctx, &co, NULL, 0, &f, 0};
@@ -505,19 +505,23 @@ static const char *base(const char *p) {
 
 int main(int argc, char **argv) {
     const char *models[MAX_MODELS];
-    int nm = 0, peers = 1, train = 1;
-    size_t tile = SIZE_MAX; /* the codec's default */
+    int nm = 0, peers = 1, train = 1, nopt = 1;
+    char tile_opt[32];
     const char *dir = BENCH_DEFAULT_DATA, *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc && nm < MAX_MODELS) models[nm++] = argv[++i];
         else if (!strcmp(argv[i], "--data") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "--tile") && i + 1 < argc) tile = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--tile") && i + 1 < argc && nopt < MAX_OPTS + 1) {
+            snprintf(tile_opt, sizeof tile_opt, "tile=%s", argv[++i]);
+            codec_opts[nopt++] = tile_opt;
+        } else if (!strcmp(argv[i], "--opt") && i + 1 < argc && nopt < MAX_OPTS + 1)
+            codec_opts[nopt++] = argv[++i];
         else if (!strcmp(argv[i], "--no-peers")) peers = 0;
         else if (!strcmp(argv[i], "--no-train")) train = 0;
         else {
             fprintf(stderr, "usage: bench_vae --model M [--model M2 ...] [--data DIR] [--only LABEL] [--tile N] "
-                            "[--no-peers] [--no-train]\n");
+                            "[--opt KEY=VALUE]... [--no-peers] [--no-train]\n");
             return 2;
         }
     }
@@ -530,6 +534,9 @@ int main(int argc, char **argv) {
     printf("## VAEformer on held-out time steps\n\n");
     printf("%d OpenMP threads; OpenBLAS sgemm (1024^3) %.1f GFLOP/s measured in this run.\n", cz_num_threads(), gf);
     for (int k = 0; k < nm; k++) printf("- model %d: `%s`\n", k + 1, models[k]);
+    printf("- codec options:");
+    for (int k = 0; k < nopt; k++) printf(" `%s`", codec_opts[k]);
+    printf("\n");
 
     for (size_t d = 0; d < sizeof datasets / sizeof *datasets; d++) {
         const bdata *D = &datasets[d];
@@ -564,7 +571,7 @@ int main(int argc, char **argv) {
         double const gf_set = sgemm_gflops(); /* again next to this set's timings: the machine is shared */
         for (int k = 0; k < nm; k++) {
             vrun *v = &runs[k];
-            if (!run_vae(&b, models[k], tile, v)) {
+            if (!run_vae(&b, models[k], v)) {
                 printf("| %s | failed | | | | | | | | | | | | | |\n", base(models[k]));
                 v->rec = NULL;
                 continue;

@@ -1,6 +1,7 @@
 /* vae_codec.c — model-side entropy tables and the coder of one sample (see vae_codec.h). */
 #include "vae/vae_codec.h"
 #include "nn/nn.h"
+#include "vae/vae_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -127,17 +128,6 @@ fail:
 
 /* ---- one sample, in stages ------------------------------------------------------------------ */
 
-struct vae_job {
-    const vae_coder *c;
-    size_t H, W;
-    vae_geom g;
-    size_t ny, nz;          /* L*h*w, Lz*hz*wz */
-    float *y, *scales, *means, *z;
-    uint8_t *idx;
-    int32_t *sym;
-    vae_sample_info info;
-};
-
 void vae_job_free(vae_job *j) {
     if (!j) return;
     free(j->y);
@@ -235,14 +225,14 @@ climz_status vae_job_hyper(vae_job *j, uint32_t *idx_crc) {
     return CLIMZ_OK;
 }
 
-static climz_status job_synthesis(vae_job *j, float *x_hat) {
+climz_status vae_job_synthesis(vae_job *j, float *x_hat) {
     double const t0 = cz_now();
     CZ_FORWARD(vae_decode_latent(j->c->m, j->y, j->g.h, j->g.w, x_hat, j->H, j->W));
     j->info.t_synthesis += cz_now() - t0;
     return CLIMZ_OK;
 }
 
-climz_status vae_job_code_y(vae_job *j, cz_buf *ys, float *x_hat) {
+climz_status vae_job_code_y(vae_job *j, cz_buf *ys) {
     const vae_coder *c = j->c;
     double const t0 = cz_now();
     size_t esc = 0;
@@ -259,17 +249,17 @@ climz_status vae_job_code_y(vae_job *j, cz_buf *ys, float *x_hat) {
     j->info.y_bytes = ys->size - y0;
     j->info.y_escapes = esc;
     j->info.t_entropy += cz_now() - t0;
-    return job_synthesis(j, x_hat);
+    return CLIMZ_OK;
 }
 
-climz_status vae_job_read_y(vae_job *j, const uint8_t *ys, size_t yn, float *x_hat) {
+climz_status vae_job_read_y(vae_job *j, const uint8_t *ys, size_t yn) {
     double const t0 = cz_now();
     climz_status const st = ent_gauss_decode(j->c->gauss, ys, yn, j->idx, j->ny, j->sym);
     if (st) return cz_error_prefix(st, "y stream");
     for (size_t i = 0; i < j->ny; i++) j->y[i] = (float)j->sym[i] + j->means[i];
     j->info.y_bytes = yn;
     j->info.t_entropy += cz_now() - t0;
-    return job_synthesis(j, x_hat);
+    return CLIMZ_OK;
 }
 
 /* ---- one sample, whole ---------------------------------------------------------------------- */
@@ -282,8 +272,9 @@ climz_status vae_sample_encode(const vae_coder *c, const float *x, size_t H, siz
     int const was = nn_deterministic();
     climz_status st = vae_job_analyse(j, x, zs);
     if (!st) st = vae_job_hyper(j, idx_crc);
+    if (!st) st = vae_job_code_y(j, ys);
     if (!st && c->det_decode) nn_set_deterministic(1);
-    if (!st) st = vae_job_code_y(j, ys, x_hat);
+    if (!st) st = vae_job_synthesis(j, x_hat);
     nn_set_deterministic(was);
     if (st) {
         zs->size = zs0;
@@ -309,8 +300,9 @@ climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn,
                       "hyper-decoder did not reproduce the encoder's entropy model (damaged z stream, or a "
                       "model/build that is not bit-reproducible)",
                       (unsigned)crc, (unsigned)idx_crc);
+    if (!st) st = vae_job_read_y(j, ys, yn);
     if (!st && c->det_decode) nn_set_deterministic(1);
-    if (!st) st = vae_job_read_y(j, ys, yn, x_hat);
+    if (!st) st = vae_job_synthesis(j, x_hat);
     nn_set_deterministic(was);
     if (!st && info) *info = j->info;
     vae_job_free(j);

@@ -97,13 +97,13 @@ climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn,
                                size_t yn, uint32_t idx_crc, size_t H, size_t W, float *x_hat,
                                vae_sample_info *info);
 
-/* ---- the same in three stages, for coding many samples at once ------------------------------
- * vae_sample_encode() = analyse + hyper + code_y; vae_sample_decode() = read_z + hyper
- * (+ CRC check) + read_y. A caller with many small samples runs stages 1 and 3 of
- * different jobs in parallel (each job is independent) and stage 2 (h_s, which switches
- * deterministic mode on and back) one job after the other. Stage 3 runs g_s in the mode that
- * is set when it is called: the caller sets deterministic mode around it when the coder's
- * det_decode asks for it (vae_sample_*() do it themselves). */
+/* ---- the same in stages, for coding many samples at once ----------------------------------
+ * vae_sample_encode() = analyse + hyper + code_y + synthesis; vae_sample_decode() = read_z +
+ * hyper (+ CRC check) + read_y + synthesis. A caller with many small samples runs the
+ * stages of different jobs in parallel (each job is independent) except h_s (which switches
+ * deterministic mode on and back): one job after the other. The synthesis runs g_s in the
+ * mode that is set when it is called: the caller sets deterministic mode around it when the
+ * coder's det_decode asks for it (vae_sample_*() do it themselves). */
 typedef struct vae_job vae_job;
 
 /*! vae_job_create() : buffers for one (H, W) sample of c's model. @return CLIMZ_OK,
@@ -116,11 +116,42 @@ climz_status vae_job_analyse(vae_job *j, const float *x, cz_buf *zs);
 climz_status vae_job_read_z(vae_job *j, const uint8_t *zs, size_t zn);
 /* stage 2: (scale, mean) = h_s(z_hat), scale-index map; *idx_crc = its CRC-32C */
 climz_status vae_job_hyper(vae_job *j, uint32_t *idx_crc);
-/* stage 3 of encoding: y symbols appended to ys, x_hat = g_s(y_hat) */
-climz_status vae_job_code_y(vae_job *j, cz_buf *ys, float *x_hat);
-/* stage 3 of decoding: y symbols from ys[0..yn), x_hat = g_s(y_hat) */
-climz_status vae_job_read_y(vae_job *j, const uint8_t *ys, size_t yn, float *x_hat);
+/* stage 3 of encoding: y symbols appended to ys; y becomes y_hat */
+climz_status vae_job_code_y(vae_job *j, cz_buf *ys);
+/* stage 3 of decoding: y symbols from ys[0..yn) into y_hat */
+climz_status vae_job_read_y(vae_job *j, const uint8_t *ys, size_t yn);
+/* stage 4: x_hat = g_s(y_hat) */
+climz_status vae_job_synthesis(vae_job *j, float *x_hat);
 /* sizes and timings so far */
 const vae_sample_info *vae_job_info(const vae_job *j);
+
+/* ---- temporal prediction of y (between stages 2 and 3) ----------------------------------
+ * Consecutive time steps of a field have similar latents. A step may code y against a
+ * prediction from the previous step's y_hat instead of the hyper-prior's mean alone: per
+ * latent channel, a one-byte code (w, k) gives
+ *     mean' = mean + w * (y_hat_prev - mean),  w = code / 16 / 4  in {0, 1/4, 1/2, 3/4, 1}
+ *     idx'  = clamp(idx - k, 0, 63),           k = code % 16 - 3 in {-3 .. 12}
+ * (a table index lower by k is a scale (256/0.11)^(-k/63) ~ 1.13^-k times the hyper-prior's:
+ * the difference to the prediction is narrower than y around its mean). Only the mean
+ * depends on y_hat_prev; the table indexes, and with them the entropy decoding, come from the
+ * step's own h_s, so random access needs the previous steps' y symbols but never their
+ * synthesis. Float operations are single roundings without contraction: bit-identical
+ * everywhere. The code VAE_PRED_INTRA (w = 0, k = 0) is coding without prediction. */
+#define VAE_PRED_CODES 80 /* codes 0..79 */
+#define VAE_PRED_INTRA 3
+
+/*! vae_job_predict() : applies per-channel codes (cfg.latent bytes, each < VAE_PRED_CODES)
+ *  with the previous step's job prev (same sample, after its stage 3) to j (after stage 2,
+ *  before stage 3). @return CLIMZ_OK or CLIMZ_ERR_CORRUPT (a code out of range; prev of
+ *  another size). */
+climz_status vae_job_predict(vae_job *j, const vae_job *prev, const uint8_t *code);
+
+/*! vae_predict_choose() : the encoder's choice of the codes for a group of nt steps of ns
+ *  samples each: jobs[t * ns + s] after stage 2 (NULL where a sample was not coded). Step 0
+ *  is coded without prediction, a step t > 0 of sample s against step t - 1 when both are
+ *  coded (else without). For every latent channel the code with the fewest estimated bits
+ *  (from the tables' integer frequencies) over the group is written to code (cfg.latent
+ *  bytes). @return CLIMZ_OK, CLIMZ_ERR_ALLOC. */
+climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t nt, size_t ns, uint8_t *code);
 
 #endif /* CZ_VAE_CODEC_H */

@@ -9,6 +9,19 @@
 #define CZ_VAE_INTERNAL_H
 
 #include "vae/vae.h"
+#include "vae/vae_codec.h"
+
+/* One sample in the coder's stages (vae_codec.h); y holds y until stage 3, y_hat after. */
+struct vae_job {
+    const vae_coder *c;
+    size_t H, W;
+    vae_geom g;
+    size_t ny, nz;          /* L*h*w, Lz*hz*wz */
+    float *y, *scales, *means, *z;
+    uint8_t *idx;
+    int32_t *sym;
+    vae_sample_info info;
+};
 
 /* MLP hidden width of a block of the given width: round(mlp_ratio * width), at least 1 */
 size_t vae_hidden_of(const vae_config *c, size_t width);

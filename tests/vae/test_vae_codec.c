@@ -227,6 +227,95 @@ static void test_sample(int big_latent) {
     io_free(ds);
 }
 
+/* Temporal prediction with the job API on two consecutive HGT steps: the intra code gives the
+ * very streams of coding without prediction; a predicted step decodes to the encoder's
+ * y_hat (same synthesis, bit for bit); the chosen codes cost no more than coding alone. */
+static void test_predict(void) {
+    const char *mp = tmp("tiny_pred.safetensors");
+    make_model(mp, 1, 7, 200.0f, 1);
+    vae_model m;
+    memset(&m, 0, sizeof m);
+    CHECK_OK(vae_model_load(&m, mp, 0, NULL));
+    vae_coder c;
+    CHECK_OK(vae_coder_init(&c, &m, 0));
+    cz_dataset *ds = NULL;
+    cz_field f;
+    CHECK(load_var(tu_data("hgt.nc"), "HGT", &ds, &f) >= 0);
+    size_t const H = f.ny, W = f.nx, n = H * W, L = m.cfg.latent;
+    float *x = malloc(2 * n * sizeof *x), *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
+    for (size_t t = 0; t < 2; t++) { /* each step by its own mean and deviation, as the codec does */
+        double mu = 0, s2 = 0;
+        for (size_t i = 0; i < n; i++) mu += f.values[t * n + i];
+        mu /= (double)n;
+        for (size_t i = 0; i < n; i++) s2 += (f.values[t * n + i] - mu) * (f.values[t * n + i] - mu);
+        for (size_t i = 0; i < n; i++) x[t * n + i] = (float)((f.values[t * n + i] - mu) / sqrt(s2 / (double)n));
+    }
+    uint8_t *intra = malloc(L), *code = malloc(L);
+    memset(intra, VAE_PRED_INTRA, L);
+    vae_job *j0 = NULL, *j1 = NULL, *d1 = NULL;
+    cz_buf z0 = {0}, y0 = {0}, z1 = {0}, y_alone = {0}, y_intra = {0}, y_pred = {0};
+    uint32_t crc = 0;
+    CHECK_OK(vae_job_create(&j0, &c, H, W));
+    CHECK_OK(vae_job_analyse(j0, x, &z0));
+    CHECK_OK(vae_job_hyper(j0, &crc));
+    CHECK_OK(vae_job_code_y(j0, &y0));
+    /* step 1: alone, with the intra code, with the chosen codes (fresh jobs: stage 3 consumes y) */
+    for (int k = 0; k < 3 && j0; k++) {
+        cz_buf *out = k == 0 ? &y_alone : k == 1 ? &y_intra : &y_pred;
+        vae_job_free(j1);
+        j1 = NULL;
+        z1.size = 0;
+        CHECK_OK(vae_job_create(&j1, &c, H, W));
+        CHECK_OK(vae_job_analyse(j1, x + n, &z1));
+        CHECK_OK(vae_job_hyper(j1, &crc));
+        if (k == 2) {
+            vae_job *pair[2] = {j0, j1};
+            CHECK_OK(vae_predict_choose(&c, pair, 2, 1, code));
+            size_t used = 0;
+            for (size_t i = 0; i < L; i++) used += code[i] != VAE_PRED_INTRA;
+            printf("prediction codes: %zu of %zu channels predicted\n", used, L);
+            for (size_t i = 0; i < L; i++) CHECK(code[i] < VAE_PRED_CODES);
+        }
+        if (k) CHECK_OK(vae_job_predict(j1, j0, k == 1 ? intra : code));
+        CHECK_OK(vae_job_code_y(j1, out));
+    }
+    CHECK(y_intra.size == y_alone.size && !memcmp(y_intra.data, y_alone.data, y_alone.size));
+    printf("step 1 of HGT, tiny model: y %zu B alone, %zu B predicted from step 0\n", y_alone.size, y_pred.size);
+    CHECK(y_pred.size <= y_alone.size + y_alone.size / 50 + 8);
+    /* the decoder's side: z, h_s, the same prediction, y -> the encoder's synthesis */
+    CHECK_OK(vae_job_create(&d1, &c, H, W));
+    CHECK_OK(vae_job_read_z(d1, z1.data, z1.size));
+    uint32_t crc_d = 0;
+    CHECK_OK(vae_job_hyper(d1, &crc_d));
+    CHECK(crc_d == crc);
+    CHECK_OK(vae_job_predict(d1, j0, code));
+    CHECK_OK(vae_job_read_y(d1, y_pred.data, y_pred.size));
+    CHECK_OK(vae_job_synthesis(j1, xa));
+    CHECK_OK(vae_job_synthesis(d1, xb));
+    CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
+    /* a code out of range is refused */
+    code[0] = VAE_PRED_CODES;
+    CHECK_STATUS(vae_job_predict(d1, j0, code), CLIMZ_ERR_CORRUPT);
+    vae_job_free(j0);
+    vae_job_free(j1);
+    vae_job_free(d1);
+    cz_buf_free(&z0);
+    cz_buf_free(&y0);
+    cz_buf_free(&z1);
+    cz_buf_free(&y_alone);
+    cz_buf_free(&y_intra);
+    cz_buf_free(&y_pred);
+    free(intra);
+    free(code);
+    free(x);
+    free(xa);
+    free(xb);
+    vae_coder_release(&c);
+    vae_model_free(&m);
+    io_field_free(&f);
+    io_free(ds);
+}
+
 /* ---- the file-level codec ------------------------------------------------------------------ */
 
 /* The encoder's own reconstruction of var (what its `decoded` output says), coded with
@@ -334,6 +423,35 @@ static void test_file(void) {
     if (d3 && d1) CHECK(f3.nt == 3 && memcmp(d3, d1 + 5 * plane, 3 * plane * sizeof *d3) == 0);
     io_field_free(&f3);
     free(enc);
+
+    /* prediction groups of 4 steps: every start inside a group decodes the same values as the
+     * whole file (the steps before it in its group are entropy-decoded, not synthesised); no
+     * groups (group=1) is exact too */
+    for (int g = 0; g < 2; g++) {
+        const char *gopt[] = {g ? "group=1" : "group=4", NULL};
+        climz_compress_opts cg = {.codec = "vaeformer", .model = mA, .options = gopt};
+        const char *clzg = tmp("hgt_group.clz"), *og = tmp("hgt_group.nc");
+        CHECK_OK(climz_compress_file(ctx, in, clzg, &cg));
+        CHECK_OK(climz_decompress_file(ctx, clzg, og, NULL));
+        float *encg = encoder_output(in, "HGT", &cg, 0);
+        cz_field fg;
+        float *dg = read_back(og, "HGT", &fg);
+        if (encg && dg) CHECK_MSG(same_valid(encg, dg, fo.miss, n), "%s: decoded != encoder's reconstruction", gopt[0]);
+        for (size_t t = 3; t < 8 && dg; t++) {
+            climz_decompress_opts one = {.time_first = t, .time_count = 2};
+            cz_field fs;
+            CHECK_OK(climz_decompress_file(ctx, clzg, og, &one));
+            float *ds1 = read_back(og, "HGT", &fs);
+            CHECK_MSG(ds1 && fs.nt == 2 && memcmp(ds1, encg + t * plane, 2 * plane * sizeof *ds1) == 0,
+                      "%s: steps %zu..%zu decoded alone differ", gopt[0], t, t + 1);
+            io_field_free(&fs);
+        }
+        free(encg);
+        io_field_free(&fg);
+    }
+    const char *bad_group[] = {"group=0", NULL};
+    climz_compress_opts cbg = {.codec = "vaeformer", .model = mA, .options = bad_group};
+    CHECK_STATUS(climz_compress_file(ctx, in, tmp("x.clz"), &cbg), CLIMZ_ERR_INVALID_ARG);
 
     /* the wrong model is refused, naming both hashes */
     dopt.model = mB;
@@ -470,6 +588,7 @@ static int rewrite_clz(const char *src, const char *dst, uint32_t t, uint16_t st
             if (mode == 0 && pos < n) q[pos] ^= 0x5a; /* flip */
             if (mode == 1) m = pos < n ? pos : n;     /* truncate */
             if (mode == 2) q[m++] = 0;                /* a trailing byte */
+            if (mode == 3 && pos < n) q[pos] = 0xff;  /* set */
         }
         if (ok && clz_writer_add(w, c->var, c->t, c->stream, q, m)) ok = 0;
         free(q);
@@ -536,6 +655,33 @@ static void test_damaged_chunks(void) {
     CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, 14));
     CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_DETERMINISM);
     printf("determinism: %s\n", climz_ctx_last_error(ctx));
+    /* step 2 is predicted from step 1 (flags bit 1) in the group of 16 that step 0 opens; step
+     * 0 carries the group's codes after its two varints: a count (L = 8, byte 4) and L codes
+     * (bytes 5..12). Clearing the predicted flag, setting the codes flag on step 2, a wrong
+     * count, a code out of range: refused */
+    {
+        uint8_t flags = 0;
+        clz_reader *r = NULL;
+        const uint8_t *p = NULL;
+        size_t n0 = 0;
+        CHECK_OK(clz_reader_open(clz, &r));
+        size_t const i2 = r ? clz_reader_find(r, 0, 2, CLZ_STREAM_LATENT) : SIZE_MAX;
+        if (i2 != SIZE_MAX && !clz_reader_get_at(r, i2, &p, &n0) && n0 > 2) flags = p[1];
+        size_t const i0 = r ? clz_reader_find(r, 0, 0, CLZ_STREAM_LATENT) : SIZE_MAX;
+        uint8_t head0[5] = {0};
+        if (i0 != SIZE_MAX && !clz_reader_get_at(r, i0, &p, &n0) && n0 > 5) memcpy(head0, p, 5);
+        clz_reader_free(r);
+        CHECK_MSG(flags == 3 && head0[1] == 5 && head0[4] == 8, "step 2 flags %u, step 0 flags %u, %u codes", flags,
+                  head0[1], head0[4]);
+        const size_t at2[] = {1}; /* ^0x5a: flags 3 -> 0x59 (unknown bits) */
+        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, at2[0]));
+        CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
+        for (size_t pos = 1; pos <= 12; pos += pos == 1 ? 3 : 4) { /* flags, count, codes 0 and 4 of step 0 */
+            CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, 3, pos));
+            CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
+            printf("step 0 byte %zu damaged: %s\n", pos, climz_ctx_last_error(ctx));
+        }
+    }
     climz_ctx_free(ctx);
 }
 
@@ -646,6 +792,14 @@ static void test_default_model(void) {
         printf("default model on HGT: ratio %.1f, nrmse %.4f, lat rmse %.3g\n", ratio, s.nrmse, s.lat_rmse);
         CHECK(ratio > 35); /* the bundled model gives ~50 at ~1.1 % of the range */
         CHECK(s.nrmse < 0.02);
+        /* temporal prediction of the latent: smaller than coding every step on its own */
+        const char *g1[] = {"group=1", NULL};
+        climz_compress_opts c1 = {.codec = "vaeformer", .options = g1};
+        const char *clz1 = tmp("hgt_default_g1.clz");
+        CHECK_OK(climz_compress_file(ctx, in, clz1, &c1));
+        double const ratio1 = 4.0 * (double)n / (double)file_size(clz1);
+        printf("default model on HGT without prediction: ratio %.1f (with: %.1f)\n", ratio1, ratio);
+        CHECK(ratio > 1.05 * ratio1);
     }
     io_field_free(&fo);
     io_field_free(&fd);
@@ -657,6 +811,7 @@ int main(void) {
     double t0 = cz_now();
     test_sample(0);
     test_sample(1);
+    test_predict();
     test_file();
     test_damaged_chunks();
     test_missing();

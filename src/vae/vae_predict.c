@@ -1,0 +1,152 @@
+/* vae_predict.c — temporal prediction of the latent y from the previous step's y_hat, and
+ * the encoder's choice of its per-channel codes (see vae_codec.h). */
+#include "vae/vae_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The decoder rebuilds the predicted means bit for bit on any build: forbid fusing
+ * m + w * d into an FMA even in GNU dialects or with clang's default (-ffp-contract=on). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#define PRED_KMIN (-3) /* code % 16 = k - PRED_KMIN */
+
+static float code_weight(unsigned code) { return (float)(code / 16) * 0.25f; }
+static int code_shift(unsigned code) { return (int)(code % 16) + PRED_KMIN; }
+
+/* mean + w * (prev - mean), two roundings */
+static float predicted_mean(float mean, float prev, float w) {
+    if (w == 0.0f) return mean;
+    float const d = prev - mean;
+    float const e = w * d;
+    return mean + e;
+}
+
+static uint8_t shifted_index(uint8_t idx, int k) {
+    int const i = (int)idx - k;
+    return (uint8_t)(i < 0 ? 0 : i > ENT_GAUSS_LEVELS - 1 ? ENT_GAUSS_LEVELS - 1 : i);
+}
+
+climz_status vae_job_predict(vae_job *j, const vae_job *prev, const uint8_t *code) {
+    size_t const L = j->c->m->cfg.latent, plane = j->g.h * j->g.w;
+    CZ_RETURN_IF(prev->ny != j->ny, CLIMZ_ERR_CORRUPT, "temporal prediction from a sample of another size");
+    for (size_t c = 0; c < L; c++)
+        CZ_RETURN_IF(code[c] >= VAE_PRED_CODES, CLIMZ_ERR_CORRUPT, "latent channel %zu: prediction code %u", c,
+                     code[c]);
+    for (size_t c = 0; c < L; c++) {
+        float const w = code_weight(code[c]);
+        int const k = code_shift(code[c]);
+        for (size_t i = c * plane; i < (c + 1) * plane; i++) {
+            j->means[i] = predicted_mean(j->means[i], prev->y[i], w);
+            j->idx[i] = shifted_index(j->idx[i], k);
+        }
+    }
+    return CLIMZ_OK;
+}
+
+/* ---- the encoder's choice ------------------------------------------------------------------ */
+
+/* Code lengths in bits of every value of every table, from its integer frequencies. */
+typedef struct len_tables {
+    float *len;                       /* concatenated: table i at off[i], values 0..tail[i] */
+    size_t off[ENT_GAUSS_LEVELS];
+    int32_t tail[ENT_GAUSS_LEVELS];
+    float esc[ENT_GAUSS_LEVELS];      /* the escape symbol */
+} len_tables;
+
+static climz_status len_tables_build(len_tables *lt, const ent_gauss_tables *g) {
+    double const total = ldexp(1.0, (int)ent_gauss_prec(g));
+    size_t n = 0;
+    for (unsigned i = 0; i < ENT_GAUSS_LEVELS; i++) {
+        lt->tail[i] = ent_gauss_tail(g, i);
+        lt->off[i] = n;
+        n += (size_t)lt->tail[i] + 1;
+    }
+    lt->len = malloc(n * sizeof *lt->len);
+    CZ_RETURN_IF(!lt->len, CLIMZ_ERR_ALLOC, "out of memory");
+    for (unsigned i = 0; i < ENT_GAUSS_LEVELS; i++) {
+        for (int32_t v = 0; v <= lt->tail[i]; v++)
+            lt->len[lt->off[i] + (size_t)v] = (float)-log2((double)ent_gauss_freq(g, i, v) / total);
+        lt->esc[i] = (float)-log2((double)ent_gauss_freq(g, i, lt->tail[i] + 1) / total);
+    }
+    return CLIMZ_OK;
+}
+
+/* bits of value v in table i; an escape adds an Elias-gamma code of the excess and a sign */
+static float value_bits(const len_tables *lt, unsigned i, int32_t v) {
+    uint32_t const a = v < 0 ? (uint32_t)-(int64_t)v : (uint32_t)v;
+    if (a <= (uint32_t)lt->tail[i]) return lt->len[lt->off[i] + a];
+    return lt->esc[i] + 2.0f * floorf(log2f((float)(a - (uint32_t)lt->tail[i]))) + 2.0f;
+}
+
+/* y_hat of channel c of job j coded against means m (own or predicted): q = round(y - m) */
+static float quantised(float y, float m, int32_t *q) {
+    float const r = nearbyintf(y - m);
+    *q = r > 1073741824.0f ? 1073741824 : r < -1073741824.0f ? -1073741824 : (int32_t)r;
+    return (float)*q + m;
+}
+
+climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t nt, size_t ns, uint8_t *code) {
+    size_t const L = c->m->cfg.latent;
+    size_t plane_max = 0;
+    for (size_t k = 0; k < nt * ns; k++)
+        if (jobs[k] && jobs[k]->g.h * jobs[k]->g.w > plane_max) plane_max = jobs[k]->g.h * jobs[k]->g.w;
+    len_tables lt;
+    CZ_FORWARD(len_tables_build(&lt, c->gauss));
+    climz_status st = CLIMZ_OK;
+#pragma omp parallel
+    {
+        /* the chain of one sample: y_hat of the step before and of this step */
+        float *const buf = malloc(2 * plane_max * sizeof *buf);
+        float *prev = buf, *cur = buf ? buf + plane_max : NULL;
+        if (!buf) {
+#pragma omp critical
+            st = CLIMZ_ERR_ALLOC;
+        }
+#pragma omp for schedule(dynamic)
+        for (long cl = 0; cl < (long)L; cl++) {
+            if (!buf) continue;
+            size_t const ch = (size_t)cl;
+            double bits[VAE_PRED_CODES] = {0};
+            for (unsigned wi = 0; wi < VAE_PRED_CODES / 16; wi++) {
+                float const w = code_weight(wi * 16);
+                for (size_t s = 0; s < ns; s++) {
+                    const vae_job *before = NULL;
+                    for (size_t t = 0; t < nt; before = jobs[t * ns + s], t++) {
+                        const vae_job *j = jobs[t * ns + s];
+                        if (!j) continue;
+                        size_t const plane = j->g.h * j->g.w, o = ch * plane;
+                        int32_t q;
+                        if (!before) { /* coded without prediction: the same bits for every code */
+                            for (size_t i = 0; i < plane; i++) cur[i] = quantised(j->y[o + i], j->means[o + i], &q);
+                        } else {
+                            for (size_t i = 0; i < plane; i++) {
+                                float const m = predicted_mean(j->means[o + i], prev[i], w);
+                                cur[i] = quantised(j->y[o + i], m, &q);
+                                for (unsigned kk = 0; kk < 16; kk++)
+                                    bits[wi * 16 + kk] +=
+                                        value_bits(&lt, shifted_index(j->idx[o + i], (int)kk + PRED_KMIN), q);
+                            }
+                        }
+                        float *const sw = prev;
+                        prev = cur;
+                        cur = sw;
+                    }
+                }
+            }
+            unsigned best = VAE_PRED_INTRA;
+            for (unsigned k = 0; k < VAE_PRED_CODES; k++)
+                if (bits[k] < bits[best]) best = k;
+            code[ch] = (uint8_t)best;
+        }
+        free(buf);
+    }
+    free(lt.len);
+    if (st) return cz_error(st, "out of memory choosing the temporal prediction");
+    return CLIMZ_OK;
+}
