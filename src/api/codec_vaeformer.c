@@ -19,9 +19,12 @@
  *    steps). A group's first step codes y against the hyper-prior alone; every later step
  *    codes each sample against the same sample's y_hat one step before (vae_codec.h:
  *    per-channel codes chosen by the encoder for the whole group, stored once in the first
- *    step's chunk). Held-out ERA5 2 m temperature: 16.1x -> 22.3x at the same error; HGT
- *    59.1x -> 70.2x. Decoding step t entropy-decodes the steps of its group before t (z, h_s
- *    and y; no synthesis): G - 1 extra steps at most.
+ *    step's chunk). The encoder also decides per group whether its predicted samples code a
+ *    z of their own or inherit the entropy model of the step before (flag VF_FLAG_NOZ; the
+ *    mode with fewer estimated bits). Bundled model, held-out ERA5 2 m temperature: 16.1x
+ *    -> 22.3x with z -> see bench/RESULTS.md without; the whole ERA5 file 187.5 -> 111.0 KB.
+ *    Decoding step t entropy-decodes the steps of its group before t (y, and z and h_s
+ *    where coded; no synthesis): G - 1 extra steps at most.
  *  - One chunk per time step t: CLZ_STREAM_LATENT, the z and y streams of its samples. When an error
  *    bound E > 0 is asked for, the residual stage of the driver (api_residual_encode: blocks
  *    of res_time_block() steps, chunk CLZ_STREAM_RESIDUAL keyed by a block's first step)
@@ -31,7 +34,8 @@
  *    at ~40x a 73 x 144 step is ~1 KB, of which the old two-chunk layout took ~100 bytes):
  *      u8 version (3), u8 flags (bit 0: stats present; bit 1: predicted, i.e. not the first
  *      step of its group; bit 2: the group's codes follow), varint nsamples, varint C,
- *      [bit 2: varint L (= cfg.latent), L bytes of prediction codes], then per
+ *      [bit 2: varint L (= cfg.latent), L bytes of prediction codes] (bit 3: the group's
+ *      predicted samples code no z: CRC, n and z absent), then per
  *      sample: u8 kind (0 = no valid point: nothing coded, decodes as 0; 1 = coded),
  *      [stats: C x (f32 mean, f32 std)], [kind 1: u32 CRC-32C of the scale-index map,
  *      varint n, n bytes of z stream, varint m, m bytes of y stream]
@@ -79,6 +83,7 @@
 #define VF_FLAG_STATS 1u     /* per-sample normalisation statistics present */
 #define VF_FLAG_PREDICTED 2u /* y coded against the previous step (not a group's first step) */
 #define VF_FLAG_CODES 4u     /* the group's prediction codes follow (a group's first step) */
+#define VF_FLAG_NOZ 8u       /* the group's predicted samples code no z (every step of it) */
 #define VF_MAX_PATH 4096
 
 /* ---- model lookup -------------------------------------------------------------------------- */
@@ -265,6 +270,7 @@ typedef struct vf_item {
     size_t zn, yn;
     const struct vf_item *prev; /* the same sample one step before, when y is predicted from it */
     const uint8_t *code;       /* with prev: the group's prediction codes (cfg.latent) */
+    int noz;                   /* with prev: no z, the entropy model is prev's (vae_job_inherit) */
     int synth;                 /* 1: run the synthesis (decoding skips the steps before the range) */
     uint32_t crc;
     climz_status st;
@@ -284,8 +290,11 @@ static void item_release(vf_item *it) {
 enum { ST_ANALYSE, ST_READ_Z, ST_HYPER, ST_CODE_Y, ST_READ_Y, ST_SYNTH };
 
 static climz_status stage_one(vf_item *it, int stage) {
-    if ((stage == ST_CODE_Y || stage == ST_READ_Y) && it->prev)
+    if (it->noz && (stage == ST_READ_Z || stage == ST_HYPER)) return CLIMZ_OK;
+    if ((stage == ST_CODE_Y || stage == ST_READ_Y) && it->prev) {
+        if (it->noz) CZ_FORWARD(vae_job_inherit(it->job, it->prev->job));
         CZ_FORWARD(vae_job_predict(it->job, it->prev->job, it->code));
+    }
     switch (stage) {
     case ST_ANALYSE: return vae_job_analyse(it->job, it->x, &it->zs);
     case ST_READ_Z: return vae_job_read_z(it->job, it->zp, it->zn);
@@ -340,7 +349,7 @@ static climz_status run_y_and_synthesis(vf_item *it, size_t nsteps, size_t ns, i
 
 /* Links the steps [b0, b0 + gn) of a batch (a prediction group, ns samples each) for
  * prediction with codes: every coded sample after the first step to the same sample one step
- * before, when that one was coded too. */
+ * before, when that one was coded too (in a group without z, exactly the samples without z). */
 static void link_group(vf_item *it, size_t b0, size_t gn, size_t ns, const uint8_t *codes) {
     for (size_t b = b0 + 1; b < b0 + gn; b++)
         for (size_t s = 0; s < ns; s++) {
@@ -455,12 +464,13 @@ static void item_normalise(const vf_model *v, const vf_layout *L, vf_item *it, c
 
 /* The latent chunk of one step (z and y streams of its samples) from its items; predicted:
  * not the first step of its group; codes: the group's prediction codes (first step of a group
- * of more than one step) or NULL. */
+ * of more than one step) or NULL; noz: the group's predicted samples code no z. */
 static climz_status step_chunk(const vf_model *v, const vf_layout *L, const vf_item *it, int predicted,
-                               const uint8_t *codes, cz_buf *chunk, vf_totals *tot) {
+                               const uint8_t *codes, int noz, cz_buf *chunk, vf_totals *tot) {
     chunk->size = 0;
     uint8_t const head[2] = {VF_VERSION, (uint8_t)((v->m.cfg.field_norm ? VF_FLAG_STATS : 0) |
-                                                   (predicted ? VF_FLAG_PREDICTED : 0) | (codes ? VF_FLAG_CODES : 0))};
+                                                   (predicted ? VF_FLAG_PREDICTED : 0) | (codes ? VF_FLAG_CODES : 0) |
+                                                   (noz ? VF_FLAG_NOZ : 0))};
     CZ_FORWARD(cz_buf_put(chunk, head, 2));
     CZ_FORWARD(cz_buf_put_varint(chunk, L->nsamples));
     CZ_FORWARD(cz_buf_put_varint(chunk, L->C));
@@ -480,15 +490,17 @@ static climz_status step_chunk(const vf_model *v, const vf_layout *L, const vf_i
             tot->empty++;
             continue;
         }
-        CZ_FORWARD(cz_buf_put_u32(chunk, x->crc));
-        CZ_FORWARD(cz_buf_put_varint(chunk, x->zs.size));
-        CZ_FORWARD(cz_buf_put(chunk, x->zs.data, x->zs.size));
+        if (!x->noz) {
+            CZ_FORWARD(cz_buf_put_u32(chunk, x->crc));
+            CZ_FORWARD(cz_buf_put_varint(chunk, x->zs.size));
+            CZ_FORWARD(cz_buf_put(chunk, x->zs.data, x->zs.size));
+        }
         CZ_FORWARD(cz_buf_put_varint(chunk, x->ys.size));
         CZ_FORWARD(cz_buf_put(chunk, x->ys.data, x->ys.size));
         const vae_sample_info *in = vae_job_info(x->job);
         tot->samples++;
         tot->y_bytes += in->y_bytes;
-        tot->z_bytes += in->z_bytes;
+        tot->z_bytes += x->noz ? 0 : in->z_bytes;
         tot->y_escapes += in->y_escapes;
         tot->t_analysis += in->t_analysis;
         tot->t_hyper += in->t_hyper;
@@ -510,14 +522,28 @@ static climz_status batch_alloc(const vf_layout *L, size_t nb, size_t nlat, size
     return CLIMZ_OK;
 }
 
-/* The encoder's prediction codes of the group at steps [b0, b0 + gn) of a batch. */
+/* The encoder's prediction codes of the group at steps [b0, b0 + gn) of a batch, and its
+ * mode: *noz = 1 when its predicted samples inheriting the entropy model cost fewer bits than
+ * with their own z (estimated y bits, z streams, CRCs and length bytes). */
 static climz_status choose_codes(const vf_model *v, vf_item *items, size_t b0, size_t gn, size_t ns,
-                                 uint8_t *codes) {
+                                 uint8_t *codes, int *noz) {
+    size_t const nlat = v->m.cfg.latent;
     vae_job **jobs = malloc(gn * ns * sizeof *jobs);
-    CZ_RETURN_IF(!jobs, CLIMZ_ERR_ALLOC, "out of memory");
-    for (size_t k = 0; k < gn * ns; k++) jobs[k] = items[b0 * ns + k].kind ? items[b0 * ns + k].job : NULL;
-    climz_status const st = vae_predict_choose(&v->c, jobs, gn, ns, codes);
+    uint8_t *own = malloc(nlat);
+    climz_status st = jobs && own ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    double bits_own = 0, bits_inherit = 0, z_bits = 0;
+    for (size_t k = 0; !st && k < gn * ns; k++) {
+        const vf_item *x = &items[b0 * ns + k];
+        jobs[k] = x->kind ? x->job : NULL;
+        if (k >= ns && x->kind && items[b0 * ns + k - ns].kind) /* predicted: z, CRC, z length */
+            z_bits += 8.0 * (double)(x->zs.size + 5);
+    }
+    if (!st) st = vae_predict_choose(&v->c, jobs, gn, ns, 0, own, &bits_own);
+    if (!st) st = vae_predict_choose(&v->c, jobs, gn, ns, 1, codes, &bits_inherit);
+    *noz = bits_inherit < bits_own + z_bits;
+    if (!st && !*noz) memcpy(codes, own, nlat);
     free(jobs);
+    free(own);
     return st;
 }
 
@@ -548,6 +574,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     float *rec = NULL;
     size_t nb = 0, nitems = 0, G = 1;
     size_t const nlat = v->m.cfg.latent;
+    int *noz = NULL; /* per group of a batch: its predicted samples code no z */
     cz_buf chunk = {0};
     vf_totals tot = {0};
     int const bounded = a->max_abs_error > 0;
@@ -561,6 +588,8 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     nb = batch_of_groups(&L, f->nz, G);
     nb = nb < f->nt ? nb : f->nt;
     CZ_CHECK_GOTO(st, batch_alloc(&L, nb, nlat, f->nt, plane, &items, &codes, &rec), done);
+    noz = calloc(nb / G + 1, sizeof *noz);
+    CZ_CHECK_GOTO(st, noz ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory"), done);
     int const par = small_samples(v, &L, nb * L.nsamples);
     for (size_t t0 = 0; t0 < f->nt; t0 += nb) { /* t0: a multiple of G */
         size_t const bt = f->nt - t0 < nb ? f->nt - t0 : nb;
@@ -578,15 +607,18 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
         for (size_t b0 = 0; b0 < bt; b0 += G) {
             size_t const gn = bt - b0 < G ? bt - b0 : G;
             if (gn < 2) continue;
-            CZ_CHECK_GOTO(st, choose_codes(v, items, b0, gn, L.nsamples, codes + b0 * nlat), done);
+            CZ_CHECK_GOTO(st, choose_codes(v, items, b0, gn, L.nsamples, codes + b0 * nlat, &noz[b0 / G]), done);
             link_group(items, b0, gn, L.nsamples, codes + b0 * nlat);
+            for (size_t k = (b0 + 1) * L.nsamples; noz[b0 / G] && k < (b0 + gn) * L.nsamples; k++)
+                items[k].noz = items[k].prev != NULL;
         }
         CZ_CHECK_GOTO(st, run_y_and_synthesis(items, bt, L.nsamples, 1, det, par), done);
         for (size_t k = 0; k < nitems; k++) item_scatter(&L, &items[k], rec + (t0 + k / L.nsamples) * plane);
         for (size_t b = 0; b < bt; b++) {
             size_t const t = t0 + b, gn = bt - (b - b % G) < G ? bt - (b - b % G) : G;
             const uint8_t *gc = b % G == 0 && gn > 1 ? codes + b * nlat : NULL;
-            CZ_CHECK_GOTO(st, step_chunk(v, &L, items + b * L.nsamples, b % G != 0, gc, &chunk, &tot), done);
+            int const gz = gn > 1 && noz[b / G];
+            CZ_CHECK_GOTO(st, step_chunk(v, &L, items + b * L.nsamples, b % G != 0, gc, gz, &chunk, &tot), done);
             CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT, chunk.data, chunk.size),
                           done);
         }
@@ -630,6 +662,7 @@ done:
     cz_buf_free(&chunk);
     free(items);
     free(codes);
+    free(noz);
     free(rec);
     vf_close(v);
     return st;
@@ -671,10 +704,13 @@ static climz_status open_for_decode(vf_model *v, json_t *entry, const climz_deco
 }
 
 /* Parses the latent chunk of step t into its items (streams point into the chunk).
- * predicted: the file says step t is not the first of its group; codes: the slot for the
- * group's prediction codes, filled when the chunk carries them (*has_codes = 1). */
+ * predicted: the file says step t is not the first of its group; before: the items of step
+ * t - 1 (predicted steps); codes: the slot for the group's prediction codes, filled when the
+ * chunk carries them (*has_codes = 1); *noz: the group's mode, set by its first step and
+ * checked by the others. */
 static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, int predicted, const uint8_t *zp,
-                               size_t zn, vf_item *items, uint8_t *codes, int *has_codes) {
+                               size_t zn, vf_item *items, const vf_item *before, uint8_t *codes, int *has_codes,
+                               int *noz) {
     const vae_config *cfg = &v->m.cfg;
     cz_rd rz = cz_rd_make(zp, zn);
     uint8_t head[2];
@@ -684,11 +720,14 @@ static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, 
                  head[0], VF_VERSION);
     CZ_RETURN_IF(head[0] != VF_VERSION, CLIMZ_ERR_VERSION, "latent stream version %u is not supported (%u is)",
                  head[0], VF_VERSION);
-    unsigned const allowed = VF_FLAG_STATS | VF_FLAG_PREDICTED | VF_FLAG_CODES;
+    unsigned const allowed = VF_FLAG_STATS | VF_FLAG_PREDICTED | VF_FLAG_CODES | VF_FLAG_NOZ;
     CZ_RETURN_IF(!!(head[1] & VF_FLAG_STATS) != !!cfg->field_norm || (head[1] & ~allowed), CLIMZ_ERR_CORRUPT,
                  "latent stream header is malformed");
-    CZ_RETURN_IF(!!(head[1] & VF_FLAG_PREDICTED) != !!predicted || (predicted && (head[1] & VF_FLAG_CODES)),
+    int const flag_noz = !!(head[1] & VF_FLAG_NOZ);
+    CZ_RETURN_IF(!!(head[1] & VF_FLAG_PREDICTED) != !!predicted || (predicted && (head[1] & VF_FLAG_CODES)) ||
+                     (predicted && flag_noz != *noz) || (!predicted && flag_noz && !(head[1] & VF_FLAG_CODES)),
                  CLIMZ_ERR_CORRUPT, "latent stream flags (%u) disagree with the step's place in its group", head[1]);
+    if (!predicted) *noz = flag_noz;
     CZ_FORWARD(cz_rd_varint(&rz, &ns));
     CZ_FORWARD(cz_rd_varint(&rz, &C));
     CZ_RETURN_IF(ns != L->nsamples || C != L->C, CLIMZ_ERR_CORRUPT,
@@ -725,14 +764,17 @@ static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, 
         }
         if (!it->kind) continue;
         uint64_t zlen, ylen;
-        CZ_FORWARD(cz_rd_u32(&rz, &it->crc));
-        CZ_FORWARD(cz_rd_varint(&rz, &zlen));
-        CZ_RETURN_IF(zlen > cz_rd_left(&rz), CLIMZ_ERR_TRUNCATED, "sample %zu: z stream cut", s);
-        CZ_FORWARD(cz_rd_skip(&rz, (size_t)zlen, &it->zp));
+        it->noz = predicted && *noz && before[s].kind; /* the model comes from the step before */
+        if (!it->noz) {
+            CZ_FORWARD(cz_rd_u32(&rz, &it->crc));
+            CZ_FORWARD(cz_rd_varint(&rz, &zlen));
+            CZ_RETURN_IF(zlen > cz_rd_left(&rz), CLIMZ_ERR_TRUNCATED, "sample %zu: z stream cut", s);
+            CZ_FORWARD(cz_rd_skip(&rz, (size_t)zlen, &it->zp));
+            it->zn = (size_t)zlen;
+        }
         CZ_FORWARD(cz_rd_varint(&rz, &ylen));
         CZ_RETURN_IF(ylen > cz_rd_left(&rz), CLIMZ_ERR_TRUNCATED, "sample %zu: y stream cut", s);
         CZ_FORWARD(cz_rd_skip(&rz, (size_t)ylen, &it->yp));
-        it->zn = (size_t)zlen;
         it->yn = (size_t)ylen;
         CZ_FORWARD(vae_job_create(&it->job, &v->c, it->h, it->w));
     }
@@ -754,7 +796,7 @@ static climz_status decode_steps(const clz_reader *r, uint32_t var, const vf_mod
     int const par = st ? 0 : small_samples(v, L, nb * L->nsamples);
     for (size_t t0 = g0; t0 < end && !st; t0 += nb) { /* t0: a multiple of G */
         size_t const bt = end - t0 < nb ? end - t0 : nb;
-        int has_codes = 0;
+        int has_codes = 0, noz = 0;
         for (size_t b = 0; b < bt && !st; b++) {
             uint32_t const tt = (uint32_t)(t0 + b);
             const uint8_t *zp;
@@ -762,8 +804,9 @@ static climz_status decode_steps(const clz_reader *r, uint32_t var, const vf_mod
             if (b % G == 0) has_codes = 0;
             st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT, &zp, &zn);
             if (!st)
-                st = parse_step(v, L, tt, b % G != 0, zp, zn, items + b * L->nsamples, codes + (b - b % G) * nlat,
-                                &has_codes);
+                st = parse_step(v, L, tt, b % G != 0, zp, zn, items + b * L->nsamples,
+                                b ? items + (b - 1) * L->nsamples : NULL, codes + (b - b % G) * nlat, &has_codes,
+                                &noz);
             if (!st && b % G != 0 && !has_codes)
                 st = cz_error(CLIMZ_ERR_CORRUPT, "a predicted step of a group whose first step has no prediction codes");
             if (st) cz_error_prefix(st, "time step %u", (unsigned)tt);
@@ -771,7 +814,7 @@ static climz_status decode_steps(const clz_reader *r, uint32_t var, const vf_mod
         }
         for (size_t b0 = 0; b0 < bt && !st; b0 += G) {
             size_t const gn = bt - b0 < G ? bt - b0 : G;
-            if (gn > 1) link_group(items, b0, gn, L->nsamples, codes + b0 * nlat);
+            if (gn > 1) link_group(items, b0, gn, L->nsamples, codes + b0 * nlat); /* noz: set by parse_step */
         }
         if (!st) st = run_stage(items, bt * L->nsamples, ST_READ_Z, par);
         if (!st) st = run_stage(items, bt * L->nsamples, ST_HYPER, par);

@@ -135,6 +135,8 @@ void vae_job_free(vae_job *j) {
     free(j->means);
     free(j->z);
     free(j->idx);
+    free(j->pmeans);
+    free(j->pidx);
     free(j->sym);
     free(j);
 }
@@ -159,8 +161,10 @@ climz_status vae_job_create(vae_job **out, const vae_coder *c, size_t H, size_t 
     j->means = malloc(j->ny * sizeof *j->means);
     j->z = malloc(j->nz * sizeof *j->z);
     j->idx = malloc(j->ny);
+    j->pmeans = malloc(j->ny * sizeof *j->pmeans);
+    j->pidx = malloc(j->ny);
     j->sym = malloc(ns * sizeof *j->sym);
-    if (!j->y || !j->scales || !j->means || !j->z || !j->idx || !j->sym) {
+    if (!j->y || !j->scales || !j->means || !j->z || !j->idx || !j->pmeans || !j->pidx || !j->sym) {
         vae_job_free(j);
         return cz_error(CLIMZ_ERR_ALLOC, "out of memory for a %zu x %zu sample", H, W);
     }
@@ -236,16 +240,18 @@ climz_status vae_job_code_y(vae_job *j, cz_buf *ys) {
     const vae_coder *c = j->c;
     double const t0 = cz_now();
     size_t esc = 0;
+    const float *means = j->predicted ? j->pmeans : j->means;
+    const uint8_t *idx = j->predicted ? j->pidx : j->idx;
     /* y: s = round(y - mean), y_hat = s + mean (y is overwritten by y_hat) */
     for (size_t i = 0; i < j->ny; i++) {
-        CZ_RETURN_IF(!symbol_of(j->y[i] - j->means[i], &j->sym[i]), CLIMZ_ERR_INVALID_ARG,
+        CZ_RETURN_IF(!symbol_of(j->y[i] - means[i], &j->sym[i]), CLIMZ_ERR_INVALID_ARG,
                      "latent y is not finite (input not normalised?)");
-        int32_t const tail = ent_gauss_tail(c->gauss, j->idx[i]);
+        int32_t const tail = ent_gauss_tail(c->gauss, idx[i]);
         esc += j->sym[i] > tail || j->sym[i] < -tail;
-        j->y[i] = (float)j->sym[i] + j->means[i];
+        j->y[i] = (float)j->sym[i] + means[i];
     }
     size_t const y0 = ys->size;
-    CZ_FORWARD(ent_gauss_encode(c->gauss, j->sym, j->idx, j->ny, ys));
+    CZ_FORWARD(ent_gauss_encode(c->gauss, j->sym, idx, j->ny, ys));
     j->info.y_bytes = ys->size - y0;
     j->info.y_escapes = esc;
     j->info.t_entropy += cz_now() - t0;
@@ -254,9 +260,11 @@ climz_status vae_job_code_y(vae_job *j, cz_buf *ys) {
 
 climz_status vae_job_read_y(vae_job *j, const uint8_t *ys, size_t yn) {
     double const t0 = cz_now();
-    climz_status const st = ent_gauss_decode(j->c->gauss, ys, yn, j->idx, j->ny, j->sym);
+    const float *means = j->predicted ? j->pmeans : j->means;
+    const uint8_t *idx = j->predicted ? j->pidx : j->idx;
+    climz_status const st = ent_gauss_decode(j->c->gauss, ys, yn, idx, j->ny, j->sym);
     if (st) return cz_error_prefix(st, "y stream");
-    for (size_t i = 0; i < j->ny; i++) j->y[i] = (float)j->sym[i] + j->means[i];
+    for (size_t i = 0; i < j->ny; i++) j->y[i] = (float)j->sym[i] + means[i];
     j->info.y_bytes = yn;
     j->info.t_entropy += cz_now() - t0;
     return CLIMZ_OK;

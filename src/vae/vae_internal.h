@@ -18,7 +18,10 @@ struct vae_job {
     vae_geom g;
     size_t ny, nz;          /* L*h*w, Lz*hz*wz */
     float *y, *scales, *means, *z;
-    uint8_t *idx;
+    uint8_t *idx;           /* (means, idx): the entropy model, from h_s or inherited */
+    float *pmeans;          /* with predicted: the means and indexes y is coded with */
+    uint8_t *pidx;
+    int predicted;
     int32_t *sym;
     vae_sample_info info;
 };

@@ -42,10 +42,18 @@ climz_status vae_job_predict(vae_job *j, const vae_job *prev, const uint8_t *cod
         float const w = code_weight(code[c]);
         int const k = code_shift(code[c]);
         for (size_t i = c * plane; i < (c + 1) * plane; i++) {
-            j->means[i] = predicted_mean(j->means[i], prev->y[i], w);
-            j->idx[i] = shifted_index(j->idx[i], k);
+            j->pmeans[i] = predicted_mean(j->means[i], prev->y[i], w);
+            j->pidx[i] = shifted_index(j->idx[i], k);
         }
     }
+    j->predicted = 1;
+    return CLIMZ_OK;
+}
+
+climz_status vae_job_inherit(vae_job *j, const vae_job *prev) {
+    CZ_RETURN_IF(prev->ny != j->ny, CLIMZ_ERR_CORRUPT, "entropy model inherited from a sample of another size");
+    memcpy(j->means, prev->means, j->ny * sizeof *j->means);
+    memcpy(j->idx, prev->idx, j->ny);
     return CLIMZ_OK;
 }
 
@@ -91,7 +99,8 @@ static float quantised(float y, float m, int32_t *q) {
     return (float)*q + m;
 }
 
-climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t nt, size_t ns, uint8_t *code) {
+climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t nt, size_t ns, int inherit,
+                                uint8_t *code, double *bits_out) {
     size_t const L = c->m->cfg.latent;
     size_t plane_max = 0;
     for (size_t k = 0; k < nt * ns; k++)
@@ -99,6 +108,7 @@ climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t
     len_tables lt;
     CZ_FORWARD(len_tables_build(&lt, c->gauss));
     climz_status st = CLIMZ_OK;
+    double total = 0;
 #pragma omp parallel
     {
         /* the chain of one sample: y_hat of the step before and of this step */
@@ -108,7 +118,7 @@ climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t
 #pragma omp critical
             st = CLIMZ_ERR_ALLOC;
         }
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) reduction(+ : total)
         for (long cl = 0; cl < (long)L; cl++) {
             if (!buf) continue;
             size_t const ch = (size_t)cl;
@@ -116,21 +126,22 @@ climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t
             for (unsigned wi = 0; wi < VAE_PRED_CODES / 16; wi++) {
                 float const w = code_weight(wi * 16);
                 for (size_t s = 0; s < ns; s++) {
-                    const vae_job *before = NULL;
+                    const vae_job *before = NULL, *root = NULL; /* root: where the model comes from */
                     for (size_t t = 0; t < nt; before = jobs[t * ns + s], t++) {
                         const vae_job *j = jobs[t * ns + s];
                         if (!j) continue;
+                        if (!before || !inherit) root = j;
                         size_t const plane = j->g.h * j->g.w, o = ch * plane;
                         int32_t q;
                         if (!before) { /* coded without prediction: the same bits for every code */
                             for (size_t i = 0; i < plane; i++) cur[i] = quantised(j->y[o + i], j->means[o + i], &q);
                         } else {
                             for (size_t i = 0; i < plane; i++) {
-                                float const m = predicted_mean(j->means[o + i], prev[i], w);
+                                float const m = predicted_mean(root->means[o + i], prev[i], w);
                                 cur[i] = quantised(j->y[o + i], m, &q);
                                 for (unsigned kk = 0; kk < 16; kk++)
                                     bits[wi * 16 + kk] +=
-                                        value_bits(&lt, shifted_index(j->idx[o + i], (int)kk + PRED_KMIN), q);
+                                        value_bits(&lt, shifted_index(root->idx[o + i], (int)kk + PRED_KMIN), q);
                             }
                         }
                         float *const sw = prev;
@@ -143,10 +154,12 @@ climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t
             for (unsigned k = 0; k < VAE_PRED_CODES; k++)
                 if (bits[k] < bits[best]) best = k;
             code[ch] = (uint8_t)best;
+            total += bits[best];
         }
         free(buf);
     }
     free(lt.len);
     if (st) return cz_error(st, "out of memory choosing the temporal prediction");
+    if (bits_out) *bits_out = total;
     return CLIMZ_OK;
 }

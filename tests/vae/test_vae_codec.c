@@ -270,7 +270,9 @@ static void test_predict(void) {
         CHECK_OK(vae_job_hyper(j1, &crc));
         if (k == 2) {
             vae_job *pair[2] = {j0, j1};
-            CHECK_OK(vae_predict_choose(&c, pair, 2, 1, code));
+            double bits = 0;
+            CHECK_OK(vae_predict_choose(&c, pair, 2, 1, 0, code, &bits));
+            CHECK(bits > 0 && bits < 8.0 * (double)y_alone.size);
             size_t used = 0;
             for (size_t i = 0; i < L; i++) used += code[i] != VAE_PRED_INTRA;
             printf("prediction codes: %zu of %zu channels predicted\n", used, L);
@@ -293,6 +295,32 @@ static void test_predict(void) {
     CHECK_OK(vae_job_synthesis(j1, xa));
     CHECK_OK(vae_job_synthesis(d1, xb));
     CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
+    /* no z of its own: step 1 inherits step 0's entropy model; the decoder needs only y */
+    vae_job *e1 = NULL, *d2 = NULL;
+    cz_buf y_inh = {0};
+    CHECK_OK(vae_job_create(&e1, &c, H, W));
+    z1.size = 0;
+    CHECK_OK(vae_job_analyse(e1, x + n, &z1));
+    CHECK_OK(vae_job_hyper(e1, &crc));
+    vae_job *pair[2] = {j0, e1};
+    double bits_inh = 0;
+    CHECK_OK(vae_predict_choose(&c, pair, 2, 1, 1, code, &bits_inh));
+    CHECK_OK(vae_job_inherit(e1, j0));
+    CHECK_OK(vae_job_predict(e1, j0, code));
+    CHECK_OK(vae_job_code_y(e1, &y_inh));
+    printf("step 1 inheriting step 0's model: y %zu B (estimated %.0f B), z %zu B saved\n", y_inh.size, bits_inh / 8,
+           z1.size);
+    CHECK(fabs(bits_inh / 8 - (double)y_inh.size) < 0.05 * (double)y_inh.size + 16);
+    CHECK_OK(vae_job_create(&d2, &c, H, W));
+    CHECK_OK(vae_job_inherit(d2, j0));
+    CHECK_OK(vae_job_predict(d2, j0, code));
+    CHECK_OK(vae_job_read_y(d2, y_inh.data, y_inh.size));
+    CHECK_OK(vae_job_synthesis(e1, xa));
+    CHECK_OK(vae_job_synthesis(d2, xb));
+    CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
+    vae_job_free(e1);
+    vae_job_free(d2);
+    cz_buf_free(&y_inh);
     /* a code out of range is refused */
     code[0] = VAE_PRED_CODES;
     CHECK_STATUS(vae_job_predict(d1, j0, code), CLIMZ_ERR_CORRUPT);
@@ -603,8 +631,12 @@ static int rewrite_clz(const char *src, const char *dst, uint32_t t, uint16_t st
  * over-read (run under ASan); only the normalisation floats are not protected here */
 static void test_damaged_chunks(void) {
     if (!api_codec_find("vaeformer")) return;
-    const char *clz = tmp("hgt.clz"), *bad = tmp("damaged.clz"), *out = tmp("damaged.nc");
+    /* without prediction groups every step carries its z */
+    const char *clz = tmp("hgt_g1.clz"), *bad = tmp("damaged.clz"), *out = tmp("damaged.nc");
+    const char *g1[] = {"group=1", NULL};
+    climz_compress_opts co = {.codec = "vaeformer", .model = tmp("A.safetensors"), .options = g1};
     climz_ctx *ctx = climz_ctx_create();
+    CHECK_OK(climz_compress_file(ctx, tu_data("hgt.nc"), clz, &co));
     climz_decompress_opts d = {.time_first = 2, .time_count = 1};
     CHECK_OK(climz_decompress_file(ctx, clz, out, &d)); /* the intact file decodes */
     size_t fails = 0, tries = 0;
@@ -655,10 +687,13 @@ static void test_damaged_chunks(void) {
     CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, 14));
     CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_DETERMINISM);
     printf("determinism: %s\n", climz_ctx_last_error(ctx));
-    /* step 2 is predicted from step 1 (flags bit 1) in the group of 16 that step 0 opens; step
-     * 0 carries the group's codes after its two varints: a count (L = 8, byte 4) and L codes
-     * (bytes 5..12). Clearing the predicted flag, setting the codes flag on step 2, a wrong
-     * count, a code out of range: refused */
+    /* the default groups (16 steps): step 2 is predicted from step 1 (flags bit 1) without z
+     * (bit 3) in the group that step 0 opens; step 0 carries the group's codes after its two
+     * varints: a count (L = 8, byte 4) and L codes (bytes 5..12). Unknown flags, a wrong
+     * count, a code out of range: refused. Step 2's layout: version, flags, nsamples, C, kind
+     * (4), mean and std (5..12), y length (varint from 13), y stream: every flipped byte of
+     * its y part and every cut is refused. */
+    clz = tmp("hgt.clz");
     {
         uint8_t flags = 0;
         clz_reader *r = NULL;
@@ -671,7 +706,7 @@ static void test_damaged_chunks(void) {
         uint8_t head0[5] = {0};
         if (i0 != SIZE_MAX && !clz_reader_get_at(r, i0, &p, &n0) && n0 > 5) memcpy(head0, p, 5);
         clz_reader_free(r);
-        CHECK_MSG(flags == 3 && head0[1] == 5 && head0[4] == 8, "step 2 flags %u, step 0 flags %u, %u codes", flags,
+        CHECK_MSG(flags == 11 && head0[1] == 13 && head0[4] == 8, "step 2 flags %u, step 0 flags %u, %u codes", flags,
                   head0[1], head0[4]);
         const size_t at2[] = {1}; /* ^0x5a: flags 3 -> 0x59 (unknown bits) */
         CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, at2[0]));
@@ -681,6 +716,22 @@ static void test_damaged_chunks(void) {
             CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
             printf("step 0 byte %zu damaged: %s\n", pos, climz_ctx_last_error(ctx));
         }
+        size_t n2 = 0;
+        CHECK_OK(clz_reader_open(clz, &r));
+        if (i2 != SIZE_MAX && r && !clz_reader_get_at(r, i2, &p, &n2)) {
+            size_t refused = 0, tried = 0;
+            for (size_t pos = 13; pos < n2; pos += 1 + n2 / 12, tried++) {
+                CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, pos));
+                refused += climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK;
+            }
+            for (size_t cut = 13; cut < n2; cut += 1 + n2 / 5, tried++) {
+                CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 1, cut));
+                refused += climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK;
+            }
+            CHECK_MSG(refused == tried && tried > 8, "%zu of %zu damaged y parts of a step without z refused", refused,
+                      tried);
+        }
+        clz_reader_free(r);
     }
     climz_ctx_free(ctx);
 }
