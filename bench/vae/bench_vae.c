@@ -28,7 +28,8 @@
  *    "Best ratio at RMSE <= target" is taken over each sweep. SZ3 is quoted from SPEC.
  *  - Speed: encode/decode MB/s of float32 and seconds per step on the threads OpenMP gives
  *    (OMP_NUM_THREADS; decoding and model loading: the median of BENCH_REPS runs, as the
- *    machine is shared), the synthesis' FLOPs per step (counted from the config) against the
+ *    machine is shared), the decoder's FLOPs per step (counted from the config: g_s, and h_s
+ *    for the share of samples that code a z) against the
  *    OpenBLAS sgemm rate measured in the same run, and training samples/s (phase 1 and 2,
  *    batch 8 of 64 x 64 crops).
  */
@@ -178,7 +179,9 @@ static size_t win_tokens(const vae_config *c, int kind, size_t h, size_t w) {
 }
 
 /* flops of decoding one (H, W) sample: h_s on the hyper grid, then g_s */
-static double decode_flops(const vae_config *c, size_t H, size_t W, double *enc_flops) {
+/* FLOPs of decoding one (H, W) sample: g_s, plus h_s in *hs_flops (run only for samples that
+ * code a z); the encoder's in *enc_flops (NULL: not wanted). */
+static double decode_flops(const vae_config *c, size_t H, size_t W, double *hs_flops, double *enc_flops) {
     vae_geom g;
     if (vae_geometry(c, H, W, &g)) return NAN;
     size_t const T = g.h * g.w, Tz = g.hz * g.wz, D = c->width, Dh = c->hyper_width, L = c->latent;
@@ -186,7 +189,8 @@ static double decode_flops(const vae_config *c, size_t H, size_t W, double *enc_
     size_t const r = c->hyper_patch, Cin = c->in_channels;
     double f = (double)Tz * 2.0 * ((double)c->hyper_latent * Dh + (double)Dh * Dh + (double)Dh * 2 * L * r * r);
     for (size_t i = 0; i < c->hyper_blocks_s; i++) f += block_flops(Tz, Dh, hidh, Tz);
-    f += (double)T * 2.0 * L * D;
+    *hs_flops = f;
+    f = (double)T * 2.0 * L * D;
     for (size_t i = 0; i < c->n_dec; i++) f += block_flops(T, D, hid, win_tokens(c, c->dec[i], g.h, g.w));
     f += (double)T * 2.0 * D * Cin * c->patch_kh * c->patch_kw;
     if (enc_flops) {
@@ -195,7 +199,7 @@ static double decode_flops(const vae_config *c, size_t H, size_t W, double *enc_
         e += 2 * block_flops(T, D, hid, T) + (double)T * 2.0 * 2 * D * 2 * L;
         e += (double)Tz * 2.0 * ((double)Dh * L * r * r + (double)Dh * Dh + (double)Dh * c->hyper_latent);
         for (size_t i = 0; i < c->hyper_blocks_a; i++) e += block_flops(Tz, Dh, hidh, Tz);
-        *enc_flops = e + f; /* the encoder also runs the decoder's path */
+        *enc_flops = e + f + *hs_flops; /* the encoder also runs the decoder's path */
     }
     return f;
 }
@@ -424,12 +428,15 @@ static int run_vae(const blk *b, const char *model, vrun *v) {
         double const per = m.cfg.in_channels == 1 ? (double)b->nz : 1.0;
         size_t const tl = (size_t)json_integer_value(json_object_get(j, "tile"));
         size_t const ty = tl ? (b->ny + tl - 1) / tl : 1, tx = tl ? (b->nx + tl - 1) / tl : 1;
+        /* h_s runs only for the samples that code a z (a prediction group's others inherit) */
+        double const coded = (double)json_integer_value(json_object_get(j, "coded_samples"));
+        double const zfrac = coded > 0 ? (double)json_integer_value(json_object_get(j, "z_samples")) / coded : 1.0;
         v->dec_flops = v->enc_flops = 0;
         for (size_t i = 0; i < ty; i++)
             for (size_t q = 0; q < tx; q++) {
                 size_t const h = b->ny * (i + 1) / ty - b->ny * i / ty, w = b->nx * (q + 1) / tx - b->nx * q / tx;
-                double e = 0;
-                v->dec_flops += per * decode_flops(&m.cfg, h, w, &e);
+                double e = 0, hs = 0;
+                v->dec_flops += per * (decode_flops(&m.cfg, h, w, &hs, &e) + zfrac * hs);
                 v->enc_flops += per * e;
             }
         vae_model_free(&m);

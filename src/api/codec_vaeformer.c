@@ -61,7 +61,8 @@
  *    depend on the thread count.
  *  - Header entry keys: model, model_name, model_sha256, model_default, and "vaeformer":
  *    {channels, samples_per_step, tile, group, field_norm, deterministic_synthesis, residual,
- *    y_bytes, z_bytes, residual_bytes, empty_samples, y_escapes[, seconds_*]}.
+ *    y_bytes, z_bytes, residual_bytes, empty_samples, coded_samples, z_samples (those with a z
+ *    of their own), y_escapes[, seconds_*]}.
  *  - Options (key=value): tile=N (0 or >= 8), group=N (1 = no prediction .. 4096),
  *    deterministic=0|1, timings=0|1 (stage seconds in the
  *    header entry, for benchmarks; off by default so that the same input gives the same file).
@@ -421,7 +422,7 @@ static size_t batch_of_groups(const vf_layout *L, size_t nz, size_t g) {
 /* ---- encoding ------------------------------------------------------------------------------- */
 
 typedef struct vf_totals {
-    size_t y_bytes, z_bytes, res_bytes, samples, empty, y_escapes;
+    size_t y_bytes, z_bytes, res_bytes, samples, z_samples, empty, y_escapes;
     double t_analysis, t_hyper, t_entropy, t_synthesis;
 } vf_totals;
 
@@ -501,6 +502,7 @@ static climz_status step_chunk(const vf_model *v, const vf_layout *L, const vf_i
         tot->samples++;
         tot->y_bytes += in->y_bytes;
         tot->z_bytes += x->noz ? 0 : in->z_bytes;
+        tot->z_samples += !x->noz;
         tot->y_escapes += in->y_escapes;
         tot->t_analysis += in->t_analysis;
         tot->t_hyper += in->t_hyper;
@@ -649,6 +651,8 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     json_object_set_new(j, "z_bytes", json_integer((json_int_t)tot.z_bytes));
     json_object_set_new(j, "residual_bytes", json_integer((json_int_t)tot.res_bytes));
     json_object_set_new(j, "empty_samples", json_integer((json_int_t)tot.empty));
+    json_object_set_new(j, "coded_samples", json_integer((json_int_t)tot.samples));
+    json_object_set_new(j, "z_samples", json_integer((json_int_t)tot.z_samples));
     json_object_set_new(j, "y_escapes", json_integer((json_int_t)tot.y_escapes));
     if (o.timings) {
         json_object_set_new(j, "seconds_analysis", json_real(tot.t_analysis));
