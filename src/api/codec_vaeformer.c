@@ -260,6 +260,13 @@ static void sample_pos(const vf_layout *L, size_t s, size_t *p, size_t *i, size_
 #define VF_PAR_TOKENS 4096          /* latent tokens below which samples run in parallel */
 #define VF_BATCH_POINTS (4u << 20)  /* grid points per batch of steps */
 
+/* A prediction group of a batch (steps [kG, kG + G) of the field). */
+typedef struct vf_group {
+    uint8_t *codes; /* cfg.latent prediction codes (in the batch's allocation) */
+    int has_codes;  /* the group has predicted steps; its first step's chunk carries the codes */
+    int noz;        /* its predicted samples code no z */
+} vf_group;
+
 typedef struct vf_item {
     size_t t, s;               /* step (index in the field) and sample */
     size_t p, y0, h, x0, w;    /* plane group and tile */
@@ -271,7 +278,7 @@ typedef struct vf_item {
     const uint8_t *zp, *yp;    /* decoder: the streams in the file */
     size_t zn, yn;
     const struct vf_item *prev; /* the same sample one step before, when y is predicted from it */
-    const uint8_t *code;       /* with prev: the group's prediction codes (cfg.latent) */
+    const vf_group *grp;       /* with prev: the group, for its prediction codes */
     int noz;                   /* with prev: no z, the entropy model is prev's (vae_job_inherit) */
     int synth;                 /* 1: run the synthesis (decoding skips the steps before the range) */
     uint32_t crc;
@@ -295,7 +302,7 @@ static climz_status stage_one(vf_item *it, int stage) {
     if (it->noz && (stage == ST_READ_Z || stage == ST_HYPER)) return CLIMZ_OK;
     if ((stage == ST_CODE_Y || stage == ST_READ_Y) && it->prev) {
         if (it->noz) CZ_FORWARD(vae_job_inherit(it->job, it->prev->job));
-        CZ_FORWARD(vae_job_predict(it->job, it->prev->job, it->code));
+        CZ_FORWARD(vae_job_predict(it->job, it->prev->job, it->grp->codes));
     }
     switch (stage) {
     case ST_ANALYSE: return vae_job_analyse(it->job, it->x, &it->zs);
@@ -349,16 +356,17 @@ static climz_status run_y_and_synthesis(vf_item *it, size_t nsteps, size_t ns, i
     return st;
 }
 
-/* Links the steps [b0, b0 + gn) of a batch (a prediction group, ns samples each) for
- * prediction with codes: every coded sample after the first step to the same sample one step
- * before, when that one was coded too (in a group without z, exactly the samples without z). */
-static void link_group(vf_item *it, size_t b0, size_t gn, size_t ns, const uint8_t *codes) {
+/* Links the steps [b0, b0 + gn) of a batch (group g, ns samples each) for prediction: every
+ * coded sample after the first step to the same sample one step before, when that one was
+ * coded too; in a group without z, exactly those samples code no z. */
+static void link_group(vf_item *it, size_t b0, size_t gn, size_t ns, const vf_group *g) {
     for (size_t b = b0 + 1; b < b0 + gn; b++)
         for (size_t s = 0; s < ns; s++) {
             vf_item *x = &it[b * ns + s];
             const vf_item *before = &it[(b - 1) * ns + s];
             x->prev = x->kind && before->kind ? before : NULL;
-            x->code = codes;
+            x->grp = g;
+            x->noz = g->noz && x->prev;
         }
 }
 
@@ -465,14 +473,14 @@ static void item_normalise(const vf_model *v, const vf_layout *L, vf_item *it, c
 }
 
 /* The latent chunk of one step (z and y streams of its samples) from its items; predicted:
- * not the first step of its group; codes: the group's prediction codes (first step of a group
- * of more than one step) or NULL; noz: the group's predicted samples code no z. */
+ * not the first step of its group g (whose first step carries its codes). */
 static climz_status step_chunk(const vf_model *v, const vf_layout *L, const vf_item *it, int predicted,
-                               const uint8_t *codes, int noz, cz_buf *chunk, vf_totals *tot) {
+                               const vf_group *g, cz_buf *chunk, vf_totals *tot) {
     chunk->size = 0;
+    const uint8_t *codes = !predicted && g->has_codes ? g->codes : NULL;
     uint8_t const head[2] = {VF_VERSION, (uint8_t)((v->m.cfg.field_norm ? VF_FLAG_STATS : 0) |
                                                    (predicted ? VF_FLAG_PREDICTED : 0) | (codes ? VF_FLAG_CODES : 0) |
-                                                   (noz ? VF_FLAG_NOZ : 0))};
+                                                   (g->noz ? VF_FLAG_NOZ : 0))};
     CZ_FORWARD(cz_buf_put(chunk, head, 2));
     CZ_FORWARD(cz_buf_put_varint(chunk, L->nsamples));
     CZ_FORWARD(cz_buf_put_varint(chunk, L->C));
@@ -513,23 +521,24 @@ static climz_status step_chunk(const vf_model *v, const vf_layout *L, const vf_i
     return CLIMZ_OK;
 }
 
-/* The samples of a batch of nb steps with the prediction codes of its groups (one slot of
- * nlat bytes per step: a group's codes in the slot of its first step), and (rec != NULL)
- * the reconstruction of nt steps. */
-static climz_status batch_alloc(const vf_layout *L, size_t nb, size_t nlat, size_t nt, size_t plane,
-                                vf_item **items, uint8_t **codes, float **rec) {
+/* The samples of a batch of nb steps, its groups of G steps with nlat codes each (one
+ * allocation), and (rec != NULL) the reconstruction of nt steps. */
+static climz_status batch_alloc(const vf_layout *L, size_t nb, size_t G, size_t nlat, size_t nt, size_t plane,
+                                vf_item **items, vf_group **groups, float **rec) {
+    size_t const ng = (nb + G - 1) / G;
     *items = calloc(nb * L->nsamples, sizeof **items);
-    *codes = malloc(nb * nlat);
+    *groups = calloc(1, ng * (sizeof **groups + nlat));
     if (rec) *rec = malloc(nt * plane * sizeof **rec);
-    CZ_RETURN_IF(!*items || !*codes || (rec && !*rec), CLIMZ_ERR_ALLOC, "out of memory");
+    CZ_RETURN_IF(!*items || !*groups || (rec && !*rec), CLIMZ_ERR_ALLOC, "out of memory");
+    uint8_t *const codes = (uint8_t *)(*groups + ng);
+    for (size_t i = 0; i < ng; i++) (*groups)[i].codes = codes + i * nlat;
     return CLIMZ_OK;
 }
 
-/* The encoder's prediction codes of the group at steps [b0, b0 + gn) of a batch, and its
- * mode: *noz = 1 when its predicted samples inheriting the entropy model cost fewer bits than
- * with their own z (estimated y bits, z streams, CRCs and length bytes). */
-static climz_status choose_codes(const vf_model *v, vf_item *items, size_t b0, size_t gn, size_t ns,
-                                 uint8_t *codes, int *noz) {
+/* The encoder's prediction codes of the group g at steps [b0, b0 + gn) of a batch, and its
+ * mode: g->noz = 1 when its predicted samples inheriting the entropy model cost fewer bits
+ * than with their own z (estimated y bits, z streams, CRCs and length bytes). */
+static climz_status choose_codes(const vf_model *v, vf_item *items, size_t b0, size_t gn, size_t ns, vf_group *g) {
     size_t const nlat = v->m.cfg.latent;
     vae_job **jobs = malloc(gn * ns * sizeof *jobs);
     uint8_t *own = malloc(nlat);
@@ -542,9 +551,9 @@ static climz_status choose_codes(const vf_model *v, vf_item *items, size_t b0, s
             z_bits += 8.0 * (double)(x->zs.size + 5);
     }
     if (!st) st = vae_predict_choose(&v->c, jobs, gn, ns, 0, own, &bits_own);
-    if (!st) st = vae_predict_choose(&v->c, jobs, gn, ns, 1, codes, &bits_inherit);
-    *noz = bits_inherit < bits_own + z_bits;
-    if (!st && !*noz) memcpy(codes, own, nlat);
+    if (!st) st = vae_predict_choose(&v->c, jobs, gn, ns, 1, g->codes, &bits_inherit);
+    g->noz = bits_inherit < bits_own + z_bits;
+    if (!st && !g->noz) memcpy(g->codes, own, nlat);
     free(jobs);
     free(own);
     return st;
@@ -573,11 +582,9 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     size_t const plane = f->nz * f->ny * f->nx;
     vf_layout L;
     vf_item *items = NULL;
-    uint8_t *codes = NULL;
+    vf_group *groups = NULL;
     float *rec = NULL;
     size_t nb = 0, nitems = 0, G = 1;
-    size_t const nlat = v->m.cfg.latent;
-    int *noz = NULL; /* per group of a batch: its predicted samples code no z */
     cz_buf chunk = {0};
     vf_totals tot = {0};
     int const bounded = a->max_abs_error > 0;
@@ -590,9 +597,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     G = o.group == VF_GROUP_AUTO ? group_length(&L, f->nz) : o.group;
     nb = batch_of_groups(&L, f->nz, G);
     nb = nb < f->nt ? nb : f->nt;
-    CZ_CHECK_GOTO(st, batch_alloc(&L, nb, nlat, f->nt, plane, &items, &codes, &rec), done);
-    noz = calloc(nb / G + 1, sizeof *noz);
-    CZ_CHECK_GOTO(st, noz ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory"), done);
+    CZ_CHECK_GOTO(st, batch_alloc(&L, nb, G, v->m.cfg.latent, f->nt, plane, &items, &groups, &rec), done);
     int const par = small_samples(v, &L, nb * L.nsamples);
     for (size_t t0 = 0; t0 < f->nt; t0 += nb) { /* t0: a multiple of G */
         size_t const bt = f->nt - t0 < nb ? f->nt - t0 : nb;
@@ -608,20 +613,20 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
         CZ_CHECK_GOTO(st, run_stage(items, nitems, ST_ANALYSE, par), done);
         CZ_CHECK_GOTO(st, run_stage(items, nitems, ST_HYPER, par), done);
         for (size_t b0 = 0; b0 < bt; b0 += G) {
+            vf_group *g = &groups[b0 / G];
             size_t const gn = bt - b0 < G ? bt - b0 : G;
-            if (gn < 2) continue;
-            CZ_CHECK_GOTO(st, choose_codes(v, items, b0, gn, L.nsamples, codes + b0 * nlat, &noz[b0 / G]), done);
-            link_group(items, b0, gn, L.nsamples, codes + b0 * nlat);
-            for (size_t k = (b0 + 1) * L.nsamples; noz[b0 / G] && k < (b0 + gn) * L.nsamples; k++)
-                items[k].noz = items[k].prev != NULL;
+            g->has_codes = gn > 1;
+            g->noz = 0;
+            if (!g->has_codes) continue;
+            CZ_CHECK_GOTO(st, choose_codes(v, items, b0, gn, L.nsamples, g), done);
+            link_group(items, b0, gn, L.nsamples, g);
         }
         CZ_CHECK_GOTO(st, run_y_and_synthesis(items, bt, L.nsamples, 1, det, par), done);
         for (size_t k = 0; k < nitems; k++) item_scatter(&L, &items[k], rec + (t0 + k / L.nsamples) * plane);
         for (size_t b = 0; b < bt; b++) {
-            size_t const t = t0 + b, gn = bt - (b - b % G) < G ? bt - (b - b % G) : G;
-            const uint8_t *gc = b % G == 0 && gn > 1 ? codes + b * nlat : NULL;
-            int const gz = gn > 1 && noz[b / G];
-            CZ_CHECK_GOTO(st, step_chunk(v, &L, items + b * L.nsamples, b % G != 0, gc, gz, &chunk, &tot), done);
+            size_t const t = t0 + b;
+            CZ_CHECK_GOTO(st, step_chunk(v, &L, items + b * L.nsamples, b % G != 0, &groups[b / G], &chunk, &tot),
+                          done);
             CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT, chunk.data, chunk.size),
                           done);
         }
@@ -666,8 +671,7 @@ done:
     for (size_t k = 0; items && k < nb * L.nsamples; k++) item_release(&items[k]);
     cz_buf_free(&chunk);
     free(items);
-    free(codes);
-    free(noz);
+    free(groups);
     free(rec);
     vf_close(v);
     return st;
@@ -709,13 +713,11 @@ static climz_status open_for_decode(vf_model *v, json_t *entry, const climz_deco
 }
 
 /* Parses the latent chunk of step t into its items (streams point into the chunk).
- * predicted: the file says step t is not the first of its group; before: the items of step
- * t - 1 (predicted steps); codes: the slot for the group's prediction codes, filled when the
- * chunk carries them (*has_codes = 1); *noz: the group's mode, set by its first step and
- * checked by the others. */
+ * predicted: the file says step t is not the first of its group g; before: the items of step
+ * t - 1 (predicted steps). The first step of a group sets g (codes and mode), the others are
+ * checked against it. */
 static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, int predicted, const uint8_t *zp,
-                               size_t zn, vf_item *items, const vf_item *before, uint8_t *codes, int *has_codes,
-                               int *noz) {
+                               size_t zn, vf_item *items, const vf_item *before, vf_group *g) {
     const vae_config *cfg = &v->m.cfg;
     cz_rd rz = cz_rd_make(zp, zn);
     uint8_t head[2];
@@ -730,9 +732,14 @@ static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, 
                  "latent stream header is malformed");
     int const flag_noz = !!(head[1] & VF_FLAG_NOZ);
     CZ_RETURN_IF(!!(head[1] & VF_FLAG_PREDICTED) != !!predicted || (predicted && (head[1] & VF_FLAG_CODES)) ||
-                     (predicted && flag_noz != *noz) || (!predicted && flag_noz && !(head[1] & VF_FLAG_CODES)),
+                     (predicted && flag_noz != g->noz) || (!predicted && flag_noz && !(head[1] & VF_FLAG_CODES)),
                  CLIMZ_ERR_CORRUPT, "latent stream flags (%u) disagree with the step's place in its group", head[1]);
-    if (!predicted) *noz = flag_noz;
+    CZ_RETURN_IF(predicted && !g->has_codes, CLIMZ_ERR_CORRUPT,
+                 "a predicted step of a group whose first step has no prediction codes");
+    if (!predicted) {
+        g->has_codes = !!(head[1] & VF_FLAG_CODES);
+        g->noz = flag_noz;
+    }
     CZ_FORWARD(cz_rd_varint(&rz, &ns));
     CZ_FORWARD(cz_rd_varint(&rz, &C));
     CZ_RETURN_IF(ns != L->nsamples || C != L->C, CLIMZ_ERR_CORRUPT,
@@ -743,11 +750,10 @@ static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, 
         CZ_FORWARD(cz_rd_varint(&rz, &nc));
         CZ_RETURN_IF(nc != cfg->latent, CLIMZ_ERR_CORRUPT, "latent stream has %llu prediction codes for %zu channels",
                      (unsigned long long)nc, cfg->latent);
-        CZ_FORWARD(cz_rd_bytes(&rz, codes, cfg->latent));
+        CZ_FORWARD(cz_rd_bytes(&rz, g->codes, cfg->latent));
         for (size_t c = 0; c < cfg->latent; c++)
-            CZ_RETURN_IF(codes[c] >= VAE_PRED_CODES, CLIMZ_ERR_CORRUPT, "latent channel %zu: prediction code %u", c,
-                         codes[c]);
-        *has_codes = 1;
+            CZ_RETURN_IF(g->codes[c] >= VAE_PRED_CODES, CLIMZ_ERR_CORRUPT, "latent channel %zu: prediction code %u", c,
+                         g->codes[c]);
     }
     for (size_t s = 0; s < L->nsamples; s++) {
         vf_item *it = &items[s];
@@ -769,7 +775,7 @@ static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, 
         }
         if (!it->kind) continue;
         uint64_t zlen, ylen;
-        it->noz = predicted && *noz && before[s].kind; /* the model comes from the step before */
+        it->noz = predicted && g->noz && before[s].kind; /* as link_group() will set it */
         if (!it->noz) {
             CZ_FORWARD(cz_rd_u32(&rz, &it->crc));
             CZ_FORWARD(cz_rd_varint(&rz, &zlen));
@@ -792,34 +798,29 @@ static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, 
  * before s0 are decoded, their synthesis is skipped). */
 static climz_status decode_steps(const clz_reader *r, uint32_t var, const vf_model *v, const vf_layout *L,
                                  size_t nz, size_t G, size_t s0, size_t n, int det, float *rec) {
-    size_t const plane = nz * L->ny * L->nx, g0 = s0 - s0 % G, end = s0 + n, nlat = v->m.cfg.latent;
+    size_t const plane = nz * L->ny * L->nx, g0 = s0 - s0 % G, end = s0 + n;
     size_t nb = batch_of_groups(L, nz, G);
     nb = nb < end - g0 ? nb : end - g0;
     vf_item *items = NULL;
-    uint8_t *codes = NULL;
-    climz_status st = batch_alloc(L, nb, nlat, 0, 0, &items, &codes, NULL);
+    vf_group *groups = NULL;
+    climz_status st = batch_alloc(L, nb, G, v->m.cfg.latent, 0, 0, &items, &groups, NULL);
     int const par = st ? 0 : small_samples(v, L, nb * L->nsamples);
     for (size_t t0 = g0; t0 < end && !st; t0 += nb) { /* t0: a multiple of G */
         size_t const bt = end - t0 < nb ? end - t0 : nb;
-        int has_codes = 0, noz = 0;
         for (size_t b = 0; b < bt && !st; b++) {
             uint32_t const tt = (uint32_t)(t0 + b);
             const uint8_t *zp;
             size_t zn;
-            if (b % G == 0) has_codes = 0;
             st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT, &zp, &zn);
             if (!st)
                 st = parse_step(v, L, tt, b % G != 0, zp, zn, items + b * L->nsamples,
-                                b ? items + (b - 1) * L->nsamples : NULL, codes + (b - b % G) * nlat, &has_codes,
-                                &noz);
-            if (!st && b % G != 0 && !has_codes)
-                st = cz_error(CLIMZ_ERR_CORRUPT, "a predicted step of a group whose first step has no prediction codes");
+                                b ? items + (b - 1) * L->nsamples : NULL, &groups[b / G]);
             if (st) cz_error_prefix(st, "time step %u", (unsigned)tt);
             for (size_t s = 0; s < L->nsamples; s++) items[b * L->nsamples + s].synth = tt >= s0;
         }
         for (size_t b0 = 0; b0 < bt && !st; b0 += G) {
             size_t const gn = bt - b0 < G ? bt - b0 : G;
-            if (gn > 1) link_group(items, b0, gn, L->nsamples, codes + b0 * nlat); /* noz: set by parse_step */
+            if (gn > 1) link_group(items, b0, gn, L->nsamples, &groups[b0 / G]);
         }
         if (!st) st = run_stage(items, bt * L->nsamples, ST_READ_Z, par);
         if (!st) st = run_stage(items, bt * L->nsamples, ST_HYPER, par);
@@ -829,7 +830,7 @@ static climz_status decode_steps(const clz_reader *r, uint32_t var, const vf_mod
         for (size_t k = 0; k < nb * L->nsamples; k++) item_release(&items[k]);
     }
     free(items);
-    free(codes);
+    free(groups);
     return st;
 }
 

@@ -175,14 +175,6 @@ climz_status vae_job_create(vae_job **out, const vae_coder *c, size_t H, size_t 
 
 const vae_sample_info *vae_job_info(const vae_job *j) { return &j->info; }
 
-/* s = round(v) half to even, clamped to +-2^30 (the escape codes any int32). */
-static int symbol_of(float v, int32_t *s) {
-    if (!isfinite(v)) return 0;
-    float const r = nearbyintf(v);
-    *s = r > 1073741824.0f ? 1073741824 : r < -1073741824.0f ? -1073741824 : (int32_t)r;
-    return 1;
-}
-
 climz_status vae_job_analyse(vae_job *j, const float *x, cz_buf *zs) {
     const vae_coder *c = j->c;
     size_t h, w, hz, wz;
@@ -196,7 +188,7 @@ climz_status vae_job_analyse(vae_job *j, const float *x, cz_buf *zs) {
     size_t const zplane = hz * wz;
     for (size_t i = 0; i < j->nz; i++) {
         float const med = c->zmed[i / zplane];
-        CZ_RETURN_IF(!symbol_of(j->z[i] - med, &j->sym[i]), CLIMZ_ERR_INVALID_ARG,
+        CZ_RETURN_IF(!vae_symbol(j->z[i] - med, &j->sym[i]), CLIMZ_ERR_INVALID_ARG,
                      "hyper-latent z is not finite (input not normalised?)");
         j->z[i] = (float)j->sym[i] + med;
     }
@@ -236,15 +228,22 @@ climz_status vae_job_synthesis(vae_job *j, float *x_hat) {
     return CLIMZ_OK;
 }
 
+/* the means and table indexes y is coded with: the predicted ones once vae_job_predict ran */
+static void coding_model(const vae_job *j, const float **means, const uint8_t **idx) {
+    *means = j->predicted ? j->pmeans : j->means;
+    *idx = j->predicted ? j->pidx : j->idx;
+}
+
 climz_status vae_job_code_y(vae_job *j, cz_buf *ys) {
     const vae_coder *c = j->c;
     double const t0 = cz_now();
     size_t esc = 0;
-    const float *means = j->predicted ? j->pmeans : j->means;
-    const uint8_t *idx = j->predicted ? j->pidx : j->idx;
+    const float *means;
+    const uint8_t *idx;
+    coding_model(j, &means, &idx);
     /* y: s = round(y - mean), y_hat = s + mean (y is overwritten by y_hat) */
     for (size_t i = 0; i < j->ny; i++) {
-        CZ_RETURN_IF(!symbol_of(j->y[i] - means[i], &j->sym[i]), CLIMZ_ERR_INVALID_ARG,
+        CZ_RETURN_IF(!vae_symbol(j->y[i] - means[i], &j->sym[i]), CLIMZ_ERR_INVALID_ARG,
                      "latent y is not finite (input not normalised?)");
         int32_t const tail = ent_gauss_tail(c->gauss, idx[i]);
         esc += j->sym[i] > tail || j->sym[i] < -tail;
@@ -260,8 +259,9 @@ climz_status vae_job_code_y(vae_job *j, cz_buf *ys) {
 
 climz_status vae_job_read_y(vae_job *j, const uint8_t *ys, size_t yn) {
     double const t0 = cz_now();
-    const float *means = j->predicted ? j->pmeans : j->means;
-    const uint8_t *idx = j->predicted ? j->pidx : j->idx;
+    const float *means;
+    const uint8_t *idx;
+    coding_model(j, &means, &idx);
     climz_status const st = ent_gauss_decode(j->c->gauss, ys, yn, idx, j->ny, j->sym);
     if (st) return cz_error_prefix(st, "y stream");
     for (size_t i = 0; i < j->ny; i++) j->y[i] = (float)j->sym[i] + means[i];

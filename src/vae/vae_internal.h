@@ -11,6 +11,8 @@
 #include "vae/vae.h"
 #include "vae/vae_codec.h"
 
+#include <math.h>
+
 /* One sample in the coder's stages (vae_codec.h); y holds y until stage 3, y_hat after. */
 struct vae_job {
     const vae_coder *c;
@@ -25,6 +27,15 @@ struct vae_job {
     int32_t *sym;
     vae_sample_info info;
 };
+
+/* s = round(v) half to even, clamped to +-2^30 (the escape codes any int32); 0 when v is
+ * not finite. The coder's quantiser, also used by the encoder's estimates (vae_predict.c). */
+static inline int vae_symbol(float v, int32_t *s) {
+    if (!isfinite(v)) return 0;
+    float const r = nearbyintf(v);
+    *s = r > 1073741824.0f ? 1073741824 : r < -1073741824.0f ? -1073741824 : (int32_t)r;
+    return 1;
+}
 
 /* MLP hidden width of a block of the given width: round(mlp_ratio * width), at least 1 */
 size_t vae_hidden_of(const vae_config *c, size_t width);

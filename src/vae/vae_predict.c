@@ -92,11 +92,30 @@ static float value_bits(const len_tables *lt, unsigned i, int32_t v) {
     return lt->esc[i] + 2.0f * floorf(log2f((float)(a - (uint32_t)lt->tail[i]))) + 2.0f;
 }
 
-/* y_hat of channel c of job j coded against means m (own or predicted): q = round(y - m) */
-static float quantised(float y, float m, int32_t *q) {
-    float const r = nearbyintf(y - m);
-    *q = r > 1073741824.0f ? 1073741824 : r < -1073741824.0f ? -1073741824 : (int32_t)r;
-    return (float)*q + m;
+/* The y_hat of one channel of one sample along a group's steps, coded with prediction weight
+ * w: bits[k] += the bits of its predicted steps with scale shift k + PRED_KMIN. prev and cur
+ * are scratch planes (swapped along the chain). */
+static void chain_bits(const len_tables *lt, vae_job *const *jobs, size_t nt, size_t ns, size_t s, size_t ch,
+                       float w, int inherit, float *prev, float *cur, double *bits) {
+    const vae_job *before = NULL, *root = NULL; /* root: where the entropy model comes from */
+    for (size_t t = 0; t < nt; before = jobs[t * ns + s], t++) {
+        const vae_job *j = jobs[t * ns + s];
+        if (!j) continue;
+        if (!before || !inherit) root = j;
+        size_t const plane = j->g.h * j->g.w, o = ch * plane;
+        for (size_t i = 0; i < plane; i++) {
+            int32_t q = 0; /* stays 0 for a y that is not finite: code_y refuses it later */
+            /* without prediction (a chain's first step) the bits are the same for every code */
+            float const m = before ? predicted_mean(root->means[o + i], prev[i], w) : j->means[o + i];
+            vae_symbol(j->y[o + i] - m, &q);
+            cur[i] = (float)q + m;
+            for (unsigned k = 0; before && k < 16; k++)
+                bits[k] += value_bits(lt, shifted_index(root->idx[o + i], (int)k + PRED_KMIN), q);
+        }
+        float *const sw = prev;
+        prev = cur;
+        cur = sw;
+    }
 }
 
 climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t nt, size_t ns, int inherit,
@@ -113,7 +132,6 @@ climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t
     {
         /* the chain of one sample: y_hat of the step before and of this step */
         float *const buf = malloc(2 * plane_max * sizeof *buf);
-        float *prev = buf, *cur = buf ? buf + plane_max : NULL;
         if (!buf) {
 #pragma omp critical
             st = CLIMZ_ERR_ALLOC;
@@ -123,33 +141,10 @@ climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t
             if (!buf) continue;
             size_t const ch = (size_t)cl;
             double bits[VAE_PRED_CODES] = {0};
-            for (unsigned wi = 0; wi < VAE_PRED_CODES / 16; wi++) {
-                float const w = code_weight(wi * 16);
-                for (size_t s = 0; s < ns; s++) {
-                    const vae_job *before = NULL, *root = NULL; /* root: where the model comes from */
-                    for (size_t t = 0; t < nt; before = jobs[t * ns + s], t++) {
-                        const vae_job *j = jobs[t * ns + s];
-                        if (!j) continue;
-                        if (!before || !inherit) root = j;
-                        size_t const plane = j->g.h * j->g.w, o = ch * plane;
-                        int32_t q;
-                        if (!before) { /* coded without prediction: the same bits for every code */
-                            for (size_t i = 0; i < plane; i++) cur[i] = quantised(j->y[o + i], j->means[o + i], &q);
-                        } else {
-                            for (size_t i = 0; i < plane; i++) {
-                                float const m = predicted_mean(root->means[o + i], prev[i], w);
-                                cur[i] = quantised(j->y[o + i], m, &q);
-                                for (unsigned kk = 0; kk < 16; kk++)
-                                    bits[wi * 16 + kk] +=
-                                        value_bits(&lt, shifted_index(root->idx[o + i], (int)kk + PRED_KMIN), q);
-                            }
-                        }
-                        float *const sw = prev;
-                        prev = cur;
-                        cur = sw;
-                    }
-                }
-            }
+            for (unsigned wi = 0; wi < VAE_PRED_CODES / 16; wi++)
+                for (size_t s = 0; s < ns; s++)
+                    chain_bits(&lt, jobs, nt, ns, s, ch, code_weight(wi * 16), inherit, buf, buf + plane_max,
+                               bits + wi * 16);
             unsigned best = VAE_PRED_INTRA;
             for (unsigned k = 0; k < VAE_PRED_CODES; k++)
                 if (bits[k] < bits[best]) best = k;

@@ -597,9 +597,13 @@ static void test_file(void) {
     climz_ctx_free(ctx);
 }
 
-/* Rewrites the .clz at src into dst with chunk (var, t, stream) replaced by mutate's output
- * (the container's CRCs are recomputed, so only the codec's own checks can catch it). */
-static int rewrite_clz(const char *src, const char *dst, uint32_t t, uint16_t stream, int mode, size_t pos) {
+/* Rewrites the .clz at src into dst with chunk (t, stream) edited at pos: byte ^= val, cut
+ * there, val appended, byte = val, or val inserted (the container's CRCs are recomputed, so
+ * only the codec's own checks can catch it). */
+enum { EDIT_FLIP, EDIT_CUT, EDIT_TRAIL, EDIT_SET, EDIT_INSERT };
+
+static int rewrite_clz(const char *src, const char *dst, uint32_t t, uint16_t stream, int mode, size_t pos,
+                       uint8_t val) {
     clz_reader *r = NULL;
     clz_writer *w = NULL;
     if (clz_reader_open(src, &r) || clz_writer_create(&w)) return 0;
@@ -613,10 +617,15 @@ static int rewrite_clz(const char *src, const char *dst, uint32_t t, uint16_t st
         memcpy(q, p, n);
         size_t m = n;
         if (c->t == t && c->stream == stream) {
-            if (mode == 0 && pos < n) q[pos] ^= 0x5a; /* flip */
-            if (mode == 1) m = pos < n ? pos : n;     /* truncate */
-            if (mode == 2) q[m++] = 0;                /* a trailing byte */
-            if (mode == 3 && pos < n) q[pos] = 0xff;  /* set */
+            if (mode == EDIT_FLIP && pos < n) q[pos] ^= val;
+            if (mode == EDIT_CUT) m = pos < n ? pos : n;
+            if (mode == EDIT_TRAIL) q[m++] = val;
+            if (mode == EDIT_SET && pos < n) q[pos] = val;
+            if (mode == EDIT_INSERT && pos <= n) {
+                memmove(q + pos + 1, q + pos, n - pos);
+                q[pos] = val;
+                m = n + 1;
+            }
         }
         if (ok && clz_writer_add(w, c->var, c->t, c->stream, q, m)) ok = 0;
         free(q);
@@ -660,7 +669,7 @@ static void test_damaged_chunks(void) {
     CHECK(ylen_at > 20 && ylen_at + 4 < size);
     const size_t zpos[] = {0, 1, 2, 3, 4, 13, 14, 16, 17, 19, 20, ylen_at - 1};
     for (size_t k = 0; k < sizeof zpos / sizeof *zpos; k++, tries++) {
-        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, zpos[k]));
+        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, zpos[k], 0x5a));
         climz_status const s = climz_decompress_file(ctx, bad, out, &d);
         fails += s != CLIMZ_OK;
         if (s == CLIMZ_OK) printf("latent byte %zu flipped: decoded without error\n", zpos[k]);
@@ -669,7 +678,7 @@ static void test_damaged_chunks(void) {
     const size_t ypos[] = {ylen_at, ylen_at + 2, ylen_at + 3, (ylen_at + size) / 2, size - 1};
     fails = tries = 0;
     for (size_t k = 0; k < sizeof ypos / sizeof *ypos; k++, tries++) {
-        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, ypos[k]));
+        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, ypos[k], 0x5a));
         climz_status const s = climz_decompress_file(ctx, bad, out, &d);
         fails += s != CLIMZ_OK;
         if (s == CLIMZ_OK) printf("latent byte %zu (y part) flipped: decoded without error\n", ypos[k]);
@@ -678,13 +687,13 @@ static void test_damaged_chunks(void) {
     /* truncations and a trailing byte */
     const size_t cut[] = {0, 1, 3, 11, 15, 18, ylen_at, ylen_at + 1, size - 1};
     for (size_t k = 0; k < sizeof cut / sizeof *cut; k++) {
-        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 1, cut[k]));
+        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_CUT, cut[k], 0));
         CHECK_MSG(climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK, "latent chunk cut at %zu decoded", cut[k]);
     }
-    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 2, 0));
+    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_TRAIL, 0, 0));
     CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
     /* the scale-index hash of sample 0 (bytes 13..16): a determinism error */
-    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, 14));
+    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, 14, 0x5a));
     CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_DETERMINISM);
     printf("determinism: %s\n", climz_ctx_last_error(ctx));
     /* the default groups (16 steps): step 2 is predicted from step 1 (flags bit 1) without z
@@ -708,11 +717,10 @@ static void test_damaged_chunks(void) {
         clz_reader_free(r);
         CHECK_MSG(flags == 11 && head0[1] == 13 && head0[4] == 8, "step 2 flags %u, step 0 flags %u, %u codes", flags,
                   head0[1], head0[4]);
-        const size_t at2[] = {1}; /* ^0x5a: flags 3 -> 0x59 (unknown bits) */
-        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, at2[0]));
+        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, 1, 0x5a)); /* flags 11 -> 0x51: unknown bits */
         CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
         for (size_t pos = 1; pos <= 12; pos += pos == 1 ? 3 : 4) { /* flags, count, codes 0 and 4 of step 0 */
-            CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, 3, pos));
+            CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_SET, pos, 0xff));
             CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
             printf("step 0 byte %zu damaged: %s\n", pos, climz_ctx_last_error(ctx));
         }
@@ -721,11 +729,11 @@ static void test_damaged_chunks(void) {
         if (i2 != SIZE_MAX && r && !clz_reader_get_at(r, i2, &p, &n2)) {
             size_t refused = 0, tried = 0;
             for (size_t pos = 13; pos < n2; pos += 1 + n2 / 12, tried++) {
-                CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 0, pos));
+                CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, pos, 0x5a));
                 refused += climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK;
             }
             for (size_t cut = 13; cut < n2; cut += 1 + n2 / 5, tried++) {
-                CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, 1, cut));
+                CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_CUT, cut, 0));
                 refused += climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK;
             }
             CHECK_MSG(refused == tried && tried > 8, "%zu of %zu damaged y parts of a step without z refused", refused,
@@ -745,46 +753,23 @@ static void test_random_damage(void) {
     const char *clz = tmp("hgt.clz"), *bad = tmp("random.clz"), *out = tmp("random.nc");
     climz_ctx *ctx = climz_ctx_create();
     climz_decompress_opts d = {.time_first = 0, .time_count = 3};
+    size_t size[2] = {0, 0}; /* of the latent chunks of steps 0 and 2 */
+    clz_reader *r = NULL;
+    CHECK_OK(clz_reader_open(clz, &r));
+    for (int k = 0; k < 2 && r; k++) {
+        size_t const i = clz_reader_find(r, 0, k ? 2 : 0, CLZ_STREAM_LATENT);
+        if (i != SIZE_MAX) size[k] = clz_reader_chunk(r, i)->size;
+    }
+    clz_reader_free(r);
+    CHECK(size[0] > 0 && size[1] > 0);
     unsigned long long rs = 2026;
-    uint8_t *orig = NULL;
-    size_t norig = 0;
-    CHECK_OK(cz_read_file(clz, &orig, &norig));
     size_t refused = 0, decoded = 0;
-    for (int k = 0; k < 400 && orig; k++) {
-        uint32_t const t = k % 2 ? 0 : 2;
-        clz_reader *r = NULL;
-        clz_writer *w = NULL;
-        if (clz_reader_open_mem(orig, norig, &r) || clz_writer_create(&w)) {
-            CHECK(0);
-            clz_reader_free(r);
-            break;
-        }
-        for (size_t i = 0; i < clz_reader_nchunks(r); i++) {
-            const clz_chunk *c = clz_reader_chunk(r, i);
-            const uint8_t *p;
-            size_t n;
-            CHECK_OK(clz_reader_get_at(r, i, &p, &n));
-            uint8_t *q = malloc(n + 2);
-            memcpy(q, p, n);
-            size_t m = n;
-            if (c->t == t && c->stream == CLZ_STREAM_LATENT && n) {
-                size_t const pos = (size_t)(tu_rand_u64(&rs) % n);
-                switch (tu_rand_u64(&rs) % 4) {
-                case 0: q[pos] ^= (uint8_t)(1u << (tu_rand_u64(&rs) % 8)); break;
-                case 1: q[pos] = (uint8_t)tu_rand_u64(&rs); break;
-                case 2: m = pos; break;
-                default:
-                    memmove(q + pos + 1, q + pos, n - pos);
-                    q[pos] = (uint8_t)tu_rand_u64(&rs);
-                    m = n + 1;
-                }
-            }
-            CHECK_OK(clz_writer_add(w, c->var, c->t, c->stream, q, m));
-            free(q);
-        }
-        CHECK_OK(clz_writer_finish(w, clz_reader_header(r), bad));
-        clz_writer_free(w);
-        clz_reader_free(r);
+    for (int k = 0; k < 400 && size[0] && size[1]; k++) {
+        size_t const n = size[k % 2 ? 0 : 1], pos = (size_t)(tu_rand_u64(&rs) % n);
+        int const mode = (int)(tu_rand_u64(&rs) % 4);
+        int const edit = mode == 0 ? EDIT_FLIP : mode == 1 ? EDIT_SET : mode == 2 ? EDIT_CUT : EDIT_INSERT;
+        uint8_t const val = mode == 0 ? (uint8_t)(1u << (tu_rand_u64(&rs) % 8)) : (uint8_t)tu_rand_u64(&rs);
+        CHECK(rewrite_clz(clz, bad, k % 2 ? 0 : 2, CLZ_STREAM_LATENT, edit, pos, val));
         if (climz_decompress_file(ctx, bad, out, &d) == CLIMZ_OK) decoded++;
         else refused++;
     }
@@ -792,7 +777,6 @@ static void test_random_damage(void) {
            decoded);
     CHECK(refused > 300);
     CHECK_OK(climz_decompress_file(ctx, clz, out, &d));
-    free(orig);
     climz_ctx_free(ctx);
 }
 
