@@ -21,13 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Thread CPU time: on a shared machine wall time mostly measures the other jobs. */
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static uint64_t rng_u64(uint64_t *s) { /* splitmix64 */
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -95,11 +88,11 @@ static row bench_static(size_t n, int runs) {
     cz_buf out = {0};
     for (int r = 0; r < runs; r++) {
         out.size = 0;
-        double t0 = cpu_now();
+        double t0 = cz_thread_cpu_now();
         DIE_IF(ent_cdf_encode(c, sym, n, &out) != CLIMZ_OK, "encode");
-        double t1 = cpu_now();
+        double t1 = cz_thread_cpu_now();
         DIE_IF(ent_cdf_decode(c, out.data, out.size, dec, n) != CLIMZ_OK, "decode");
-        double t2 = cpu_now();
+        double t2 = cz_thread_cpu_now();
         te[r] = t1 - t0;
         td[r] = t2 - t1;
         DIE_IF(memcmp(sym, dec, n * sizeof *sym) != 0, "static round trip mismatch");
@@ -141,16 +134,16 @@ static row bench_adaptive(size_t n, int runs) {
     cz_buf out = {0};
     for (int r = 0; r < runs; r++) {
         out.size = 0;
-        double t0 = cpu_now();
+        double t0 = cz_thread_cpu_now();
         for (size_t i = 0; i < n; i++) ent_aenc_put(e, ctx[i], v[i]);
         DIE_IF(ent_aenc_finish(e, &out) != CLIMZ_OK, "finish");
-        double t1 = cpu_now();
+        double t1 = cz_thread_cpu_now();
         ent_adec *d;
         DIE_IF(ent_adec_create(&d, 4, out.data, out.size) != CLIMZ_OK, "adec");
         climz_status st = CLIMZ_OK;
         for (size_t i = 0; i < n; i++) st |= ent_adec_get(d, ctx[i], &w[i]);
         DIE_IF(st != CLIMZ_OK || ent_adec_finish(d) != CLIMZ_OK, "adaptive decode");
-        double t2 = cpu_now();
+        double t2 = cz_thread_cpu_now();
         ent_adec_free(d);
         te[r] = t1 - t0;
         td[r] = t2 - t1;
@@ -185,11 +178,11 @@ static row bench_gauss(size_t n, int runs) {
     cz_buf out = {0};
     for (int r = 0; r < runs; r++) {
         out.size = 0;
-        double t0 = cpu_now();
+        double t0 = cz_thread_cpu_now();
         DIE_IF(ent_gauss_encode(g, v, idx, n, &out) != CLIMZ_OK, "gauss encode");
-        double t1 = cpu_now();
+        double t1 = cz_thread_cpu_now();
         DIE_IF(ent_gauss_decode(g, out.data, out.size, idx, n, w) != CLIMZ_OK, "gauss decode");
-        double t2 = cpu_now();
+        double t2 = cz_thread_cpu_now();
         te[r] = t1 - t0;
         td[r] = t2 - t1;
         DIE_IF(memcmp(v, w, n * sizeof *v) != 0, "gauss round trip mismatch");

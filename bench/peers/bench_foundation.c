@@ -404,13 +404,6 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* CPU seconds of the calling thread: every codec here runs on it (one thread). */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct bench {
     float *dec, *scratch;
     coded e;
@@ -430,15 +423,15 @@ static result measure(bench *b, const bfield *f, codec_id c, double p, double bo
     int const nrun = reps > 0 ? (reps > 16 ? 16 : reps) : 1;
     climz_status st = CLIMZ_OK;
     for (int k = 0; k < nrun && !st; k++) {
-        double const w0 = cz_now(), c0 = cpu_now();
+        double const w0 = cz_now(), c0 = cz_thread_cpu_now();
         st = codec_run(1, c, p, f, NULL, b->scratch, &b->e);
-        tc[k] = cpu_now() - c0;
+        tc[k] = cz_thread_cpu_now() - c0;
         wc[k] = cz_now() - w0;
     }
     for (int k = 0; k < nrun && !st; k++) {
-        double const w0 = cz_now(), c0 = cpu_now();
+        double const w0 = cz_now(), c0 = cz_thread_cpu_now();
         st = codec_run(0, c, p, f, b->dec, NULL, &b->e);
-        td[k] = cpu_now() - c0;
+        td[k] = cz_thread_cpu_now() - c0;
         wd[k] = cz_now() - w0;
     }
     if (st) {

@@ -179,6 +179,7 @@ int cz_num_threads(void);         /* threads OpenMP will use (1 without OpenMP) 
 void cz_set_num_threads(int n);   /* n <= 0: all cores */
 
 /* ---- time ---------------------------------------------------------------------------- */
-double cz_now(void); /* monotonic seconds */
+double cz_now(void);            /* monotonic seconds */
+double cz_thread_cpu_now(void); /* CPU seconds of the calling thread (benchmarks on a shared machine) */
 
 #endif /* CZ_COMMON_H */

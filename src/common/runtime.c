@@ -22,8 +22,12 @@ void cz_set_num_threads(int n) {
 #endif
 }
 
-double cz_now(void) {
+static double clock_seconds(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+double cz_now(void) { return clock_seconds(CLOCK_MONOTONIC); }
+
+double cz_thread_cpu_now(void) { return clock_seconds(CLOCK_THREAD_CPUTIME_ID); }

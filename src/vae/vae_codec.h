@@ -125,7 +125,7 @@ climz_status vae_job_synthesis(vae_job *j, float *x_hat);
 /* sizes and timings so far */
 const vae_sample_info *vae_job_info(const vae_job *j);
 
-/* ---- temporal prediction of y (between stages 2 and 3) ----------------------------------
+/* ---- prediction of y from the step before or the level below (between stages 2 and 3) ---
  * Consecutive time steps of a field have similar latents. A step may code y against a
  * prediction from the previous step's y_hat instead of the hyper-prior's mean alone: per
  * latent channel, a one-byte code (w, k) gives
@@ -139,7 +139,9 @@ const vae_sample_info *vae_job_info(const vae_job *j);
  * everywhere. The code VAE_PRED_INTRA (w = 0, k = 0) is coding without prediction.
  * A predicted step may also skip its z altogether and inherit (mean, idx) from the step
  * before (vae_job_inherit), and so from the last step that coded a z: on hourly ERA5 2 m
- * temperature the y bits grow by ~1 % while z (a quarter of the file) is gone. */
+ * temperature the y bits grow by ~1 % while z (a quarter of the file) is gone.
+ * The same prediction serves the levels of one step (the codec predicts level k from level
+ * k - 1 of the same time step). */
 #define VAE_PRED_CODES 80 /* codes 0..79 */
 #define VAE_PRED_INTRA 3
 
@@ -153,15 +155,17 @@ climz_status vae_job_predict(vae_job *j, const vae_job *prev, const uint8_t *cod
  *  CLIMZ_OK or CLIMZ_ERR_CORRUPT (prev of another size). */
 climz_status vae_job_inherit(vae_job *j, const vae_job *prev);
 
-/*! vae_predict_choose() : the encoder's choice of the codes for a group of nt steps of ns
- *  samples each: jobs[t * ns + s] after stage 2 (NULL where a sample was not coded). Step 0
- *  is coded without prediction, a step t > 0 of sample s against step t - 1 when both are
- *  coded (else without); with inherit, such a step uses the entropy model of the first step
- *  of its chain (vae_job_inherit) instead of its own. For every latent channel the code with
- *  the fewest estimated bits (from the tables' integer frequencies) over the group's
- *  predicted steps is written to code (cfg.latent bytes); *bits (may be NULL) = their sum.
- *  @return CLIMZ_OK, CLIMZ_ERR_ALLOC. */
-climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t nt, size_t ns, int inherit,
-                                uint8_t *code, double *bits);
+/*! vae_predict_choose() : the encoder's choice of the codes for a chain of nt rows (the
+ *  steps of a group, or the levels of a step) of ns samples each: jobs[t * ns + s] after
+ *  stage 2 (NULL where a sample was not coded). Row 0 is coded without prediction, a row
+ *  t > 0 of sample s against row t - 1 when both are coded (else without); with inherit,
+ *  such a row uses the entropy model of the first row of its chain (vae_job_inherit)
+ *  instead of its own. models (NULL: none) gives for each sample of row 0 the job whose
+ *  entropy model it is coded with, when that is not its own (it inherited one itself). For
+ *  every latent channel the code with the fewest estimated bits (from the tables' integer
+ *  frequencies) over the predicted rows is written to code (cfg.latent bytes); *bits (may be
+ *  NULL) = their sum. @return CLIMZ_OK, CLIMZ_ERR_ALLOC. */
+climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, vae_job *const *models, size_t nt,
+                                size_t ns, int inherit, uint8_t *code, double *bits);
 
 #endif /* CZ_VAE_CODEC_H */

@@ -1,5 +1,5 @@
-/* vae_predict.c — temporal prediction of the latent y from the previous step's y_hat, and
- * the encoder's choice of its per-channel codes (see vae_codec.h). */
+/* vae_predict.c — prediction of the latent y from the y_hat of the step before (or of the
+ * level below), and the encoder's choice of its per-channel codes (see vae_codec.h). */
 #include "vae/vae_internal.h"
 
 #include <math.h>
@@ -95,18 +95,18 @@ static float value_bits(const len_tables *lt, unsigned i, int32_t v) {
 /* The y_hat of one channel of one sample along a group's steps, coded with prediction weight
  * w: bits[k] += the bits of its predicted steps with scale shift k + PRED_KMIN. prev and cur
  * are scratch planes (swapped along the chain). */
-static void chain_bits(const len_tables *lt, vae_job *const *jobs, size_t nt, size_t ns, size_t s, size_t ch,
-                       float w, int inherit, float *prev, float *cur, double *bits) {
+static void chain_bits(const len_tables *lt, vae_job *const *jobs, const vae_job *model0, size_t nt, size_t ns,
+                       size_t s, size_t ch, float w, int inherit, float *prev, float *cur, double *bits) {
     const vae_job *before = NULL, *root = NULL; /* root: where the entropy model comes from */
     for (size_t t = 0; t < nt; before = jobs[t * ns + s], t++) {
         const vae_job *j = jobs[t * ns + s];
         if (!j) continue;
-        if (!before || !inherit) root = j;
+        if (!before || !inherit) root = !t && model0 ? model0 : j;
         size_t const plane = j->g.h * j->g.w, o = ch * plane;
         for (size_t i = 0; i < plane; i++) {
             int32_t q = 0; /* stays 0 for a y that is not finite: code_y refuses it later */
-            /* without prediction (a chain's first step) the bits are the same for every code */
-            float const m = before ? predicted_mean(root->means[o + i], prev[i], w) : j->means[o + i];
+            /* without prediction (a chain's first row) the bits are the same for every code */
+            float const m = before ? predicted_mean(root->means[o + i], prev[i], w) : root->means[o + i];
             vae_symbol(j->y[o + i] - m, &q);
             cur[i] = (float)q + m;
             for (unsigned k = 0; before && k < 16; k++)
@@ -118,8 +118,8 @@ static void chain_bits(const len_tables *lt, vae_job *const *jobs, size_t nt, si
     }
 }
 
-climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t nt, size_t ns, int inherit,
-                                uint8_t *code, double *bits_out) {
+climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, vae_job *const *models, size_t nt,
+                                size_t ns, int inherit, uint8_t *code, double *bits_out) {
     size_t const L = c->m->cfg.latent;
     size_t plane_max = 0;
     for (size_t k = 0; k < nt * ns; k++)
@@ -143,8 +143,8 @@ climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, size_t
             double bits[VAE_PRED_CODES] = {0};
             for (unsigned wi = 0; wi < VAE_PRED_CODES / 16; wi++)
                 for (size_t s = 0; s < ns; s++)
-                    chain_bits(&lt, jobs, nt, ns, s, ch, code_weight(wi * 16), inherit, buf, buf + plane_max,
-                               bits + wi * 16);
+                    chain_bits(&lt, jobs, models ? models[s] : NULL, nt, ns, s, ch, code_weight(wi * 16), inherit,
+                               buf, buf + plane_max, bits + wi * 16);
             unsigned best = VAE_PRED_INTRA;
             for (unsigned k = 0; k < VAE_PRED_CODES; k++)
                 if (bits[k] < bits[best]) best = k;

@@ -271,7 +271,7 @@ static void test_predict(void) {
         if (k == 2) {
             vae_job *pair[2] = {j0, j1};
             double bits = 0;
-            CHECK_OK(vae_predict_choose(&c, pair, 2, 1, 0, code, &bits));
+            CHECK_OK(vae_predict_choose(&c, pair, NULL, 2, 1, 0, code, &bits));
             CHECK(bits > 0 && bits < 8.0 * (double)y_alone.size);
             size_t used = 0;
             for (size_t i = 0; i < L; i++) used += code[i] != VAE_PRED_INTRA;
@@ -304,7 +304,7 @@ static void test_predict(void) {
     CHECK_OK(vae_job_hyper(e1, &crc));
     vae_job *pair[2] = {j0, e1};
     double bits_inh = 0;
-    CHECK_OK(vae_predict_choose(&c, pair, 2, 1, 1, code, &bits_inh));
+    CHECK_OK(vae_predict_choose(&c, pair, NULL, 2, 1, 1, code, &bits_inh));
     CHECK_OK(vae_job_inherit(e1, j0));
     CHECK_OK(vae_job_predict(e1, j0, code));
     CHECK_OK(vae_job_code_y(e1, &y_inh));
@@ -744,40 +744,54 @@ static void test_damaged_chunks(void) {
     climz_ctx_free(ctx);
 }
 
-/* Random damage to the latent chunks of a group's first step (codes, z, y) and of a predicted
- * step without z, with valid container checksums: 400 mutations (a flipped bit, a random
- * byte, a cut, an inserted byte), each decoded: an error or a decode, never a crash or an
- * over-read (run under ASan/UBSan); the intact file still decodes the same afterwards. */
-static void test_random_damage(void) {
-    if (!api_codec_find("vaeformer")) return;
-    const char *clz = tmp("hgt.clz"), *bad = tmp("random.clz"), *out = tmp("random.nc");
-    climz_ctx *ctx = climz_ctx_create();
-    climz_decompress_opts d = {.time_first = 0, .time_count = 3};
-    size_t size[2] = {0, 0}; /* of the latent chunks of steps 0 and 2 */
+/* The latent chunk of step t (of the file's only variable) of clz into buf (at most cap
+ * bytes); its size, 0 when absent. */
+static size_t latent_chunk(const char *clz, uint32_t t, uint8_t *buf, size_t cap) {
     clz_reader *r = NULL;
-    CHECK_OK(clz_reader_open(clz, &r));
-    for (int k = 0; k < 2 && r; k++) {
-        size_t const i = clz_reader_find(r, 0, k ? 2 : 0, CLZ_STREAM_LATENT);
-        if (i != SIZE_MAX) size[k] = clz_reader_chunk(r, i)->size;
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (clz_reader_open(clz, &r)) return 0;
+    for (size_t i = 0; i < clz_reader_nchunks(r); i++) {
+        const clz_chunk *c = clz_reader_chunk(r, i);
+        if (c->t == t && c->stream == CLZ_STREAM_LATENT && !clz_reader_get_at(r, i, &p, &n)) break;
     }
+    if (buf) memcpy(buf, p, n < cap ? n : cap);
     clz_reader_free(r);
+    return n;
+}
+
+/* Random damage to the latent chunks of steps t[0] and t[1] of clz with valid container
+ * checksums: n mutations (a flipped bit, a random byte, a cut, an inserted byte), each
+ * decoded (time range d): an error or a decode, never a crash or an over-read (run under
+ * ASan/UBSan); the intact file still decodes afterwards. Returns how many were refused. */
+static size_t random_damage(const char *clz, const uint32_t t[2], climz_decompress_opts d, int n, unsigned long long rs) {
+    const char *bad = tmp("random.clz"), *out = tmp("random.nc");
+    climz_ctx *ctx = climz_ctx_create();
+    size_t const size[2] = {latent_chunk(clz, t[0], NULL, 0), latent_chunk(clz, t[1], NULL, 0)};
     CHECK(size[0] > 0 && size[1] > 0);
-    unsigned long long rs = 2026;
     size_t refused = 0, decoded = 0;
-    for (int k = 0; k < 400 && size[0] && size[1]; k++) {
-        size_t const n = size[k % 2 ? 0 : 1], pos = (size_t)(tu_rand_u64(&rs) % n);
+    for (int k = 0; k < n && size[0] && size[1]; k++) {
+        size_t const pos = (size_t)(tu_rand_u64(&rs) % size[k % 2]);
         int const mode = (int)(tu_rand_u64(&rs) % 4);
         int const edit = mode == 0 ? EDIT_FLIP : mode == 1 ? EDIT_SET : mode == 2 ? EDIT_CUT : EDIT_INSERT;
         uint8_t const val = mode == 0 ? (uint8_t)(1u << (tu_rand_u64(&rs) % 8)) : (uint8_t)tu_rand_u64(&rs);
-        CHECK(rewrite_clz(clz, bad, k % 2 ? 0 : 2, CLZ_STREAM_LATENT, edit, pos, val));
+        CHECK(rewrite_clz(clz, bad, t[k % 2], CLZ_STREAM_LATENT, edit, pos, val));
         if (climz_decompress_file(ctx, bad, out, &d) == CLIMZ_OK) decoded++;
         else refused++;
     }
-    printf("random damage to latent chunks: %zu refused, %zu decoded (undetected: stats, codes, y values)\n", refused,
-           decoded);
-    CHECK(refused > 300);
+    printf("random damage to the latent chunks of steps %u and %u of %s: %zu refused, %zu decoded (undetected: "
+           "stats, codes, y values)\n", t[0], t[1], clz, refused, decoded);
     CHECK_OK(climz_decompress_file(ctx, clz, out, &d));
     climz_ctx_free(ctx);
+    return refused;
+}
+
+/* a group's first step (codes, z, y) and a predicted step without z */
+static void test_random_damage(void) {
+    if (!api_codec_find("vaeformer")) return;
+    uint32_t const steps[2] = {2, 0};
+    climz_decompress_opts const d = {.time_first = 0, .time_count = 3};
+    CHECK(random_damage(tmp("hgt.clz"), steps, d, 400, 2026) > 300);
 }
 
 /* missing values (NaN-filled land-only data): mask restored, bound holds on valid points */
@@ -824,39 +838,85 @@ static void test_missing(void) {
     climz_ctx_free(ctx);
 }
 
-/* levels: a single-channel model codes each level as a sample, a 7-channel model the 7
- * levels of a step as its channels (GrADS model.ctl T, from the shared data when present) */
+
+/* levels (data/model_T.nc: GrADS model T, 5 days of 7 pressure levels, below-ground points
+ * undefined): a single-channel model codes each level as a sample and, in a group's first
+ * step, predicts level k from level k - 1; a 7-channel model codes the 7 levels of a step as
+ * its channels. Every file (and the bundled model's with level and time prediction) decodes
+ * to the encoder's reconstruction, a time slice to the same values as the whole. With the bundled model and every step coded alone (group=1), level
+ * prediction must save bytes; damaged level flags and codes are refused. */
 static void test_levels(void) {
-    const char *in = tu_shared("model.ctl");
-    if (!in || !api_codec_find("vaeformer")) {
-        printf("model.ctl absent: level tests skipped\n");
-        return;
-    }
-    char inpath[1200];
-    snprintf(inpath, sizeof inpath, "%s", in);
+    if (!api_codec_find("vaeformer")) return;
+    const char *in = tu_data("model_T.nc");
     const char *m7 = tmp("C7.safetensors");
     make_model(m7, 7, 5, 10.0f, 1);
-    const char *models[2] = {tmp("A.safetensors"), m7};
-    const char *vars[] = {"T", NULL};
+    char def[1200];
+    snprintf(def, sizeof def, "%s/models/climz-default.safetensors", CLIMZ_SOURCE_DIR);
+    const char *vars[] = {"T", NULL}, *g1[] = {"group=1", NULL}, *g1_off[] = {"group=1", "levels=0", NULL};
+    struct {
+        const char *model, **opts, *name;
+    } const runs[] = {{tmp("A.safetensors"), NULL, "lev1"}, {m7, NULL, "lev7"}, {def, g1, "levg1"},
+                      {def, g1_off, "levg1_off"}, {def, NULL, "levdef"}};
+    long size[5] = {0};
     climz_ctx *ctx = climz_ctx_create();
-    for (int k = 0; k < 2; k++) {
-        climz_compress_opts co = {.codec = "vaeformer", .model = models[k], .vars = vars};
-        const char *clz = tmp(k ? "lev7.clz" : "lev1.clz"), *out = tmp(k ? "lev7.nc" : "lev1.nc");
-        CHECK_OK(climz_compress_file(ctx, inpath, clz, &co));
+    for (int k = 0; k < 5; k++) {
+        climz_compress_opts co = {.codec = "vaeformer", .model = runs[k].model, .vars = vars, .options = runs[k].opts};
+        char name[3][64];
+        snprintf(name[0], sizeof name[0], "%s.clz", runs[k].name);
+        snprintf(name[1], sizeof name[1], "%s.nc", runs[k].name);
+        snprintf(name[2], sizeof name[2], "%s.part.nc", runs[k].name);
+        const char *clz = tmp(name[0]), *out = tmp(name[1]), *part = tmp(name[2]);
+        CHECK_OK(climz_compress_file(ctx, in, clz, &co));
         CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
-        float *enc = encoder_output(inpath, "T", &co, 0);
-        cz_field fd, fo;
-        float *d = read_back(out, "T", &fd), *o = read_back(inpath, "T", &fo);
-        if (enc && d && o) {
-            CHECK(fo.nz == 7);
-            size_t const n = fo.nt * fo.nz * fo.ny * fo.nx;
-            CHECK_MSG(same_valid(enc, d, fo.miss, n), "levels (model of %d channels): decode differs", k ? 7 : 1);
+        climz_decompress_opts const d = {.time_first = 2, .time_count = 2};
+        CHECK_OK(climz_decompress_file(ctx, clz, part, &d));
+        size[k] = file_size(clz);
+        float *enc = encoder_output(in, "T", &co, 0);
+        cz_field fd, fo, fp;
+        float *dd = read_back(out, "T", &fd), *o = read_back(in, "T", &fo), *dp = read_back(part, "T", &fp);
+        if (enc && dd && o && dp) {
+            CHECK(fo.nz == 7 && fp.nt == 2);
+            size_t const n = fo.nt * fo.nz * fo.ny * fo.nx, step = fo.nz * fo.ny * fo.nx;
+            CHECK_MSG(same_valid(enc, dd, fo.miss, n), "levels (%s): decode differs from the encoder's", runs[k].name);
+            CHECK_MSG(same_valid(enc + 2 * step, dp, fo.miss + 2 * step, 2 * step),
+                      "levels (%s): steps 2..3 alone decode differently", runs[k].name);
+            CHECK(!memcmp(fo.miss, fd.miss, n));
         }
         free(enc);
         io_field_free(&fd);
         io_field_free(&fo);
+        io_field_free(&fp);
     }
+    printf("model T, bundled model, steps coded alone: %ld bytes with level prediction, %ld without\n", size[2],
+           size[3]);
+    CHECK(size[2] > 0 && size[2] < 0.95 * size[3]);
+    /* step 1 of levg1: version, flags (stats 1 + level codes 16 [+ level-predicted samples
+     * without z 32]), nsamples 7, C 1, a count (L = 32) and L level codes (bytes 5..36) */
+    const char *clz = tmp("levg1.clz"), *bad = tmp("levbad.clz"), *out = tmp("levbad.nc");
+    uint8_t head[40] = {0};
+    CHECK(latent_chunk(clz, 1, head, sizeof head) > sizeof head);
+    CHECK_MSG((head[1] & ~32u) == 17 && head[2] == 7 && head[4] == 32, "step 1: flags %u, %u samples, %u codes",
+              head[1], head[2], head[4]);
+    const uint8_t flags[] = {1 | 32, 1 | 2 | 16, 1 | 64, 1 | 4 | 16};
+    for (size_t k = 0; k < sizeof flags; k++) { /* no codes / predicted step / unknown bit / no time codes */
+        CHECK(rewrite_clz(clz, bad, 1, CLZ_STREAM_LATENT, EDIT_SET, 1, flags[k]));
+        CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_CORRUPT);
+    }
+    for (size_t pos = 4; pos <= 36; pos += 16) { /* the count, codes 11 and 27 */
+        CHECK(rewrite_clz(clz, bad, 1, CLZ_STREAM_LATENT, EDIT_SET, pos, 0xfe));
+        CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_CORRUPT);
+        printf("level chunk byte %zu damaged: %s\n", pos, climz_ctx_last_error(ctx));
+    }
+    /* a version 3 chunk (no level prediction then) must not carry level flags */
+    CHECK(rewrite_clz(clz, bad, 1, CLZ_STREAM_LATENT, EDIT_SET, 0, 3));
+    CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_CORRUPT);
+    /* version 3 chunks without them are still read (step 0 of a one-level file) */
+    CHECK(rewrite_clz(tmp("hgt.clz"), bad, 0, CLZ_STREAM_LATENT, EDIT_SET, 0, 3));
+    CHECK_OK(climz_decompress_file(ctx, bad, out, NULL));
     climz_ctx_free(ctx);
+    uint32_t const steps[2] = {1, 3};
+    climz_decompress_opts const all = {.time_first = 0, .time_count = 5};
+    CHECK(random_damage(clz, steps, all, 200, 7) > 150);
 }
 
 /* the bundled default model, when present: found without a model path, sensible on HGT */
