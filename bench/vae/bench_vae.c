@@ -381,12 +381,12 @@ static int run_vae(const blk *b, const char *model, vrun *v) {
     cz_buf img = {0};
     int ok = 0;
     clz_writer_create(&w);
-    double t0 = cz_now();
+    double t0 = bench_clock();
     if (api_codec_vaeformer.encode(&a, w, dec, entry)) {
         fprintf(stderr, "encode %s: %s\n", model, cz_error_message());
         goto done;
     }
-    v->t_enc = cz_now() - t0;
+    v->t_enc = bench_clock() - t0;
     json_t *j = json_object_get(entry, "vaeformer");
     v->y_bytes = (size_t)json_integer_value(json_object_get(j, "y_bytes"));
     v->z_bytes = (size_t)json_integer_value(json_object_get(j, "z_bytes"));

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_clz_decode.h"
+#include "fuzz_targets.h"
 
 #define FUZZ_MAX_MASK (1u << 22) /* points: bounds the fuzzer's own allocation */
 
