@@ -18,7 +18,8 @@
 #ifndef FUZZ_ONE /* the container target unless the build names another */
 #define FUZZ_ONE fuzz_clz_decode_one
 #define FUZZ_CORPUS "corpus"
-#define FUZZ_MIN_OK 3 /* what the committed corpus holds at least: decoding seeds, failing seeds */
+#define FUZZ_MIN_FILES 10 /* what the committed corpus holds at least: inputs, decoding seeds, */
+#define FUZZ_MIN_OK 3     /* seeds that must fail */
 #define FUZZ_MIN_ERR 5
 #endif
 
@@ -91,6 +92,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) replay_path(argv[i]);
     printf("replayed %d inputs (%d must decode, %d must fail with a given code)\n", nfiles, nok,
            nerr);
-    if (argc < 2) CHECK(nok >= FUZZ_MIN_OK && nerr >= FUZZ_MIN_ERR); /* the committed corpus */
+    if (argc < 2) /* the committed corpus */
+        CHECK(nfiles >= FUZZ_MIN_FILES && nok >= FUZZ_MIN_OK && nerr >= FUZZ_MIN_ERR);
     return tu_finish();
 }
