@@ -18,43 +18,49 @@
  *    "group"; default VF_GROUP_MAX, fewer for planes so large that a batch holds fewer
  *    steps). A group's first step codes y against the hyper-prior alone; every later step
  *    codes each sample against the same sample's y_hat one step before (vae_codec.h:
- *    per-channel codes chosen by the encoder for the whole group, stored once in the first
- *    step's chunk). The encoder also decides per group whether its predicted samples code a
+ *    per-channel codes chosen by the encoder for the whole group, stored once in the group's
+ *    chunk). The encoder also decides per group whether its predicted samples code a
  *    z of their own or inherit the entropy model of the step before (flag VF_FLAG_NOZ; the
  *    mode with fewer estimated bits). Bundled model, held-out steps, same error: ERA5 2 m
  *    temperature 16.1x without groups, 22.3x with a z per step, 29.6x with the choice; HGT
  *    59.1x -> 100.4x.
- *    Decoding step t entropy-decodes the steps of its group before t (y, and z and h_s
- *    where coded; no synthesis): G - 1 extra steps at most.
+ *    Decoding step t entropy-decodes the other steps of its group (y, and z and h_s where
+ *    coded; no synthesis): G - 1 extra steps at most.
  *  - Level prediction (single-channel model, nz > 1, option levels=1, the default). In a
  *    group's first step, the planes after the first are predicted the same way from the
- *    plane below (same tile; codes and mode of their own, chosen per step, stored in that
- *    step's chunk). A level chain without z hands plane 0's entropy model to every plane of
+ *    plane below (same tile; codes and mode of their own, stored in the group's chunk). A level chain without z hands plane 0's entropy model to every plane of
  *    the step and, when the time chain has no z either, to the whole group: the encoder
  *    weighs that mode together with the time chain it leaves (choose_group). Bundled model,
  *    GrADS model T (7 levels), one held-out step: 28.1x -> 32.2x at the same error; h_s
  *    runs once per step instead of 7 times.
- *  - One chunk per time step t: CLZ_STREAM_LATENT, the z and y streams of its samples. When an error
+ *  - One chunk per prediction group (CLZ_STREAM_LATENT, keyed by the group's first step): the
+ *    kinds and statistics of its samples, then one z stream for every sample of the group
+ *    that codes a z and one y stream for every coded sample, in step, then sample order.
+ *    One chunk per step (version 4) paid, per step, 32 bytes of index, its header and 16
+ *    bytes of rANS states per stream: half of a 142-byte ERA5 step at 1 % R; the same file
+ *    is 1.51x smaller this way (47.7x -> 72.0x, lambda 3e-4). When an error
  *    bound E > 0 is asked for, the residual stage of the driver (api_residual_encode: blocks
  *    of res_time_block() steps, chunk CLZ_STREAM_RESIDUAL keyed by a block's first step)
  *    codes the field against the neural reconstruction as prediction: every valid point
  *    within E. Decoding a time range then reconstructs the steps of the blocks it touches.
- *    Latent layout, little-endian, varints LEB128 (one chunk, not two, and varint lengths:
- *    at ~40x a 73 x 144 step is ~1 KB, of which the old two-chunk layout took ~100 bytes):
- *      u8 version (4; 3 is read too: it has no level prediction), u8 flags (bit 0: stats
- *      present; bit 1: predicted, i.e. not the first step of its group; bit 2: the group's
- *      codes follow; bit 4: the step's level codes follow; bit 5: its level-predicted
- *      samples code no z), varint nsamples, varint C, [bit 2: varint L (= cfg.latent), L
- *      bytes of prediction codes], [bit 4: varint L, L bytes of level codes] (bit 3: the
- *      group's predicted samples code no z: CRC, n and z absent), then per
- *      sample: u8 kind (0 = no valid point: nothing coded, decodes as 0; 1 = coded),
- *      [stats: C x (f32 mean, f32 std)], [kind 1: u32 CRC-32C of the scale-index map,
- *      varint n, n bytes of z stream, varint m, m bytes of y stream]
+ *    Latent layout, little-endian, varints LEB128:
+ *      u8 version (5; earlier versions are not read), u8 flags (bit 0: stats present; bit 2:
+ *      time prediction codes follow (set exactly when the group has more than one step);
+ *      bit 3: the time-predicted samples code no z; bit 4: the first step's level codes
+ *      follow; bit 5: its level-predicted samples code no z), varint nsteps (G, fewer for
+ *      the last group), varint nsamples, varint C, [bit 2: varint L (= cfg.latent), L bytes
+ *      of time codes], [bit 4: varint L, L bytes of level codes], then per step, per sample:
+ *      u8 kind (0 = no valid point: nothing coded, decodes as 0; 1 = coded), [stats: C x
+ *      (f32 mean, f32 std)]; then [when a sample codes a z: u32 CRC-32C of the CRC-32Cs
+ *      (LE) of the scale-index maps of those samples], varint n, n bytes of z stream,
+ *      varint m, m bytes of y stream.
  *    The decoder refuses a chunk whose sizes or flags disagree with the header and the
- *    step's place in its group (level flags: only on a group's first step with more than
- *    one plane), or a code >= VAE_PRED_CODES (CLIMZ_ERR_CORRUPT), and an index map whose
- *    CRC differs (CLIMZ_ERR_DETERMINISM). A sample is predicted only when it was coded
- *    (kind 1) at the step before (the plane below) too.
+ *    group (level flags: only where a step has more than one plane), a code >=
+ *    VAE_PRED_CODES, a stream for no sample, a stream not consumed exactly
+ *    (CLIMZ_ERR_CORRUPT), and index maps whose CRC differs (CLIMZ_ERR_DETERMINISM). A sample
+ *    is predicted only when it was coded (kind 1) at the step before (the plane below) too.
+ *    Decoding any step of a group entropy-decodes the whole group (z, h_s where a z is
+ *    coded, y); the synthesis runs for the steps asked for only.
  *  - Model identity. The header entry records the model path, its file name and its SHA-256;
  *    a decoder given (or finding) another file refuses it with CLIMZ_ERR_MODEL_MISMATCH.
  *  - Default model (no opts->model): models/climz-default.safetensors, looked up in order
@@ -92,14 +98,12 @@
 #include <unistd.h>
 
 #define VF_DEFAULT_MODEL "climz-default.safetensors"
-#define VF_VERSION 4
-#define VF_VERSION_OLDEST 3 /* version 3: no level prediction */
+#define VF_VERSION 5         /* one chunk per prediction group (4: one per step, not read) */
 #define VF_FLAG_STATS 1u     /* per-sample normalisation statistics present */
-#define VF_FLAG_PREDICTED 2u /* y coded against the previous step (not a group's first step) */
-#define VF_FLAG_CODES 4u     /* the group's prediction codes follow (a group's first step) */
-#define VF_FLAG_NOZ 8u       /* the group's predicted samples code no z (every step of it) */
-#define VF_FLAG_LEVEL_CODES 16u /* version 4: the step's level prediction codes follow */
-#define VF_FLAG_LEVEL_NOZ 32u   /* version 4: its level-predicted samples code no z */
+#define VF_FLAG_CODES 4u     /* the time prediction codes follow (a group of several steps) */
+#define VF_FLAG_NOZ 8u       /* the time-predicted samples code no z */
+#define VF_FLAG_LEVEL_CODES 16u /* the first step's level prediction codes follow */
+#define VF_FLAG_LEVEL_NOZ 32u   /* its level-predicted samples code no z */
 #define VF_MAX_PATH 4096
 
 /* ---- model lookup -------------------------------------------------------------------------- */
@@ -289,10 +293,13 @@ typedef struct vf_pred {
     int noz;        /* its predicted samples code no z */
 } vf_pred;
 
-/* A prediction group of a batch (steps [kG, kG + G) of the field). */
+/* A prediction group of a batch (steps [kG, kG + G) of the field): one chunk. */
 typedef struct vf_group {
     vf_pred time;  /* the steps after the first, from the step before */
     vf_pred level; /* the first step's planes after the first, from the plane below */
+    size_t nz, ny; /* samples that code a z, samples coded */
+    uint32_t crc;  /* CRC-32C of their scale-index maps' CRCs (LE, in order) */
+    ent_dec zd, yd; /* decoder: the group's z and y streams */
 } vf_group;
 
 typedef struct vf_item {
@@ -302,9 +309,7 @@ typedef struct vf_item {
     float *mean, *sd;          /* C each */
     float *x, *xh;             /* C*h*w each: normalised input / reconstruction */
     vae_job *job;
-    cz_buf zs, ys;             /* encoder: the streams */
-    const uint8_t *zp, *yp;    /* decoder: the streams in the file */
-    size_t zn, yn;
+    vf_group *grp;             /* decoder: the group whose streams it reads */
     const struct vf_item *prev; /* the same sample one step before, when y is predicted from it */
     const vf_pred *pred;       /* with prev: the chain, for its prediction codes */
     int noz;                   /* with prev: no z, the entropy model is prev's (vae_job_inherit) */
@@ -319,8 +324,6 @@ static void item_release(vf_item *it) {
     free(it->x);
     free(it->xh);
     vae_job_free(it->job);
-    cz_buf_free(&it->zs);
-    cz_buf_free(&it->ys);
     memset(it, 0, sizeof *it);
 }
 
@@ -333,31 +336,24 @@ static climz_status stage_one(vf_item *it, int stage) {
         CZ_FORWARD(vae_job_predict(it->job, it->prev->job, it->pred->codes));
     }
     switch (stage) {
-    case ST_ANALYSE: return vae_job_analyse(it->job, it->x, &it->zs);
-    case ST_READ_Z: return vae_job_read_z(it->job, it->zp, it->zn);
-    case ST_CODE_Y: return vae_job_code_y(it->job, &it->ys);
-    case ST_READ_Y: return vae_job_read_y(it->job, it->yp, it->yn);
+    case ST_ANALYSE: return vae_job_analyse(it->job, it->x);
+    case ST_READ_Z: return vae_job_read_z(it->job, &it->grp->zd);
+    case ST_CODE_Y: return vae_job_quantise_y(it->job);
+    case ST_READ_Y: return vae_job_read_y(it->job, &it->grp->yd);
     case ST_SYNTH: return it->synth ? vae_job_synthesis(it->job, it->xh) : CLIMZ_OK;
     }
-    uint32_t crc = 0;
-    CZ_FORWARD(vae_job_hyper(it->job, &crc));
-    if (stage == ST_HYPER && it->zp) { /* decoding: compare with the encoder's map */
-        CZ_RETURN_IF(crc != it->crc, CLIMZ_ERR_DETERMINISM,
-                     "the scale-index map derived here (CRC-32C %08x) differs from the encoder's (%08x): the "
-                     "hyper-decoder did not reproduce the encoder's entropy model (damaged z stream, or a "
-                     "model/build that is not bit-reproducible)", (unsigned)crc, (unsigned)it->crc);
-    } else
-        it->crc = crc;
-    return CLIMZ_OK;
+    return vae_job_hyper(it->job, &it->crc);
 }
 
-/* Runs a stage over the coded items; the first failure (in item order) is returned. */
+/* Runs a stage over the coded items; the first failure (in item order) is returned. Reading
+ * a group's streams goes item after item (the samples of a group share them). */
 static climz_status run_stage(vf_item *it, size_t n, int stage, int par) {
     int const blas = openblas_get_num_threads();
     int const omp = cz_num_threads();
+    int const serial = stage == ST_HYPER || stage == ST_READ_Z || stage == ST_READ_Y;
     if (par) openblas_set_num_threads(1);
     if (par && stage == ST_HYPER) cz_set_num_threads(1); /* small h_s: no thread team */
-#pragma omp parallel for schedule(dynamic) if (par && stage != ST_HYPER)
+#pragma omp parallel for schedule(dynamic) if (par && !serial)
     for (long i = 0; i < (long)n; i++) {
         vf_item *x = &it[i];
         if (!x->kind || x->st) continue;
@@ -373,22 +369,38 @@ static climz_status run_stage(vf_item *it, size_t n, int stage, int par) {
     return CLIMZ_OK;
 }
 
-/* Stages 3 and 4 of a batch of nsteps steps of L->nsamples samples in groups of G steps: y
- * step after step (and plane after plane in a step whose planes are predicted from each
- * other), then the synthesis (in deterministic mode when det). */
-static climz_status run_y_and_synthesis(vf_item *it, size_t nsteps, const vf_layout *L, const vf_group *groups,
-                                        size_t G, int encode, int det, int par) {
+/* Stage 3 of a batch of nsteps steps of L->nsamples samples in groups of G steps: y step
+ * after step (and plane after plane in a step whose planes are predicted from each other). */
+static climz_status run_y(vf_item *it, size_t nsteps, const vf_layout *L, const vf_group *groups, size_t G,
+                          int encode, int par) {
     size_t const ns = L->nsamples;
     for (size_t b = 0; b < nsteps; b++) {
         size_t const unit = b % G == 0 && groups[b / G].level.has_codes ? L->tiles : ns;
         for (size_t k = 0; k < ns; k += unit)
             CZ_FORWARD(run_stage(it + b * ns + k, unit, encode ? ST_CODE_Y : ST_READ_Y, par));
     }
+    return CLIMZ_OK;
+}
+
+/* Stage 4 of n items, in deterministic mode when det. */
+static climz_status run_synthesis(vf_item *it, size_t n, int det, int par) {
     int const was = nn_deterministic();
     if (det) nn_set_deterministic(1);
-    climz_status const st = run_stage(it, nsteps * ns, ST_SYNTH, par);
+    climz_status const st = run_stage(it, n, ST_SYNTH, par);
     nn_set_deterministic(was);
     return st;
+}
+
+/* CRC-32C of the index-map CRCs of the items that code a z, among n (LE, in item order). */
+static uint32_t group_crc(const vf_item *it, size_t n) {
+    uint32_t crc = 0;
+    for (size_t k = 0; k < n; k++)
+        if (it[k].kind && !it[k].noz) {
+            uint8_t b[4];
+            cz_store_le32(b, it[k].crc);
+            crc = cz_crc32c(crc, b, 4);
+        }
+    return crc;
 }
 
 /* Links the rows [b0, b0 + gn) of ns samples each (the steps of a group, or the planes of
@@ -508,57 +520,70 @@ static void item_normalise(const vf_model *v, const vf_layout *L, vf_item *it, c
             }
 }
 
-/* The latent chunk of one step (z and y streams of its samples) from its items; predicted:
- * not the first step of its group g (whose first step carries its codes). */
-static climz_status step_chunk(const vf_model *v, const vf_layout *L, const vf_item *it, int predicted,
-                               const vf_group *g, cz_buf *chunk, vf_totals *tot) {
+/* The latent chunk of group g: the gn steps of ns samples from it (see READ ME FIRST). */
+static climz_status group_chunk(const vf_model *v, const vf_layout *L, vf_item *it, size_t gn, const vf_group *g,
+                                cz_buf *chunk, vf_totals *tot) {
+    size_t const ns = L->nsamples, n = gn * ns;
     chunk->size = 0;
-    const uint8_t *codes = !predicted && g->time.has_codes ? g->time.codes : NULL;
-    const uint8_t *lcodes = !predicted && g->level.has_codes ? g->level.codes : NULL;
     uint8_t const head[2] = {
-        VF_VERSION, (uint8_t)((v->m.cfg.field_norm ? VF_FLAG_STATS : 0) | (predicted ? VF_FLAG_PREDICTED : 0) |
-                              (codes ? VF_FLAG_CODES : 0) | (g->time.noz ? VF_FLAG_NOZ : 0) |
-                              (lcodes ? VF_FLAG_LEVEL_CODES : 0) | (lcodes && g->level.noz ? VF_FLAG_LEVEL_NOZ : 0))};
+        VF_VERSION, (uint8_t)((v->m.cfg.field_norm ? VF_FLAG_STATS : 0) | (g->time.has_codes ? VF_FLAG_CODES : 0) |
+                              (g->time.noz ? VF_FLAG_NOZ : 0) | (g->level.has_codes ? VF_FLAG_LEVEL_CODES : 0) |
+                              (g->level.noz ? VF_FLAG_LEVEL_NOZ : 0))};
     CZ_FORWARD(cz_buf_put(chunk, head, 2));
-    CZ_FORWARD(cz_buf_put_varint(chunk, L->nsamples));
+    CZ_FORWARD(cz_buf_put_varint(chunk, gn));
+    CZ_FORWARD(cz_buf_put_varint(chunk, ns));
     CZ_FORWARD(cz_buf_put_varint(chunk, L->C));
     for (int k = 0; k < 2; k++) {
-        const uint8_t *c = k ? lcodes : codes;
-        if (!c) continue;
+        const vf_pred *p = k ? &g->level : &g->time;
+        if (!p->has_codes) continue;
         CZ_FORWARD(cz_buf_put_varint(chunk, v->m.cfg.latent));
-        CZ_FORWARD(cz_buf_put(chunk, c, v->m.cfg.latent));
+        CZ_FORWARD(cz_buf_put(chunk, p->codes, v->m.cfg.latent));
     }
-    for (size_t s = 0; s < L->nsamples; s++) {
-        const vf_item *x = &it[s];
-        CZ_FORWARD(cz_buf_put_u8(chunk, x->kind));
-        if (v->m.cfg.field_norm)
-            for (size_t c = 0; c < L->C; c++) {
-                CZ_FORWARD(cz_buf_put_f32(chunk, x->mean[c]));
-                CZ_FORWARD(cz_buf_put_f32(chunk, x->sd[c]));
-            }
+    vae_job **zj = malloc(2 * n * sizeof *zj), **yj = zj + n;
+    CZ_RETURN_IF(!zj, CLIMZ_ERR_ALLOC, "out of memory");
+    size_t nzj = 0, nyj = 0;
+    for (size_t k = 0; k < n; k++) {
+        const vf_item *x = &it[k];
+        climz_status st = cz_buf_put_u8(chunk, x->kind);
+        for (size_t c = 0; c < L->C && v->m.cfg.field_norm && !st; c++) {
+            st = cz_buf_put_f32(chunk, x->mean[c]);
+            if (!st) st = cz_buf_put_f32(chunk, x->sd[c]);
+        }
+        if (st) {
+            free(zj);
+            return st;
+        }
         if (!x->kind) {
             tot->empty++;
             continue;
         }
-        if (!x->noz) {
-            CZ_FORWARD(cz_buf_put_u32(chunk, x->crc));
-            CZ_FORWARD(cz_buf_put_varint(chunk, x->zs.size));
-            CZ_FORWARD(cz_buf_put(chunk, x->zs.data, x->zs.size));
-        }
-        CZ_FORWARD(cz_buf_put_varint(chunk, x->ys.size));
-        CZ_FORWARD(cz_buf_put(chunk, x->ys.data, x->ys.size));
+        if (!x->noz) zj[nzj++] = x->job;
+        yj[nyj++] = x->job;
         const vae_sample_info *in = vae_job_info(x->job);
         tot->samples++;
-        tot->y_bytes += in->y_bytes;
-        tot->z_bytes += x->noz ? 0 : in->z_bytes;
         tot->z_samples += !x->noz;
         tot->y_escapes += in->y_escapes;
         tot->t_analysis += in->t_analysis;
         tot->t_hyper += in->t_hyper;
-        tot->t_entropy += in->t_entropy;
         tot->t_synthesis += in->t_synthesis;
     }
-    return CLIMZ_OK;
+    cz_buf zs = {0}, ys = {0};
+    double const t0 = cz_now();
+    climz_status st = nzj ? cz_buf_put_u32(chunk, group_crc(it, n)) : CLIMZ_OK;
+    if (!st) st = vae_jobs_encode_z(zj, nzj, &zs);
+    if (!st) st = vae_jobs_encode_y(yj, nyj, &ys);
+    tot->t_entropy += cz_now() - t0;
+    for (int k = 0; k < 2 && !st; k++) {
+        const cz_buf *b = k ? &ys : &zs;
+        st = cz_buf_put_varint(chunk, b->size);
+        if (!st) st = cz_buf_put(chunk, b->data, b->size);
+    }
+    tot->z_bytes += zs.size;
+    tot->y_bytes += ys.size;
+    cz_buf_free(&zs);
+    cz_buf_free(&ys);
+    free(zj);
+    return st;
 }
 
 /* The samples of a batch of nb steps, its groups of G steps with nlat codes each (one
@@ -595,7 +620,7 @@ static climz_status estimate_chain(const vf_model *v, const vf_item *items, size
     for (size_t k = 0; k < gn * ns; k++) {
         const vf_item *x = &items[b0 * ns + k];
         jobs[k] = x->kind ? x->job : NULL;
-        if (k >= ns && x->kind && items[b0 * ns + k - ns].kind) e->z += 8.0 * (double)(x->zs.size + 5);
+        if (k >= ns && x->kind && items[b0 * ns + k - ns].kind) e->z += vae_job_z_bits(x->job);
     }
     climz_status st = vae_predict_choose(&v->c, jobs, models, gn, ns, 0, own, &e->own);
     if (!st) st = vae_predict_choose(&v->c, jobs, models, gn, ns, 1, inh, &e->inherit);
@@ -711,14 +736,14 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
             size_t const gn = bt - b0 < G ? bt - b0 : G;
             CZ_CHECK_GOTO(st, choose_group(v, &L, items, b0, gn, o.levels, g), done);
         }
-        CZ_CHECK_GOTO(st, run_y_and_synthesis(items, bt, &L, groups, G, 1, det, par), done);
+        CZ_CHECK_GOTO(st, run_y(items, bt, &L, groups, G, 1, par), done);
+        CZ_CHECK_GOTO(st, run_synthesis(items, nitems, det, par), done);
         for (size_t k = 0; k < nitems; k++) item_scatter(&L, &items[k], rec + (t0 + k / L.nsamples) * plane);
-        for (size_t b = 0; b < bt; b++) {
-            size_t const t = t0 + b;
-            CZ_CHECK_GOTO(st, step_chunk(v, &L, items + b * L.nsamples, b % G != 0, &groups[b / G], &chunk, &tot),
-                          done);
-            CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)t, CLZ_STREAM_LATENT, chunk.data, chunk.size),
-                          done);
+        for (size_t b0 = 0; b0 < bt; b0 += G) {
+            size_t const gn = bt - b0 < G ? bt - b0 : G;
+            CZ_CHECK_GOTO(st, group_chunk(v, &L, items + b0 * L.nsamples, gn, &groups[b0 / G], &chunk, &tot), done);
+            CZ_CHECK_GOTO(st, clz_writer_add(w, (uint32_t)a->var, (uint32_t)(t0 + b0), CLZ_STREAM_LATENT, chunk.data,
+                                             chunk.size), done);
         }
         for (size_t k = 0; k < nitems; k++) item_release(&items[k]);
         nitems = 0;
@@ -815,124 +840,132 @@ static climz_status read_codes(cz_rd *rz, size_t nlat, uint8_t *codes, const cha
     return CLIMZ_OK;
 }
 
-/* Parses the latent chunk of step t into its items (streams point into the chunk).
- * predicted: the file says step t is not the first of its group g; before: the items of step
- * t - 1 (predicted steps). The first step of a group sets g (codes and modes), the others are
- * checked against it. */
-static climz_status parse_step(const vf_model *v, const vf_layout *L, size_t t, int predicted, const uint8_t *zp,
-                               size_t zn, vf_item *items, const vf_item *before, vf_group *g) {
+/* Parses the latent chunk p[0..n) of the group of gn steps from file step t into its items
+ * (gn * nsamples) and g: codes, modes, CRC and the decoders of its streams (which point into
+ * the chunk), with the items linked along the group's prediction chains. */
+static climz_status parse_group(const vf_model *v, const vf_layout *L, size_t t, size_t gn, const uint8_t *p,
+                                size_t n, vf_item *items, vf_group *g) {
     const vae_config *cfg = &v->m.cfg;
-    cz_rd rz = cz_rd_make(zp, zn);
+    size_t const ns = L->nsamples;
+    cz_rd rz = cz_rd_make(p, n);
     uint8_t head[2];
-    uint64_t ns, C;
+    uint64_t steps, nsam, C, len[2];
     CZ_FORWARD(cz_rd_bytes(&rz, head, 2));
     CZ_RETURN_IF(head[0] > VF_VERSION, CLIMZ_ERR_VERSION, "latent stream version %u is newer than this decoder's (%u)",
                  head[0], VF_VERSION);
-    CZ_RETURN_IF(head[0] < VF_VERSION_OLDEST, CLIMZ_ERR_VERSION,
-                 "latent stream version %u is not supported (%u to %u are)", head[0], VF_VERSION_OLDEST, VF_VERSION);
-    unsigned const allowed = VF_FLAG_STATS | VF_FLAG_PREDICTED | VF_FLAG_CODES | VF_FLAG_NOZ |
-                             (head[0] >= 4 ? VF_FLAG_LEVEL_CODES | VF_FLAG_LEVEL_NOZ : 0);
+    CZ_RETURN_IF(head[0] < VF_VERSION, CLIMZ_ERR_VERSION,
+                 "latent stream version %u (one chunk per time step, an older climz) is no longer read; this decoder "
+                 "reads version %u", head[0], VF_VERSION);
+    unsigned const allowed = VF_FLAG_STATS | VF_FLAG_CODES | VF_FLAG_NOZ | VF_FLAG_LEVEL_CODES | VF_FLAG_LEVEL_NOZ;
     CZ_RETURN_IF(!!(head[1] & VF_FLAG_STATS) != !!cfg->field_norm || (head[1] & ~allowed), CLIMZ_ERR_CORRUPT,
                  "latent stream header is malformed");
-    int const flag_noz = !!(head[1] & VF_FLAG_NOZ), lcodes = !!(head[1] & VF_FLAG_LEVEL_CODES);
-    CZ_RETURN_IF(!!(head[1] & VF_FLAG_PREDICTED) != !!predicted || (predicted && (head[1] & VF_FLAG_CODES)) ||
-                     (predicted && flag_noz != g->time.noz) || (!predicted && flag_noz && !(head[1] & VF_FLAG_CODES)),
-                 CLIMZ_ERR_CORRUPT, "latent stream flags (%u) disagree with the step's place in its group", head[1]);
-    CZ_RETURN_IF(predicted && !g->time.has_codes, CLIMZ_ERR_CORRUPT,
-                 "a predicted step of a group whose first step has no prediction codes");
-    CZ_RETURN_IF((lcodes && (predicted || L->nplanes < 2)) || ((head[1] & VF_FLAG_LEVEL_NOZ) && !lcodes),
-                 CLIMZ_ERR_CORRUPT, "latent stream flags (%u): level prediction where the step has no levels to predict",
-                 head[1]);
-    if (!predicted) {
-        g->time.has_codes = !!(head[1] & VF_FLAG_CODES);
-        g->time.noz = flag_noz;
-        g->level.has_codes = lcodes;
-        g->level.noz = !!(head[1] & VF_FLAG_LEVEL_NOZ);
-    }
-    CZ_FORWARD(cz_rd_varint(&rz, &ns));
+    g->time.has_codes = !!(head[1] & VF_FLAG_CODES);
+    g->time.noz = !!(head[1] & VF_FLAG_NOZ);
+    g->level.has_codes = !!(head[1] & VF_FLAG_LEVEL_CODES);
+    g->level.noz = !!(head[1] & VF_FLAG_LEVEL_NOZ);
+    CZ_RETURN_IF(g->time.has_codes != (gn > 1) || (g->time.noz && !g->time.has_codes), CLIMZ_ERR_CORRUPT,
+                 "latent stream flags (%u) disagree with the group's %zu step(s)", head[1], gn);
+    CZ_RETURN_IF((g->level.has_codes && L->nplanes < 2) || (g->level.noz && !g->level.has_codes), CLIMZ_ERR_CORRUPT,
+                 "latent stream flags (%u): level prediction where a step has no levels to predict", head[1]);
+    CZ_FORWARD(cz_rd_varint(&rz, &steps));
+    CZ_FORWARD(cz_rd_varint(&rz, &nsam));
     CZ_FORWARD(cz_rd_varint(&rz, &C));
-    CZ_RETURN_IF(ns != L->nsamples || C != L->C, CLIMZ_ERR_CORRUPT,
-                 "latent stream has %llu samples of %llu channels, the header says %zu of %zu", (unsigned long long)ns,
-                 (unsigned long long)C, L->nsamples, L->C);
-    if (head[1] & VF_FLAG_CODES) CZ_FORWARD(read_codes(&rz, cfg->latent, g->time.codes, "time"));
-    if (lcodes) CZ_FORWARD(read_codes(&rz, cfg->latent, g->level.codes, "level"));
-    for (size_t s = 0; s < L->nsamples; s++) {
-        vf_item *it = &items[s];
-        CZ_FORWARD(item_init(it, L, t, s));
+    CZ_RETURN_IF(steps != gn || nsam != ns || C != L->C, CLIMZ_ERR_CORRUPT,
+                 "latent stream has %llu step(s) of %llu samples of %llu channels, the header says %zu of %zu of %zu",
+                 (unsigned long long)steps, (unsigned long long)nsam, (unsigned long long)C, gn, ns, L->C);
+    if (g->time.has_codes) CZ_FORWARD(read_codes(&rz, cfg->latent, g->time.codes, "time"));
+    if (g->level.has_codes) CZ_FORWARD(read_codes(&rz, cfg->latent, g->level.codes, "level"));
+    for (size_t k = 0; k < gn * ns; k++) {
+        vf_item *it = &items[k];
+        CZ_FORWARD(item_init(it, L, t + k / ns, k % ns));
+        it->grp = g;
         uint8_t kind;
         CZ_FORWARD(cz_rd_u8(&rz, &kind));
-        CZ_RETURN_IF(kind > 1, CLIMZ_ERR_CORRUPT, "sample %zu has kind %u", s, kind);
+        CZ_RETURN_IF(kind > 1, CLIMZ_ERR_CORRUPT, "step %zu, sample %zu has kind %u", t + k / ns, k % ns, kind);
         it->kind = kind;
-        for (size_t c = 0; c < C; c++) {
+        for (size_t c = 0; c < L->C; c++) {
             if (cfg->field_norm) {
                 CZ_FORWARD(cz_rd_f32(&rz, &it->mean[c]));
                 CZ_FORWARD(cz_rd_f32(&rz, &it->sd[c]));
                 CZ_RETURN_IF(!isfinite(it->mean[c]) || !isfinite(it->sd[c]), CLIMZ_ERR_CORRUPT,
-                             "sample %zu: normalisation is not finite", s);
+                             "step %zu, sample %zu: normalisation is not finite", t + k / ns, k % ns);
             } else {
                 it->mean[c] = v->m.norm_mean[c];
                 it->sd[c] = v->m.norm_std[c];
             }
         }
-        if (!it->kind) continue;
-        uint64_t zlen, ylen;
-        /* as link_chain() will set it */
-        it->noz = predicted ? g->time.noz && before[s].kind
-                            : g->level.noz && s >= L->tiles && items[s - L->tiles].kind;
-        if (!it->noz) {
-            CZ_FORWARD(cz_rd_u32(&rz, &it->crc));
-            CZ_FORWARD(cz_rd_varint(&rz, &zlen));
-            CZ_RETURN_IF(zlen > cz_rd_left(&rz), CLIMZ_ERR_TRUNCATED, "sample %zu: z stream cut", s);
-            CZ_FORWARD(cz_rd_skip(&rz, (size_t)zlen, &it->zp));
-            it->zn = (size_t)zlen;
-        }
-        CZ_FORWARD(cz_rd_varint(&rz, &ylen));
-        CZ_RETURN_IF(ylen > cz_rd_left(&rz), CLIMZ_ERR_TRUNCATED, "sample %zu: y stream cut", s);
-        CZ_FORWARD(cz_rd_skip(&rz, (size_t)ylen, &it->yp));
-        it->yn = (size_t)ylen;
-        CZ_FORWARD(vae_job_create(&it->job, &v->c, it->h, it->w));
+        if (kind) CZ_FORWARD(vae_job_create(&it->job, &v->c, it->h, it->w));
+    }
+    if (g->level.has_codes) link_chain(items, 0, L->nplanes, L->tiles, &g->level);
+    if (gn > 1) link_chain(items, 0, gn, ns, &g->time);
+    g->nz = g->ny = 0;
+    for (size_t k = 0; k < gn * ns; k++) {
+        g->ny += items[k].kind;
+        g->nz += items[k].kind && !items[k].noz;
+    }
+    if (g->nz) CZ_FORWARD(cz_rd_u32(&rz, &g->crc));
+    const uint8_t *sp[2];
+    for (int k = 0; k < 2; k++) {
+        CZ_FORWARD(cz_rd_varint(&rz, &len[k]));
+        CZ_RETURN_IF(len[k] > cz_rd_left(&rz), CLIMZ_ERR_TRUNCATED, "%s stream cut", k ? "y" : "z");
+        CZ_FORWARD(cz_rd_skip(&rz, (size_t)len[k], &sp[k]));
     }
     CZ_RETURN_IF(cz_rd_left(&rz), CLIMZ_ERR_CORRUPT, "latent stream has trailing bytes");
+    CZ_RETURN_IF((!g->nz && len[0]) || (!g->ny && len[1]), CLIMZ_ERR_CORRUPT, "latent stream has a stream for no sample");
+    for (int k = 0; k < 2; k++) {
+        climz_status const st = (k ? g->ny : g->nz) ? ent_dec_begin(k ? &g->yd : &g->zd, sp[k], (size_t)len[k]) : 0;
+        if (st) return cz_error_prefix(st, "%s stream", k ? "y" : "z");
+    }
     return CLIMZ_OK;
 }
 
 /* The neural reconstruction of file steps [s0, s0 + n) into rec (n planes), in batches of
- * whole groups of G steps from the first step of s0's group (the y symbols of the steps
- * before s0 are decoded, their synthesis is skipped). */
+ * whole groups of G steps (nt_file steps in all): the groups that hold the range are
+ * entropy-decoded whole, the synthesis runs for the steps of the range only. */
 static climz_status decode_steps(const clz_reader *r, uint32_t var, const vf_model *v, const vf_layout *L,
-                                 size_t nz, size_t G, size_t s0, size_t n, int det, float *rec) {
-    size_t const plane = nz * L->ny * L->nx, g0 = s0 - s0 % G, end = s0 + n;
+                                 size_t nz, size_t G, size_t nt_file, size_t s0, size_t n, int det, float *rec) {
+    size_t const plane = nz * L->ny * L->nx, ns = L->nsamples, g0 = s0 - s0 % G, end = s0 + n;
+    size_t const gend = (end + G - 1) / G * G < nt_file ? (end + G - 1) / G * G : nt_file;
     size_t nb = batch_of_groups(L, nz, G);
-    nb = nb < end - g0 ? nb : end - g0;
+    nb = nb < gend - g0 ? nb : gend - g0;
     vf_item *items = NULL;
     vf_group *groups = NULL;
     climz_status st = batch_alloc(L, nb, G, v->m.cfg.latent, 0, 0, &items, &groups, NULL);
-    int const par = st ? 0 : small_samples(v, L, nb * L->nsamples);
-    for (size_t t0 = g0; t0 < end && !st; t0 += nb) { /* t0: a multiple of G */
-        size_t const bt = end - t0 < nb ? end - t0 : nb;
-        for (size_t b = 0; b < bt && !st; b++) {
-            uint32_t const tt = (uint32_t)(t0 + b);
-            const uint8_t *zp;
-            size_t zn;
-            st = clz_reader_get(r, var, tt, CLZ_STREAM_LATENT, &zp, &zn);
-            if (!st)
-                st = parse_step(v, L, tt, b % G != 0, zp, zn, items + b * L->nsamples,
-                                b ? items + (b - 1) * L->nsamples : NULL, &groups[b / G]);
-            if (st) cz_error_prefix(st, "time step %u", (unsigned)tt);
-            for (size_t s = 0; s < L->nsamples; s++) items[b * L->nsamples + s].synth = tt >= s0;
-        }
+    int const par = st ? 0 : small_samples(v, L, nb * ns);
+    for (size_t t0 = g0; t0 < gend && !st; t0 += nb) { /* t0: a multiple of G */
+        size_t const bt = gend - t0 < nb ? gend - t0 : nb;
         for (size_t b0 = 0; b0 < bt && !st; b0 += G) {
             size_t const gn = bt - b0 < G ? bt - b0 : G;
-            vf_group *const g = &groups[b0 / G];
-            if (g->level.has_codes) link_chain(items + b0 * L->nsamples, 0, L->nplanes, L->tiles, &g->level);
-            if (gn > 1) link_chain(items, b0, gn, L->nsamples, &g->time);
+            const uint8_t *p;
+            size_t pn;
+            st = clz_reader_get(r, var, (uint32_t)(t0 + b0), CLZ_STREAM_LATENT, &p, &pn);
+            if (!st) st = parse_group(v, L, t0 + b0, gn, p, pn, items + b0 * ns, &groups[b0 / G]);
+            if (st) cz_error_prefix(st, "time steps %zu to %zu", t0 + b0, t0 + b0 + gn - 1);
         }
-        if (!st) st = run_stage(items, bt * L->nsamples, ST_READ_Z, par);
-        if (!st) st = run_stage(items, bt * L->nsamples, ST_HYPER, par);
-        if (!st) st = run_y_and_synthesis(items, bt, L, groups, G, 0, det, par);
-        for (size_t k = 0; k < bt * L->nsamples && !st; k++)
-            if (t0 + k / L->nsamples >= s0) item_scatter(L, &items[k], rec + (t0 + k / L->nsamples - s0) * plane);
-        for (size_t k = 0; k < nb * L->nsamples; k++) item_release(&items[k]);
+        for (size_t k = 0; k < bt * ns; k++) items[k].synth = t0 + k / ns >= s0 && t0 + k / ns < end;
+        if (!st) st = run_stage(items, bt * ns, ST_READ_Z, par);
+        if (!st) st = run_stage(items, bt * ns, ST_HYPER, par);
+        for (size_t b0 = 0; b0 < bt && !st; b0 += G) {
+            size_t const gn = bt - b0 < G ? bt - b0 : G;
+            uint32_t const crc = group_crc(items + b0 * ns, gn * ns), want = groups[b0 / G].crc;
+            if (crc != want)
+                st = cz_error(CLIMZ_ERR_DETERMINISM,
+                              "time steps %zu to %zu: the scale-index maps derived here (CRC-32C %08x) differ from the "
+                              "encoder's (%08x): the hyper-decoder did not reproduce the encoder's entropy model "
+                              "(damaged z stream, or a model/build that is not bit-reproducible)",
+                              t0 + b0, t0 + b0 + gn - 1, (unsigned)crc, (unsigned)want);
+        }
+        if (!st) st = run_y(items, bt, L, groups, G, 0, par);
+        for (size_t b0 = 0; b0 < bt && !st; b0 += G) {
+            const vf_group *g = &groups[b0 / G];
+            for (int k = 0; k < 2 && !st; k++) /* every symbol read: the states are back, no byte is left */
+                if ((st = (k ? g->ny : g->nz) ? ent_dec_end(k ? &g->yd : &g->zd) : CLIMZ_OK))
+                    cz_error_prefix(st, "time steps from %zu: %s stream", t0 + b0, k ? "y" : "z");
+        }
+        if (!st) st = run_synthesis(items, bt * ns, det, par);
+        for (size_t k = 0; k < bt * ns && !st; k++)
+            if (items[k].synth) item_scatter(L, &items[k], rec + (t0 + k / ns - s0) * plane);
+        for (size_t k = 0; k < nb * ns; k++) item_release(&items[k]);
     }
     free(items);
     free(groups);
@@ -953,6 +986,10 @@ static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *
                  "header entry has tile size %lld", (long long)tile);
     CZ_RETURN_IF(residual && !json_object_get(entry, "time_block"), CLIMZ_ERR_VERSION,
                  "the residual stage of this file codes single steps (an older climz): not supported");
+    json_int_t const nt_file = json_integer_value(json_array_get(json_object_get(entry, "shape"), 0));
+    CZ_RETURN_IF(nt_file < 1 || (json_int_t)(t_first + f->nt) > nt_file, CLIMZ_ERR_CORRUPT,
+                 "header entry has %lld time steps, %zu to %zu asked for", (long long)nt_file, t_first,
+                 t_first + f->nt - 1);
     vf_opts o;
     CZ_FORWARD(parse_options(opts ? opts->options : NULL, &o)); /* validated, not used: the file decides */
     /* the steps to reconstruct: those asked for, or the residual blocks that cover them */
@@ -967,7 +1004,7 @@ static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *
     CZ_CHECK_GOTO(st, make_layout(&v->m.cfg, f->nz, f->ny, f->nx, (size_t)tile, &L), done);
     rec = malloc((s1 - s0) * plane * sizeof *rec);
     CZ_CHECK_GOTO(st, rec ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory"), done);
-    CZ_CHECK_GOTO(st, decode_steps(r, var, v, &L, f->nz, (size_t)group, s0, s1 - s0, det, rec), done);
+    CZ_CHECK_GOTO(st, decode_steps(r, var, v, &L, f->nz, (size_t)group, nt_file, s0, s1 - s0, det, rec), done);
     if (residual) st = api_residual_decode(r, var, entry, f, t_first, rec, s0);
     else copy_unmasked(f->values, rec, f->miss, f->nt * plane);
 done:

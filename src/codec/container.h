@@ -34,7 +34,7 @@ enum clz_stream {
     CLZ_STREAM_SCHEMA = 1,   /* data set metadata + small stored variables (schema.h) */
     CLZ_STREAM_MASK = 2,     /* missing-value map of a (var, t) (mask.h) */
     CLZ_STREAM_RESIDUAL = 3, /* error-bounded residual */
-    CLZ_STREAM_LATENT = 4,   /* VAEformer latents z and y of one time step (5 is not used) */
+    CLZ_STREAM_LATENT = 4,   /* VAEformer latents z and y of one prediction group (5 is not used) */
     CLZ_STREAM_INR = 6,      /* CA-INR weights */
     CLZ_STREAM_CONTEXT = 7,  /* a context field stored in the file (CA-INR climatology) */
 };

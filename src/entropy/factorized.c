@@ -78,6 +78,13 @@ climz_status ent_factorized_decode(const ent_factorized *f, const uint8_t *in, s
     return ent_tabset_decode(&f->ts, in, size, map, n, sym);
 }
 
+climz_status ent_factorized_decode_more(const ent_factorized *f, ent_dec *d, size_t n, size_t plane_size,
+                                        int32_t *sym) {
+    CZ_RETURN_IF(plane_size == 0, CLIMZ_ERR_INVALID_ARG, "plane size 0");
+    ent_tmap const map = {NULL, NULL, plane_size};
+    return ent_tabset_decode_more(&f->ts, d, map, n, sym);
+}
+
 climz_status ent_factorized_encode_ch(const ent_factorized *f, const int32_t *sym,
                                       const uint16_t *ch, size_t n, cz_buf *out) {
     ent_tmap const map = {NULL, ch, 0};

@@ -17,6 +17,7 @@
 #define CLIMZ_ENTROPY_FACTORIZED_H
 
 #include "common/cz_common.h"
+#include "entropy/ent_dec.h"
 
 typedef struct ent_factorized ent_factorized;
 
@@ -39,6 +40,9 @@ climz_status ent_factorized_encode(const ent_factorized *f, const int32_t *sym, 
  *  @return CLIMZ_OK, TRUNCATED, CORRUPT or INVALID_ARG; never reads outside in. */
 climz_status ent_factorized_decode(const ent_factorized *f, const uint8_t *in, size_t size,
                                    size_t n, size_t plane_size, int32_t *sym);
+/* the next n symbols of the stream d (ent_dec.h), element i with channel (i / plane_size) % C */
+climz_status ent_factorized_decode_more(const ent_factorized *f, ent_dec *d, size_t n, size_t plane_size,
+                                        int32_t *sym);
 /* explicit channel per element: ch[i] < C (INVALID_ARG otherwise) */
 climz_status ent_factorized_encode_ch(const ent_factorized *f, const int32_t *sym,
                                       const uint16_t *ch, size_t n, cz_buf *out);

@@ -237,6 +237,12 @@ climz_status ent_gauss_decode(const ent_gauss_tables *t, const uint8_t *in, size
     return ent_tabset_decode(&t->ts, in, size, map, n, sym);
 }
 
+climz_status ent_gauss_decode_more(const ent_gauss_tables *t, ent_dec *d, const uint8_t *idx, size_t n,
+                                   int32_t *sym) {
+    ent_tmap const map = {idx, NULL, 0};
+    return ent_tabset_decode_more(&t->ts, d, map, n, sym);
+}
+
 unsigned ent_gauss_prec(const ent_gauss_tables *t) { return t->ts.prec; }
 
 int32_t ent_gauss_tail(const ent_gauss_tables *t, unsigned i) {

@@ -28,6 +28,7 @@
 #define CLIMZ_ENTROPY_GAUSSIAN_H
 
 #include "common/cz_common.h"
+#include "entropy/ent_dec.h"
 
 #define ENT_GAUSS_LEVELS 64
 #define ENT_GAUSS_SCALE_MIN 0.11
@@ -64,6 +65,10 @@ climz_status ent_gauss_encode(const ent_gauss_tables *t, const int32_t *sym, con
  *  trailing bytes), CLIMZ_ERR_INVALID_ARG (an idx >= 64). Never reads outside in. */
 climz_status ent_gauss_decode(const ent_gauss_tables *t, const uint8_t *in, size_t size,
                               const uint8_t *idx, size_t n, int32_t *sym);
+/*! ent_gauss_decode_more() : the next n symbols of the stream d (ent_dec.h), the same as
+ *  ent_gauss_decode on a stream that holds more. */
+climz_status ent_gauss_decode_more(const ent_gauss_tables *t, ent_dec *d, const uint8_t *idx, size_t n,
+                                   int32_t *sym);
 
 /*! ent_gauss_tables_serialize() : appends the tables (scales and integer frequencies,
  *  CRC-protected, little-endian) to out. */

@@ -185,24 +185,33 @@ static climz_status ent_escape_decode(rans_state *x, const uint8_t **p, const ui
     return CLIMZ_OK;
 }
 
-climz_status ent_tabset_decode(const ent_tabset *ts, const uint8_t *in, size_t size, ent_tmap map,
-                               size_t n, int32_t *val) {
+climz_status ent_dec_begin(ent_dec *d, const uint8_t *in, size_t size) {
+    d->p = in;
+    d->end = in + size;
+    d->k = 0;
+    CZ_FORWARD(rans_dec_init(&d->r[0], &d->p, d->end));
+    return rans_dec_init(&d->r[1], &d->p, d->end);
+}
+
+climz_status ent_dec_end(const ent_dec *d) {
+    CZ_FORWARD(rans_dec_done(d->r[0], d->p, d->end));
+    return rans_dec_done(d->r[1], d->p, d->end);
+}
+
+climz_status ent_tabset_decode_more(const ent_tabset *ts, ent_dec *d, ent_tmap map, size_t n, int32_t *val) {
     CZ_RETURN_IF(!map.u8 && !map.u16 && map.plane == 0, CLIMZ_ERR_INVALID_ARG, "no table map");
-    const uint8_t *p = in;
-    const uint8_t *const end = in + size;
-    rans_state r[2];
-    CZ_FORWARD(rans_dec_init(&r[0], &p, end));
-    CZ_FORWARD(rans_dec_init(&r[1], &p, end));
+    const uint8_t *p = d->p;
+    const uint8_t *const end = d->end;
     unsigned const prec = ts->prec, shift = prec - ts->bucket_bits;
     uint64_t const mask = (1ull << prec) - 1;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) { /* after an error d is of no further use */
         uint32_t const t = ent_tmap_get(&map, i, ts->ntab);
         CZ_RETURN_IF(t >= ts->ntab, CLIMZ_ERR_INVALID_ARG, "table index %u at %zu (have %u)",
                      (unsigned)t, i, (unsigned)ts->ntab);
         const ent_tab *const tb = &ts->tab[t];
         const uint32_t *const cum = ts->cum + tb->cum;
         const uint16_t *const bk = ts->bucket + tb->bucket;
-        rans_state *const xp = &r[i & 1];
+        rans_state *const xp = &d->r[(d->k + i) & 1];
         uint64_t x = *xp;
         uint32_t const slot = (uint32_t)(x & mask);
         /* the symbol lies in [bk[b], bk[b + 1]]: binary search for the last cum <= slot */
@@ -223,9 +232,17 @@ climz_status ent_tabset_decode(const ent_tabset *ts, const uint8_t *in, size_t s
         if (lo == tb->nsym - 1) CZ_FORWARD(ent_escape_decode(xp, &p, end, tb, &val[i]));
         else val[i] = (int32_t)(tb->offset + (int64_t)lo);
     }
-    CZ_FORWARD(rans_dec_done(r[0], p, end));
-    CZ_FORWARD(rans_dec_done(r[1], p, end));
+    d->p = p;
+    d->k += n;
     return CLIMZ_OK;
+}
+
+climz_status ent_tabset_decode(const ent_tabset *ts, const uint8_t *in, size_t size, ent_tmap map,
+                               size_t n, int32_t *val) {
+    ent_dec d;
+    CZ_FORWARD(ent_dec_begin(&d, in, size));
+    CZ_FORWARD(ent_tabset_decode_more(ts, &d, map, n, val));
+    return ent_dec_end(&d);
 }
 
 climz_status ent_tabset_serialize(const ent_tabset *ts, cz_buf *out) {

@@ -21,6 +21,7 @@
 #define CLIMZ_ENTROPY_TABLES_H
 
 #include "common/cz_common.h"
+#include "entropy/ent_dec.h"
 
 #define ENT_TS_MAX_TABLES 65536u
 #define ENT_TS_MAX_TOTAL (1u << 24) /* sum of nsym over all tables */
@@ -58,6 +59,8 @@ climz_status ent_tabset_encode(const ent_tabset *ts, const int32_t *val, ent_tma
                                cz_buf *out);
 climz_status ent_tabset_decode(const ent_tabset *ts, const uint8_t *in, size_t size, ent_tmap map,
                                size_t n, int32_t *val);
+/* the next n symbols of a stream started with ent_dec_begin (ent_dec.h) */
+climz_status ent_tabset_decode_more(const ent_tabset *ts, ent_dec *d, ent_tmap map, size_t n, int32_t *val);
 
 climz_status ent_tabset_serialize(const ent_tabset *ts, cz_buf *out);
 /* Reads one serialised set from r (advancing it). */

@@ -137,6 +137,7 @@ void vae_job_free(vae_job *j) {
     free(j->idx);
     free(j->pmeans);
     free(j->pidx);
+    free(j->zsym);
     free(j->sym);
     free(j);
 }
@@ -155,7 +156,6 @@ climz_status vae_job_create(vae_job **out, const vae_coder *c, size_t H, size_t 
     }
     j->ny = c->m->cfg.latent * j->g.h * j->g.w;
     j->nz = c->m->cfg.hyper_latent * j->g.hz * j->g.wz;
-    size_t const ns = j->ny > j->nz ? j->ny : j->nz;
     j->y = malloc(j->ny * sizeof *j->y);
     j->scales = malloc(j->ny * sizeof *j->scales);
     j->means = malloc(j->ny * sizeof *j->means);
@@ -163,8 +163,9 @@ climz_status vae_job_create(vae_job **out, const vae_coder *c, size_t H, size_t 
     j->idx = malloc(j->ny);
     j->pmeans = malloc(j->ny * sizeof *j->pmeans);
     j->pidx = malloc(j->ny);
-    j->sym = malloc(ns * sizeof *j->sym);
-    if (!j->y || !j->scales || !j->means || !j->z || !j->idx || !j->pmeans || !j->pidx || !j->sym) {
+    j->zsym = malloc(j->nz * sizeof *j->zsym);
+    j->sym = malloc(j->ny * sizeof *j->sym);
+    if (!j->y || !j->scales || !j->means || !j->z || !j->idx || !j->pmeans || !j->pidx || !j->zsym || !j->sym) {
         vae_job_free(j);
         return cz_error(CLIMZ_ERR_ALLOC, "out of memory for a %zu x %zu sample", H, W);
     }
@@ -175,7 +176,7 @@ climz_status vae_job_create(vae_job **out, const vae_coder *c, size_t H, size_t 
 
 const vae_sample_info *vae_job_info(const vae_job *j) { return &j->info; }
 
-climz_status vae_job_analyse(vae_job *j, const float *x, cz_buf *zs) {
+climz_status vae_job_analyse(vae_job *j, const float *x) {
     const vae_coder *c = j->c;
     size_t h, w, hz, wz;
     double const t0 = cz_now();
@@ -183,31 +184,34 @@ climz_status vae_job_analyse(vae_job *j, const float *x, cz_buf *zs) {
     CZ_FORWARD(vae_hyper_encode(c->m, j->y, h, w, j->z, &hz, &wz));
     CZ_RETURN_IF(h != j->g.h || w != j->g.w || hz != j->g.hz || wz != j->g.wz, CLIMZ_ERR_DIMENSION,
                  "latent grid %zux%zu / %zux%zu differs from the geometry", h, w, hz, wz);
-    double const t1 = cz_now();
     /* z: s = round(z - median), z_hat = s + median (z is overwritten by z_hat) */
     size_t const zplane = hz * wz;
     for (size_t i = 0; i < j->nz; i++) {
         float const med = c->zmed[i / zplane];
-        CZ_RETURN_IF(!vae_symbol(j->z[i] - med, &j->sym[i]), CLIMZ_ERR_INVALID_ARG,
+        CZ_RETURN_IF(!vae_symbol(j->z[i] - med, &j->zsym[i]), CLIMZ_ERR_INVALID_ARG,
                      "hyper-latent z is not finite (input not normalised?)");
-        j->z[i] = (float)j->sym[i] + med;
+        j->z[i] = (float)j->zsym[i] + med;
     }
-    size_t const z0 = zs->size;
-    CZ_FORWARD(ent_factorized_encode(c->zt, j->sym, j->nz, zplane, zs));
-    j->info.z_bytes = zs->size - z0;
-    j->info.t_analysis += t1 - t0;
-    j->info.t_entropy += cz_now() - t1;
+    j->info.t_analysis += cz_now() - t0;
     return CLIMZ_OK;
 }
 
-climz_status vae_job_read_z(vae_job *j, const uint8_t *zs, size_t zn) {
+double vae_job_z_bits(const vae_job *j) {
+    double const total = ldexp(1.0, VAE_CDF_PREC);
+    size_t const zplane = j->g.hz * j->g.wz;
+    double bits = 0;
+    for (size_t i = 0; i < j->nz; i++)
+        bits -= log2((double)ent_factorized_freq(j->c->zt, (uint32_t)(i / zplane), j->zsym[i]) / total);
+    return bits;
+}
+
+climz_status vae_job_read_z(vae_job *j, ent_dec *d) {
     const vae_coder *c = j->c;
     size_t const zplane = j->g.hz * j->g.wz;
     double const t0 = cz_now();
-    climz_status const st = ent_factorized_decode(c->zt, zs, zn, j->nz, zplane, j->sym);
+    climz_status const st = ent_factorized_decode_more(c->zt, d, j->nz, zplane, j->zsym);
     if (st) return cz_error_prefix(st, "z stream");
-    for (size_t i = 0; i < j->nz; i++) j->z[i] = (float)j->sym[i] + c->zmed[i / zplane];
-    j->info.z_bytes = zn;
+    for (size_t i = 0; i < j->nz; i++) j->z[i] = (float)j->zsym[i] + c->zmed[i / zplane];
     j->info.t_entropy += cz_now() - t0;
     return CLIMZ_OK;
 }
@@ -234,9 +238,8 @@ static void coding_model(const vae_job *j, const float **means, const uint8_t **
     *idx = j->predicted ? j->pidx : j->idx;
 }
 
-climz_status vae_job_code_y(vae_job *j, cz_buf *ys) {
+climz_status vae_job_quantise_y(vae_job *j) {
     const vae_coder *c = j->c;
-    double const t0 = cz_now();
     size_t esc = 0;
     const float *means;
     const uint8_t *idx;
@@ -249,25 +252,60 @@ climz_status vae_job_code_y(vae_job *j, cz_buf *ys) {
         esc += j->sym[i] > tail || j->sym[i] < -tail;
         j->y[i] = (float)j->sym[i] + means[i];
     }
-    size_t const y0 = ys->size;
-    CZ_FORWARD(ent_gauss_encode(c->gauss, j->sym, idx, j->ny, ys));
-    j->info.y_bytes = ys->size - y0;
     j->info.y_escapes = esc;
-    j->info.t_entropy += cz_now() - t0;
     return CLIMZ_OK;
 }
 
-climz_status vae_job_read_y(vae_job *j, const uint8_t *ys, size_t yn) {
+climz_status vae_job_read_y(vae_job *j, ent_dec *d) {
     double const t0 = cz_now();
     const float *means;
     const uint8_t *idx;
     coding_model(j, &means, &idx);
-    climz_status const st = ent_gauss_decode(j->c->gauss, ys, yn, idx, j->ny, j->sym);
+    climz_status const st = ent_gauss_decode_more(j->c->gauss, d, idx, j->ny, j->sym);
     if (st) return cz_error_prefix(st, "y stream");
     for (size_t i = 0; i < j->ny; i++) j->y[i] = (float)j->sym[i] + means[i];
-    j->info.y_bytes = yn;
     j->info.t_entropy += cz_now() - t0;
     return CLIMZ_OK;
+}
+
+/* The symbols of jobs[0..n) (z: zsym with channel maps; y: sym with the coding indexes)
+ * concatenated, and coded as one stream. */
+climz_status vae_jobs_encode_z(vae_job *const *jobs, size_t n, cz_buf *out) {
+    if (!n) return CLIMZ_OK;
+    size_t total = 0;
+    for (size_t k = 0; k < n; k++) total += jobs[k]->nz;
+    int32_t *sym = malloc(total * sizeof *sym);
+    uint16_t *ch = malloc(total * sizeof *ch);
+    climz_status st = sym && ch ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    for (size_t k = 0, o = 0; k < n && !st; o += jobs[k]->nz, k++) {
+        size_t const zplane = jobs[k]->g.hz * jobs[k]->g.wz;
+        memcpy(sym + o, jobs[k]->zsym, jobs[k]->nz * sizeof *sym);
+        for (size_t i = 0; i < jobs[k]->nz; i++) ch[o + i] = (uint16_t)(i / zplane);
+    }
+    if (!st) st = ent_factorized_encode_ch(jobs[0]->c->zt, sym, ch, total, out);
+    free(sym);
+    free(ch);
+    return st;
+}
+
+climz_status vae_jobs_encode_y(vae_job *const *jobs, size_t n, cz_buf *out) {
+    if (!n) return CLIMZ_OK;
+    size_t total = 0;
+    for (size_t k = 0; k < n; k++) total += jobs[k]->ny;
+    int32_t *sym = malloc(total * sizeof *sym);
+    uint8_t *idx = malloc(total);
+    climz_status st = sym && idx ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    for (size_t k = 0, o = 0; k < n && !st; o += jobs[k]->ny, k++) {
+        const float *means;
+        const uint8_t *ix;
+        coding_model(jobs[k], &means, &ix);
+        memcpy(sym + o, jobs[k]->sym, jobs[k]->ny * sizeof *sym);
+        memcpy(idx + o, ix, jobs[k]->ny);
+    }
+    if (!st) st = ent_gauss_encode(jobs[0]->c->gauss, sym, idx, total, out);
+    free(sym);
+    free(idx);
+    return st;
 }
 
 /* ---- one sample, whole ---------------------------------------------------------------------- */
@@ -278,19 +316,36 @@ climz_status vae_sample_encode(const vae_coder *c, const float *x, size_t H, siz
     CZ_FORWARD(vae_job_create(&j, c, H, W));
     size_t const zs0 = zs->size, ys0 = ys->size;
     int const was = nn_deterministic();
-    climz_status st = vae_job_analyse(j, x, zs);
+    climz_status st = vae_job_analyse(j, x);
     if (!st) st = vae_job_hyper(j, idx_crc);
-    if (!st) st = vae_job_code_y(j, ys);
+    if (!st) st = vae_job_quantise_y(j);
+    if (!st) st = vae_jobs_encode_z(&j, 1, zs);
+    if (!st) st = vae_jobs_encode_y(&j, 1, ys);
     if (!st && c->det_decode) nn_set_deterministic(1);
     if (!st) st = vae_job_synthesis(j, x_hat);
     nn_set_deterministic(was);
     if (st) {
         zs->size = zs0;
         ys->size = ys0;
-    } else if (info)
+    } else if (info) {
         *info = j->info;
+        info->z_bytes = zs->size - zs0;
+        info->y_bytes = ys->size - ys0;
+    }
     vae_job_free(j);
     return st;
+}
+
+/* the job's symbols from a whole stream in[0..n) (z or y) */
+static climz_status read_whole(vae_job *j, const uint8_t *in, size_t n, int y) {
+    ent_dec d;
+    climz_status st = ent_dec_begin(&d, in, n);
+    if (!st) {
+        st = y ? vae_job_read_y(j, &d) : vae_job_read_z(j, &d); /* prefixes its own errors */
+        if (st) return st;
+        st = ent_dec_end(&d);
+    }
+    return st ? cz_error_prefix(st, y ? "y stream" : "z stream") : CLIMZ_OK;
 }
 
 climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn, const uint8_t *ys,
@@ -300,7 +355,7 @@ climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn,
     CZ_FORWARD(vae_job_create(&j, c, H, W));
     uint32_t crc = 0;
     int const was = nn_deterministic();
-    climz_status st = vae_job_read_z(j, zs, zn);
+    climz_status st = read_whole(j, zs, zn, 0);
     if (!st) st = vae_job_hyper(j, &crc);
     if (!st && crc != idx_crc)
         st = cz_error(CLIMZ_ERR_DETERMINISM,
@@ -308,11 +363,15 @@ climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn,
                       "hyper-decoder did not reproduce the encoder's entropy model (damaged z stream, or a "
                       "model/build that is not bit-reproducible)",
                       (unsigned)crc, (unsigned)idx_crc);
-    if (!st) st = vae_job_read_y(j, ys, yn);
+    if (!st) st = read_whole(j, ys, yn, 1);
     if (!st && c->det_decode) nn_set_deterministic(1);
     if (!st) st = vae_job_synthesis(j, x_hat);
     nn_set_deterministic(was);
-    if (!st && info) *info = j->info;
+    if (!st && info) {
+        *info = j->info;
+        info->z_bytes = zn;
+        info->y_bytes = yn;
+    }
     vae_job_free(j);
     return st;
 }

@@ -69,7 +69,7 @@ void vae_coder_release(vae_coder *c); /* zeroed struct allowed */
 /* Sizes and timings of one coded sample (for `climz info` and the benchmarks). */
 typedef struct vae_sample_info {
     size_t h, w, hz, wz;       /* latent and hyper-latent grids */
-    size_t y_bytes, z_bytes;   /* stream sizes */
+    size_t y_bytes, z_bytes;   /* stream sizes (vae_sample_*; a job's streams may be shared) */
     size_t y_escapes;          /* y symbols outside their table's range */
     double t_analysis;         /* seconds in g_a + h_a */
     double t_hyper;            /* seconds in h_s */
@@ -98,30 +98,41 @@ climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn,
                                vae_sample_info *info);
 
 /* ---- the same in stages, for coding many samples at once ----------------------------------
- * vae_sample_encode() = analyse + hyper + code_y + synthesis; vae_sample_decode() = read_z +
- * hyper (+ CRC check) + read_y + synthesis. A caller with many small samples runs the
- * stages of different jobs in parallel (each job is independent) except h_s (which switches
- * deterministic mode on and back): one job after the other. The synthesis runs g_s in the
- * mode that is set when it is called: the caller sets deterministic mode around it when the
- * coder's det_decode asks for it (vae_sample_*() do it themselves). */
+ * vae_sample_encode() = analyse + hyper + quantise_y + synthesis, then vae_jobs_encode_z and
+ * _y on the one job; vae_sample_decode() = read_z + hyper (+ CRC check) + read_y + synthesis.
+ * A caller with many small samples runs the stages of different jobs in parallel (each job
+ * is independent) except h_s (which switches deterministic mode on and back) and the
+ * reading of a stream shared by several jobs: one job after the other. The z (or y) symbols
+ * of several jobs may form one stream (vae_jobs_encode_*, in the order the decoder reads
+ * them with vae_job_read_*): short streams pay the rANS states (16 bytes) once. The
+ * synthesis runs g_s in the mode that is set when it is called: the caller sets
+ * deterministic mode around it when the coder's det_decode asks for it (vae_sample_*() do
+ * it themselves). */
 typedef struct vae_job vae_job;
 
 /*! vae_job_create() : buffers for one (H, W) sample of c's model. @return CLIMZ_OK,
  *  CLIMZ_ERR_DIMENSION, CLIMZ_ERR_ALLOC. */
 climz_status vae_job_create(vae_job **j, const vae_coder *c, size_t H, size_t W);
 void vae_job_free(vae_job *j); /* NULL allowed */
-/* stage 1 of encoding: y = g_a(x), z = h_a(y), z symbols appended to zs */
-climz_status vae_job_analyse(vae_job *j, const float *x, cz_buf *zs);
-/* stage 1 of decoding: z symbols from zs[0..zn) */
-climz_status vae_job_read_z(vae_job *j, const uint8_t *zs, size_t zn);
+/* stage 1 of encoding: y = g_a(x), z = h_a(y), z quantised (its symbols kept) */
+climz_status vae_job_analyse(vae_job *j, const float *x);
+/* the estimated bits of the job's z symbols, from the tables' integer frequencies */
+double vae_job_z_bits(const vae_job *j);
+/* stage 1 of decoding: the job's z symbols, the next ones of the stream d */
+climz_status vae_job_read_z(vae_job *j, ent_dec *d);
 /* stage 2: (scale, mean) = h_s(z_hat), scale-index map; *idx_crc = its CRC-32C */
 climz_status vae_job_hyper(vae_job *j, uint32_t *idx_crc);
-/* stage 3 of encoding: y symbols appended to ys; y becomes y_hat */
-climz_status vae_job_code_y(vae_job *j, cz_buf *ys);
-/* stage 3 of decoding: y symbols from ys[0..yn) into y_hat */
-climz_status vae_job_read_y(vae_job *j, const uint8_t *ys, size_t yn);
+/* stage 3 of encoding: y quantised against its coding model (symbols kept); y becomes y_hat */
+climz_status vae_job_quantise_y(vae_job *j);
+/* stage 3 of decoding: the job's y symbols, the next ones of the stream d, into y_hat */
+climz_status vae_job_read_y(vae_job *j, ent_dec *d);
 /* stage 4: x_hat = g_s(y_hat) */
 climz_status vae_job_synthesis(vae_job *j, float *x_hat);
+/*! vae_jobs_encode_z(), vae_jobs_encode_y() : appends one stream of the z (after stage 1)
+ *  or y (after stage 3) symbols of jobs[0..n), in that order, to out. @return CLIMZ_OK,
+ *  CLIMZ_ERR_ALLOC. */
+climz_status vae_jobs_encode_z(vae_job *const *jobs, size_t n, cz_buf *out);
+climz_status vae_jobs_encode_y(vae_job *const *jobs, size_t n, cz_buf *out);
 /* sizes and timings so far */
 const vae_sample_info *vae_job_info(const vae_job *j);
 

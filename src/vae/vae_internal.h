@@ -24,7 +24,7 @@ struct vae_job {
     float *pmeans;          /* with predicted: the means and indexes y is coded with */
     uint8_t *pidx;
     int predicted;
-    int32_t *sym;
+    int32_t *zsym, *sym;    /* the z and y symbols */
     vae_sample_info info;
 };
 

@@ -104,7 +104,7 @@ static void chain_bits(const len_tables *lt, vae_job *const *jobs, const vae_job
         if (!before || !inherit) root = !t && model0 ? model0 : j;
         size_t const plane = j->g.h * j->g.w, o = ch * plane;
         for (size_t i = 0; i < plane; i++) {
-            int32_t q = 0; /* stays 0 for a y that is not finite: code_y refuses it later */
+            int32_t q = 0; /* stays 0 for a y that is not finite: quantise_y refuses it later */
             /* without prediction (a chain's first row) the bits are the same for every code */
             float const m = before ? predicted_mean(root->means[o + i], prev[i], w) : root->means[o + i];
             vae_symbol(j->y[o + i] - m, &q);

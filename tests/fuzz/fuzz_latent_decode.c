@@ -3,9 +3,9 @@
  *
  * A tiny seeded model is made once (in a temporary file). The field is fixed: FL_NT steps of
  * FL_NZ levels of FL_NY x FL_NX points (levels: the level prediction is reached too). An input
- * is: u8 g (prediction group: 1 + (g & 127) % FL_NT steps; bit 7: decode from step 1 on), then
- * per step a u16 LE length and that many bytes of its latent chunk (what is missing is an
- * empty chunk). The container around them is built here with valid CRCs, so that only the
+ * is: u8 g (prediction group: G = 1 + (g & 127) % FL_NT steps; bit 7: decode from step 1 on),
+ * then per group (keys 0, G, 2G, ...) a u16 LE length and that many bytes of its latent chunk
+ * (what is missing is an empty chunk). The container around them is built here with valid CRCs, so that only the
  * codec's checks stand between the input and the decoder. Any input must decode or fail
  * with an error: never crash, over-read or leak.
  *
@@ -86,6 +86,10 @@ static json_t *fuzz_entry(size_t group) {
     json_object_set_new(e, "model", json_string(model_path));
     json_object_set_new(e, "model_name", json_string("fuzz.safetensors"));
     json_object_set_new(e, "model_sha256", json_string(model_sha));
+    json_t *shape = json_array();
+    size_t const dims[4] = {FL_NT, FL_NZ, FL_NY, FL_NX};
+    for (int k = 0; k < 4; k++) json_array_append_new(shape, json_integer((json_int_t)dims[k]));
+    json_object_set_new(e, "shape", shape);
     json_object_set_new(j, "tile", json_integer(0));
     json_object_set_new(j, "group", json_integer((json_int_t)group));
     json_object_set_new(j, "deterministic_synthesis", json_false());
@@ -104,7 +108,7 @@ climz_status fuzz_latent_decode_one(const uint8_t *data, size_t size) {
     clz_reader *r = NULL;
     cz_buf img = {0};
     climz_status st = clz_writer_create(&w);
-    for (uint32_t t = 0; t < FL_NT && !st; t++) {
+    for (uint32_t t = 0; t < FL_NT && !st; t += (uint32_t)group) {
         size_t n = 0;
         if (pos + 2 <= size) {
             n = (size_t)data[pos] | (size_t)data[pos + 1] << 8;
@@ -152,11 +156,11 @@ climz_status fuzz_latent_seed(const float *x, const uint8_t *miss, const char *c
     if (!st) st = clz_writer_finish_mem(w, "{}", &img);
     if (!st) st = clz_reader_open_mem(img.data, img.size, &r);
     if (!st) st = cz_buf_put_u8(out, g);
-    for (uint32_t t = 0; t < FL_NT && !st; t++) {
+    for (uint32_t t = 0; t < FL_NT && !st; t += 1 + (g & 0x7f) % FL_NT) {
         const uint8_t *p;
         size_t m;
         st = clz_reader_get(r, 0, t, CLZ_STREAM_LATENT, &p, &m);
-        if (!st && m > 0xffff) st = cz_error(CLIMZ_ERR_INVALID_ARG, "step %u: a %zu-byte chunk", t, m);
+        if (!st && m > 0xffff) st = cz_error(CLIMZ_ERR_INVALID_ARG, "group at step %u: a %zu-byte chunk", t, m);
         if (!st) st = cz_buf_put_u8(out, (uint8_t)(m & 0xff));
         if (!st) st = cz_buf_put_u8(out, (uint8_t)(m >> 8));
         if (!st) st = cz_buf_put(out, p, m);

@@ -69,13 +69,13 @@ int main(int argc, char **argv) {
     save("ok-groups.lat", b.data, b.size);
     b.data[0] = 0x82;
     save("ok-slice.lat", b.data, b.size);
-    b.data[0] = 0; /* a group of 1 step, but the chunks say otherwise */
+    b.data[0] = 0; /* a group of 1 step, but the chunk says 3 */
     save("err-CORRUPT-group.lat", b.data, b.size);
     b.data[0] = 2;
-    b.data[4] ^= 0x40; /* step 0's flags: an unknown bit */
+    b.data[4] ^= 0x40; /* the group's flags: an unknown bit */
     save("err-CORRUPT-flags.lat", b.data, b.size);
     b.data[4] ^= 0x40;
-    b.data[3] = 9; /* step 0's version */
+    b.data[3] = 9; /* the group's version */
     save("err-VERSION-future.lat", b.data, b.size);
     b.size = 0;
     must(fuzz_latent_seed(x, miss, g1, 0, &b), "group=1");

@@ -230,6 +230,21 @@ static void test_sample(int big_latent) {
 /* Temporal prediction with the job API on two consecutive HGT steps: the intra code gives the
  * very streams of coding without prediction; a predicted step decodes to the encoder's
  * y_hat (same synthesis, bit for bit); the chosen codes cost no more than coding alone. */
+
+/* one job's z (after stage 1) or y (quantised here) as a stream of its own */
+static climz_status code_z(vae_job *j, cz_buf *out) { return vae_jobs_encode_z(&j, 1, out); }
+static climz_status code_y(vae_job *j, cz_buf *out) {
+    climz_status const st = vae_job_quantise_y(j);
+    return st ? st : vae_jobs_encode_y(&j, 1, out);
+}
+/* the job's z or y symbols from the whole stream b, which must end with them */
+static climz_status read_stream(vae_job *j, const cz_buf *b, int y) {
+    ent_dec d;
+    climz_status st = ent_dec_begin(&d, b->data, b->size);
+    if (!st) st = y ? vae_job_read_y(j, &d) : vae_job_read_z(j, &d);
+    return st ? st : ent_dec_end(&d);
+}
+
 static void test_predict(void) {
     const char *mp = tmp("tiny_pred.safetensors");
     make_model(mp, 1, 7, 200.0f, 1);
@@ -256,9 +271,10 @@ static void test_predict(void) {
     cz_buf z0 = {0}, y0 = {0}, z1 = {0}, y_alone = {0}, y_intra = {0}, y_pred = {0};
     uint32_t crc = 0;
     CHECK_OK(vae_job_create(&j0, &c, H, W));
-    CHECK_OK(vae_job_analyse(j0, x, &z0));
+    CHECK_OK(vae_job_analyse(j0, x));
+    CHECK_OK(code_z(j0, &z0));
     CHECK_OK(vae_job_hyper(j0, &crc));
-    CHECK_OK(vae_job_code_y(j0, &y0));
+    CHECK_OK(code_y(j0, &y0));
     /* step 1: alone, with the intra code, with the chosen codes (fresh jobs: stage 3 consumes y) */
     for (int k = 0; k < 3 && j0; k++) {
         cz_buf *out = k == 0 ? &y_alone : k == 1 ? &y_intra : &y_pred;
@@ -266,7 +282,8 @@ static void test_predict(void) {
         j1 = NULL;
         z1.size = 0;
         CHECK_OK(vae_job_create(&j1, &c, H, W));
-        CHECK_OK(vae_job_analyse(j1, x + n, &z1));
+        CHECK_OK(vae_job_analyse(j1, x + n));
+        CHECK_OK(code_z(j1, &z1));
         CHECK_OK(vae_job_hyper(j1, &crc));
         if (k == 2) {
             vae_job *pair[2] = {j0, j1};
@@ -279,19 +296,19 @@ static void test_predict(void) {
             for (size_t i = 0; i < L; i++) CHECK(code[i] < VAE_PRED_CODES);
         }
         if (k) CHECK_OK(vae_job_predict(j1, j0, k == 1 ? intra : code));
-        CHECK_OK(vae_job_code_y(j1, out));
+        CHECK_OK(code_y(j1, out));
     }
     CHECK(y_intra.size == y_alone.size && !memcmp(y_intra.data, y_alone.data, y_alone.size));
     printf("step 1 of HGT, tiny model: y %zu B alone, %zu B predicted from step 0\n", y_alone.size, y_pred.size);
     CHECK(y_pred.size <= y_alone.size + y_alone.size / 50 + 8);
     /* the decoder's side: z, h_s, the same prediction, y -> the encoder's synthesis */
     CHECK_OK(vae_job_create(&d1, &c, H, W));
-    CHECK_OK(vae_job_read_z(d1, z1.data, z1.size));
+    CHECK_OK(read_stream(d1, &z1, 0));
     uint32_t crc_d = 0;
     CHECK_OK(vae_job_hyper(d1, &crc_d));
     CHECK(crc_d == crc);
     CHECK_OK(vae_job_predict(d1, j0, code));
-    CHECK_OK(vae_job_read_y(d1, y_pred.data, y_pred.size));
+    CHECK_OK(read_stream(d1, &y_pred, 1));
     CHECK_OK(vae_job_synthesis(j1, xa));
     CHECK_OK(vae_job_synthesis(d1, xb));
     CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
@@ -300,24 +317,62 @@ static void test_predict(void) {
     cz_buf y_inh = {0};
     CHECK_OK(vae_job_create(&e1, &c, H, W));
     z1.size = 0;
-    CHECK_OK(vae_job_analyse(e1, x + n, &z1));
+    CHECK_OK(vae_job_analyse(e1, x + n));
+    CHECK_OK(code_z(e1, &z1));
     CHECK_OK(vae_job_hyper(e1, &crc));
     vae_job *pair[2] = {j0, e1};
     double bits_inh = 0;
     CHECK_OK(vae_predict_choose(&c, pair, NULL, 2, 1, 1, code, &bits_inh));
     CHECK_OK(vae_job_inherit(e1, j0));
     CHECK_OK(vae_job_predict(e1, j0, code));
-    CHECK_OK(vae_job_code_y(e1, &y_inh));
+    CHECK_OK(code_y(e1, &y_inh));
     printf("step 1 inheriting step 0's model: y %zu B (estimated %.0f B), z %zu B saved\n", y_inh.size, bits_inh / 8,
            z1.size);
     CHECK(fabs(bits_inh / 8 - (double)y_inh.size) < 0.05 * (double)y_inh.size + 16);
     CHECK_OK(vae_job_create(&d2, &c, H, W));
     CHECK_OK(vae_job_inherit(d2, j0));
     CHECK_OK(vae_job_predict(d2, j0, code));
-    CHECK_OK(vae_job_read_y(d2, y_inh.data, y_inh.size));
+    CHECK_OK(read_stream(d2, &y_inh, 1));
     CHECK_OK(vae_job_synthesis(e1, xa));
     CHECK_OK(vae_job_synthesis(d2, xb));
     CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
+    /* both steps' y (and z) in one stream, read in two pieces: the same symbols, and the
+     * 16 bytes of rANS states paid once (give or take a 32-bit word) */
+    {
+        cz_buf yy = {0}, zz = {0};
+        vae_job *both[2] = {j0, e1}, *r0 = NULL, *r1 = NULL;
+        CHECK_OK(vae_jobs_encode_y(both, 2, &yy));
+        CHECK_OK(vae_jobs_encode_z(both, 2, &zz));
+        printf("one y stream for two steps: %zu B, two streams: %zu B\n", yy.size, y0.size + y_inh.size);
+        CHECK(yy.size + 8 <= y0.size + y_inh.size && yy.size + 24 >= y0.size + y_inh.size);
+        CHECK(zz.size + 8 <= z0.size + z1.size);
+        CHECK_OK(vae_job_create(&r0, &c, H, W));
+        CHECK_OK(vae_job_create(&r1, &c, H, W));
+        ent_dec dy, dz;
+        CHECK_OK(ent_dec_begin(&dz, zz.data, zz.size));
+        CHECK_OK(vae_job_read_z(r0, &dz));
+        CHECK_STATUS(ent_dec_end(&dz), CLIMZ_ERR_CORRUPT); /* half read */
+        CHECK_OK(vae_job_read_z(r1, &dz));
+        CHECK_OK(ent_dec_end(&dz));
+        uint32_t c0 = 0, c1 = 0;
+        CHECK_OK(vae_job_hyper(r0, &c0));
+        CHECK_OK(vae_job_hyper(r1, &c1));
+        CHECK_OK(ent_dec_begin(&dy, yy.data, yy.size));
+        CHECK_OK(vae_job_read_y(r0, &dy));
+        CHECK_OK(vae_job_inherit(r1, r0));
+        CHECK_OK(vae_job_predict(r1, r0, code));
+        CHECK_OK(vae_job_read_y(r1, &dy));
+        CHECK_OK(ent_dec_end(&dy));
+        CHECK_OK(vae_job_synthesis(r1, xb));
+        CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
+        CHECK_OK(ent_dec_begin(&dy, yy.data, yy.size - 4)); /* a cut stream */
+        CHECK_OK(vae_job_read_y(r0, &dy));
+        CHECK(vae_job_read_y(r1, &dy) != CLIMZ_OK || ent_dec_end(&dy) != CLIMZ_OK);
+        vae_job_free(r0);
+        vae_job_free(r1);
+        cz_buf_free(&yy);
+        cz_buf_free(&zz);
+    }
     vae_job_free(e1);
     vae_job_free(d2);
     cz_buf_free(&y_inh);
@@ -511,22 +566,22 @@ static void test_file(void) {
         CHECK_OK(climz_decompress_file(ctx, clzm, tmp("moved.nc"), &dopt));
     }
 
-    /* a flipped byte in the z stream of one step's latent chunk or in the y stream (which
-     * ends the chunk) of another: named checksum error */
+    /* a flipped byte in the z stream of one group's latent chunk (steps 0..15) or in the y
+     * stream (which ends the chunk) of the next (16..20): named checksum error */
     {
         clz_reader *r = NULL;
         CHECK_OK(clz_reader_open(clz, &r));
         int vi = -1; /* the variable number may not be 0 */
         for (size_t i = 0; r && i < clz_reader_nchunks(r); i++)
             if (clz_reader_chunk(r, i)->stream == CLZ_STREAM_LATENT) vi = (int)clz_reader_chunk(r, i)->var;
-        size_t const i3 = vi >= 0 ? clz_reader_find(r, (uint32_t)vi, 3, CLZ_STREAM_LATENT) : SIZE_MAX;
-        size_t const i4 = vi >= 0 ? clz_reader_find(r, (uint32_t)vi, 4, CLZ_STREAM_LATENT) : SIZE_MAX;
+        size_t const i3 = vi >= 0 ? clz_reader_find(r, (uint32_t)vi, 0, CLZ_STREAM_LATENT) : SIZE_MAX;
+        size_t const i4 = vi >= 0 ? clz_reader_find(r, (uint32_t)vi, 16, CLZ_STREAM_LATENT) : SIZE_MAX;
         uint64_t offy = 0, offz = 0;
         CHECK(i3 != SIZE_MAX && i4 != SIZE_MAX);
         if (i3 != SIZE_MAX && i4 != SIZE_MAX) {
-            /* version, flags, 2 varints, kind, mean, std, CRC, z length: the z stream from 20 */
-            CHECK(clz_reader_chunk(r, i3)->size > 24);
-            offz = clz_reader_chunk(r, i3)->offset + 22;
+            /* header and codes, 16 x (kind, mean, std), CRC, z length: the z stream from ~175 */
+            CHECK(clz_reader_chunk(r, i3)->size > 200);
+            offz = clz_reader_chunk(r, i3)->offset + 180;
             offy = clz_reader_chunk(r, i4)->offset + clz_reader_chunk(r, i4)->size - 1;
         }
         clz_reader_free(r);
@@ -534,7 +589,7 @@ static void test_file(void) {
         size_t size = 0;
         CHECK_OK(cz_read_file(clz, &data, &size));
         const uint64_t offs[2] = {offy, offz};
-        const char *names[2] = {"time 4, stream latent", "time 3, stream latent"};
+        const char *names[2] = {"time 16, stream latent", "time 0, stream latent"};
         for (int k = 0; k < 2 && data && offs[k]; k++) {
             data[offs[k]] ^= 0x04;
             FILE *fp = fopen(tmp("bad.clz"), "wb");
@@ -636,11 +691,54 @@ static int rewrite_clz(const char *src, const char *dst, uint32_t t, uint16_t st
     return ok;
 }
 
+/* Where the parts of a latent chunk p[0..n) (version 5) lie, for a model with per-sample
+ * statistics and a group that codes a z (so the CRC is there). 1 when it adds up. */
+typedef struct chunk_map {
+    size_t recs; /* the per-sample records (kind, mean, std) */
+    size_t crc;  /* the CRC of the scale-index maps */
+    size_t z, zn, y, yn; /* the z and y streams (after their lengths) */
+} chunk_map;
+
+static int map_chunk(const uint8_t *p, size_t n, chunk_map *m) {
+    if (n < 2) return 0;
+    cz_rd r = cz_rd_make(p + 2, n - 2);
+    uint64_t steps, ns, C, cnt, zl, yl;
+    if (cz_rd_varint(&r, &steps) || cz_rd_varint(&r, &ns) || cz_rd_varint(&r, &C)) return 0;
+    for (unsigned bit = 4; bit <= 16; bit += 12)
+        if ((p[1] & bit) && (cz_rd_varint(&r, &cnt) || cz_rd_skip(&r, (size_t)cnt, NULL))) return 0;
+    m->recs = (size_t)(r.p - p);
+    if (cz_rd_skip(&r, (size_t)(steps * ns * (1 + 8 * C)), NULL)) return 0;
+    m->crc = (size_t)(r.p - p);
+    if (cz_rd_skip(&r, 4, NULL) || cz_rd_varint(&r, &zl)) return 0;
+    m->z = (size_t)(r.p - p);
+    m->zn = (size_t)zl;
+    if (cz_rd_skip(&r, m->zn, NULL) || cz_rd_varint(&r, &yl)) return 0;
+    m->y = (size_t)(r.p - p);
+    m->yn = (size_t)yl;
+    return m->y + m->yn == n;
+}
+
+/* The latent chunk at key t (of the file's only variable) of clz into buf (at most cap
+ * bytes); its size, 0 when absent. */
+static size_t latent_chunk(const char *clz, uint32_t t, uint8_t *buf, size_t cap) {
+    clz_reader *r = NULL;
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (clz_reader_open(clz, &r)) return 0;
+    for (size_t i = 0; i < clz_reader_nchunks(r); i++) {
+        const clz_chunk *c = clz_reader_chunk(r, i);
+        if (c->t == t && c->stream == CLZ_STREAM_LATENT && !clz_reader_get_at(r, i, &p, &n)) break;
+    }
+    if (buf) memcpy(buf, p, n < cap ? n : cap);
+    clz_reader_free(r);
+    return n;
+}
+
 /* damaged latent chunks with valid container checksums: an error, never a crash or an
  * over-read (run under ASan); only the normalisation floats are not protected here */
 static void test_damaged_chunks(void) {
     if (!api_codec_find("vaeformer")) return;
-    /* without prediction groups every step carries its z */
+    /* without prediction groups every step is a chunk of its own and carries its z */
     const char *clz = tmp("hgt_g1.clz"), *bad = tmp("damaged.clz"), *out = tmp("damaged.nc");
     const char *g1[] = {"group=1", NULL};
     climz_compress_opts co = {.codec = "vaeformer", .model = tmp("A.safetensors"), .options = g1};
@@ -649,25 +747,16 @@ static void test_damaged_chunks(void) {
     climz_decompress_opts d = {.time_first = 2, .time_count = 1};
     CHECK_OK(climz_decompress_file(ctx, clz, out, &d)); /* the intact file decodes */
     size_t fails = 0, tries = 0;
-    /* latent chunk of a one-sample step: version (0), flags (1), nsamples (2), C (3), kind (4),
-     * mean and std (5..12, the only bytes not checked here), index-map CRC (13..16), z length
-     * (varint from 17), z stream, y length (varint), y stream to the end */
-    size_t ylen_at = 0, size = 0;
-    {
-        clz_reader *r = NULL;
-        const uint8_t *p = NULL;
-        CHECK_OK(clz_reader_open(clz, &r));
-        size_t const i = r ? clz_reader_find(r, 0, 2, CLZ_STREAM_LATENT) : SIZE_MAX;
-        if (i != SIZE_MAX && !clz_reader_get_at(r, i, &p, &size) && size > 20) {
-            cz_rd rd = cz_rd_make(p + 17, size - 17);
-            uint64_t zlen = 0;
-            CHECK_OK(cz_rd_varint(&rd, &zlen));
-            ylen_at = (size_t)(rd.p - p) + (size_t)zlen;
-        }
-        clz_reader_free(r);
-    }
-    CHECK(ylen_at > 20 && ylen_at + 4 < size);
-    const size_t zpos[] = {0, 1, 2, 3, 4, 13, 14, 16, 17, 19, 20, ylen_at - 1};
+    /* latent chunk of a one-step group of one sample: version (0), flags (1), nsteps (2),
+     * nsamples (3), C (4), kind (5), mean and std (6..13, the only bytes not checked here),
+     * index-map CRC (14..17), z length (varint from 18), z stream, y length (varint), y
+     * stream to the end */
+    uint8_t buf[4096];
+    size_t const size = latent_chunk(clz, 2, buf, sizeof buf);
+    chunk_map m = {0};
+    CHECK(size > 40 && size <= sizeof buf && map_chunk(buf, size, &m) && m.recs == 5 && m.crc == 14 && m.z == 20);
+    size_t const ylen_at = m.z + m.zn;
+    const size_t zpos[] = {0, 1, 2, 3, 4, 5, 14, 15, 17, 18, 19, 20, 21, ylen_at - 1};
     for (size_t k = 0; k < sizeof zpos / sizeof *zpos; k++, tries++) {
         CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, zpos[k], 0x5a));
         climz_status const s = climz_decompress_file(ctx, bad, out, &d);
@@ -685,82 +774,53 @@ static void test_damaged_chunks(void) {
     }
     CHECK_MSG(fails == tries, "%zu of %zu damaged y parts refused", fails, tries);
     /* truncations and a trailing byte */
-    const size_t cut[] = {0, 1, 3, 11, 15, 18, ylen_at, ylen_at + 1, size - 1};
+    const size_t cut[] = {0, 1, 2, 4, 12, 16, 19, ylen_at, ylen_at + 1, size - 1};
     for (size_t k = 0; k < sizeof cut / sizeof *cut; k++) {
         CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_CUT, cut[k], 0));
         CHECK_MSG(climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK, "latent chunk cut at %zu decoded", cut[k]);
     }
     CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_TRAIL, 0, 0));
     CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
-    /* the scale-index hash of sample 0 (bytes 13..16): a determinism error */
-    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, 14, 0x5a));
+    /* the scale-index hash (bytes 14..17): a determinism error */
+    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, 15, 0x5a));
     CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_DETERMINISM);
     printf("determinism: %s\n", climz_ctx_last_error(ctx));
-    /* the default groups (16 steps): step 2 is predicted from step 1 (flags bit 1) without z
-     * (bit 3) in the group that step 0 opens; step 0 carries the group's codes after its two
-     * varints: a count (L = 8, byte 4) and L codes (bytes 5..12). Unknown flags, a wrong
-     * count, a code out of range: refused. Step 2's layout: version, flags, nsamples, C, kind
-     * (4), mean and std (5..12), y length (varint from 13), y stream: every flipped byte of
-     * its y part and every cut is refused. */
+    /* the default groups (16 steps): the chunk of steps 0..15 has flags stats (1), time codes
+     * (4) and no z for the predicted samples (8), then nsteps 16, nsamples, C, a count (L = 8,
+     * byte 5) and L codes (bytes 6..13). Unknown flags, a wrong count, a code out of range:
+     * refused. Every flipped byte of its y stream and every cut is refused too, decoding
+     * step 2 alone (which entropy-decodes the whole group). */
     clz = tmp("hgt.clz");
     {
-        uint8_t flags = 0;
-        clz_reader *r = NULL;
-        const uint8_t *p = NULL;
-        size_t n0 = 0;
-        CHECK_OK(clz_reader_open(clz, &r));
-        size_t const i2 = r ? clz_reader_find(r, 0, 2, CLZ_STREAM_LATENT) : SIZE_MAX;
-        if (i2 != SIZE_MAX && !clz_reader_get_at(r, i2, &p, &n0) && n0 > 2) flags = p[1];
-        size_t const i0 = r ? clz_reader_find(r, 0, 0, CLZ_STREAM_LATENT) : SIZE_MAX;
-        uint8_t head0[5] = {0};
-        if (i0 != SIZE_MAX && !clz_reader_get_at(r, i0, &p, &n0) && n0 > 5) memcpy(head0, p, 5);
-        clz_reader_free(r);
-        CHECK_MSG(flags == 11 && head0[1] == 13 && head0[4] == 8, "step 2 flags %u, step 0 flags %u, %u codes", flags,
-                  head0[1], head0[4]);
-        CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, 1, 0x5a)); /* flags 11 -> 0x51: unknown bits */
+        size_t const n0 = latent_chunk(clz, 0, buf, sizeof buf);
+        CHECK(latent_chunk(clz, 2, NULL, 0) == 0); /* no chunk of its own */
+        CHECK_MSG(n0 > 14 && n0 <= sizeof buf && buf[0] == 5 && buf[1] == 13 && buf[2] == 16 && buf[5] == 8 &&
+                      map_chunk(buf, n0, &m),
+                  "group chunk: version %u, flags %u, %u steps, %u codes", buf[0], buf[1], buf[2], buf[5]);
+        CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_FLIP, 1, 0x5a)); /* flags 13 -> 0x57: unknown bits */
         CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
-        for (size_t pos = 1; pos <= 12; pos += pos == 1 ? 3 : 4) { /* flags, count, codes 0 and 4 of step 0 */
-            CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_SET, pos, 0xff));
+        const size_t pos[] = {1, 2, 5, 6, 10}; /* flags, nsteps, count, codes 0 and 4 */
+        for (size_t k = 0; k < sizeof pos / sizeof *pos; k++) {
+            CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_SET, pos[k], 0xff));
             CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
-            printf("step 0 byte %zu damaged: %s\n", pos, climz_ctx_last_error(ctx));
+            printf("group chunk byte %zu damaged: %s\n", pos[k], climz_ctx_last_error(ctx));
         }
-        size_t n2 = 0;
-        CHECK_OK(clz_reader_open(clz, &r));
-        if (i2 != SIZE_MAX && r && !clz_reader_get_at(r, i2, &p, &n2)) {
-            size_t refused = 0, tried = 0;
-            for (size_t pos = 13; pos < n2; pos += 1 + n2 / 12, tried++) {
-                CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, pos, 0x5a));
-                refused += climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK;
-            }
-            for (size_t cut = 13; cut < n2; cut += 1 + n2 / 5, tried++) {
-                CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_CUT, cut, 0));
-                refused += climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK;
-            }
-            CHECK_MSG(refused == tried && tried > 8, "%zu of %zu damaged y parts of a step without z refused", refused,
-                      tried);
+        size_t refused = 0, tried = 0;
+        for (size_t p = m.y; p < n0 && m.yn; p += 1 + m.yn / 12, tried++) {
+            CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_FLIP, p, 0x5a));
+            refused += climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK;
         }
-        clz_reader_free(r);
+        for (size_t cut = m.recs; cut < n0; cut += 1 + (n0 - m.recs) / 5, tried++) {
+            CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_CUT, cut, 0));
+            refused += climz_decompress_file(ctx, bad, out, &d) != CLIMZ_OK;
+        }
+        CHECK_MSG(refused == tried && tried > 8, "%zu of %zu damaged y streams and cuts of a group refused", refused,
+                  tried);
     }
     climz_ctx_free(ctx);
 }
 
-/* The latent chunk of step t (of the file's only variable) of clz into buf (at most cap
- * bytes); its size, 0 when absent. */
-static size_t latent_chunk(const char *clz, uint32_t t, uint8_t *buf, size_t cap) {
-    clz_reader *r = NULL;
-    const uint8_t *p = NULL;
-    size_t n = 0;
-    if (clz_reader_open(clz, &r)) return 0;
-    for (size_t i = 0; i < clz_reader_nchunks(r); i++) {
-        const clz_chunk *c = clz_reader_chunk(r, i);
-        if (c->t == t && c->stream == CLZ_STREAM_LATENT && !clz_reader_get_at(r, i, &p, &n)) break;
-    }
-    if (buf) memcpy(buf, p, n < cap ? n : cap);
-    clz_reader_free(r);
-    return n;
-}
-
-/* Random damage to the latent chunks of steps t[0] and t[1] of clz with valid container
+/* Random damage to the latent chunks at keys t[0] and t[1] of clz with valid container
  * checksums: n mutations (a flipped bit, a random byte, a cut, an inserted byte), each
  * decoded (time range d): an error or a decode, never a crash or an over-read (run under
  * ASan/UBSan); the intact file still decodes afterwards. Returns how many were refused. */
@@ -779,18 +839,18 @@ static size_t random_damage(const char *clz, const uint32_t t[2], climz_decompre
         if (climz_decompress_file(ctx, bad, out, &d) == CLIMZ_OK) decoded++;
         else refused++;
     }
-    printf("random damage to the latent chunks of steps %u and %u of %s: %zu refused, %zu decoded (undetected: "
+    printf("random damage to the latent chunks at steps %u and %u of %s: %zu refused, %zu decoded (undetected: "
            "stats, codes, y values)\n", t[0], t[1], clz, refused, decoded);
     CHECK_OK(climz_decompress_file(ctx, clz, out, &d));
     climz_ctx_free(ctx);
     return refused;
 }
 
-/* a group's first step (codes, z, y) and a predicted step without z */
+/* the chunks of HGT's two groups (steps 0..15 and 16..20; codes, z of the first step, y) */
 static void test_random_damage(void) {
     if (!api_codec_find("vaeformer")) return;
-    uint32_t const steps[2] = {2, 0};
-    climz_decompress_opts const d = {.time_first = 0, .time_count = 3};
+    uint32_t const steps[2] = {16, 0};
+    climz_decompress_opts const d = {.time_first = 14, .time_count = 4};
     CHECK(random_damage(tmp("hgt.clz"), steps, d, 400, 2026) > 300);
 }
 
@@ -890,29 +950,30 @@ static void test_levels(void) {
     printf("model T, bundled model, steps coded alone: %ld bytes with level prediction, %ld without\n", size[2],
            size[3]);
     CHECK(size[2] > 0 && size[2] < 0.95 * size[3]);
-    /* step 1 of levg1: version, flags (stats 1 + level codes 16 [+ level-predicted samples
-     * without z 32]), nsamples 7, C 1, a count (L = 32) and L level codes (bytes 5..36) */
+    /* the chunk of step 1 of levg1 (a group of one step): version, flags (stats 1 + level
+     * codes 16 [+ level-predicted samples without z 32]), nsteps 1, nsamples 7, C 1, a count
+     * (L = 32) and L level codes (bytes 6..37) */
     const char *clz = tmp("levg1.clz"), *bad = tmp("levbad.clz"), *out = tmp("levbad.nc");
     uint8_t head[40] = {0};
     CHECK(latent_chunk(clz, 1, head, sizeof head) > sizeof head);
-    CHECK_MSG((head[1] & ~32u) == 17 && head[2] == 7 && head[4] == 32, "step 1: flags %u, %u samples, %u codes",
-              head[1], head[2], head[4]);
+    CHECK_MSG((head[1] & ~32u) == 17 && head[2] == 1 && head[3] == 7 && head[5] == 32,
+              "step 1: flags %u, %u steps, %u samples, %u codes", head[1], head[2], head[3], head[5]);
     const uint8_t flags[] = {1 | 32, 1 | 2 | 16, 1 | 64, 1 | 4 | 16};
-    for (size_t k = 0; k < sizeof flags; k++) { /* no codes / predicted step / unknown bit / no time codes */
+    for (size_t k = 0; k < sizeof flags; k++) { /* no codes / unknown bits / time codes in a one-step group */
         CHECK(rewrite_clz(clz, bad, 1, CLZ_STREAM_LATENT, EDIT_SET, 1, flags[k]));
         CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_CORRUPT);
     }
-    for (size_t pos = 4; pos <= 36; pos += 16) { /* the count, codes 11 and 27 */
+    for (size_t pos = 5; pos <= 37; pos += 16) { /* the count, codes 15 and 31 */
         CHECK(rewrite_clz(clz, bad, 1, CLZ_STREAM_LATENT, EDIT_SET, pos, 0xfe));
         CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_CORRUPT);
         printf("level chunk byte %zu damaged: %s\n", pos, climz_ctx_last_error(ctx));
     }
-    /* a version 3 chunk (no level prediction then) must not carry level flags */
-    CHECK(rewrite_clz(clz, bad, 1, CLZ_STREAM_LATENT, EDIT_SET, 0, 3));
-    CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_CORRUPT);
-    /* version 3 chunks without them are still read (step 0 of a one-level file) */
-    CHECK(rewrite_clz(tmp("hgt.clz"), bad, 0, CLZ_STREAM_LATENT, EDIT_SET, 0, 3));
-    CHECK_OK(climz_decompress_file(ctx, bad, out, NULL));
+    /* an older (one chunk per step: 4) or a newer stream version: refused as such */
+    for (uint8_t ver = 4; ver <= 6; ver += 2) {
+        CHECK(rewrite_clz(clz, bad, 1, CLZ_STREAM_LATENT, EDIT_SET, 0, ver));
+        CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_VERSION);
+        printf("version %u: %s\n", ver, climz_ctx_last_error(ctx));
+    }
     climz_ctx_free(ctx);
     uint32_t const steps[2] = {1, 3};
     climz_decompress_opts const all = {.time_first = 0, .time_count = 5};
