@@ -268,45 +268,40 @@ climz_status vae_job_read_y(vae_job *j, ent_dec *d) {
     return CLIMZ_OK;
 }
 
-/* The symbols of jobs[0..n) (z: zsym with channel maps; y: sym with the coding indexes)
- * concatenated, and coded as one stream. */
-climz_status vae_jobs_encode_z(vae_job *const *jobs, size_t n, cz_buf *out) {
+/* The z (y = 0: zsym, each with its channel) or y (y = 1: sym, each with its coding table
+ * index) symbols of jobs[0..n) concatenated, and coded as one stream. */
+static climz_status jobs_encode(vae_job *const *jobs, size_t n, int y, cz_buf *out) {
     if (!n) return CLIMZ_OK;
     size_t total = 0;
-    for (size_t k = 0; k < n; k++) total += jobs[k]->nz;
+    for (size_t k = 0; k < n; k++) total += y ? jobs[k]->ny : jobs[k]->nz;
     int32_t *sym = malloc(total * sizeof *sym);
-    uint16_t *ch = malloc(total * sizeof *ch);
-    climz_status st = sym && ch ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
-    for (size_t k = 0, o = 0; k < n && !st; o += jobs[k]->nz, k++) {
-        size_t const zplane = jobs[k]->g.hz * jobs[k]->g.wz;
-        memcpy(sym + o, jobs[k]->zsym, jobs[k]->nz * sizeof *sym);
-        for (size_t i = 0; i < jobs[k]->nz; i++) ch[o + i] = (uint16_t)(i / zplane);
+    uint16_t *map = malloc(total * sizeof *map); /* u16 channels (z) or, as bytes, u8 indexes (y) */
+    climz_status st = sym && map ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    for (size_t k = 0, o = 0; k < n && !st; k++) {
+        const vae_job *j = jobs[k];
+        if (y) {
+            const float *means;
+            const uint8_t *idx;
+            coding_model(j, &means, &idx);
+            memcpy(sym + o, j->sym, j->ny * sizeof *sym);
+            memcpy((uint8_t *)map + o, idx, j->ny);
+            o += j->ny;
+        } else {
+            memcpy(sym + o, j->zsym, j->nz * sizeof *sym);
+            for (size_t i = 0; i < j->nz; i++) map[o + i] = (uint16_t)(i / (j->g.hz * j->g.wz));
+            o += j->nz;
+        }
     }
-    if (!st) st = ent_factorized_encode_ch(jobs[0]->c->zt, sym, ch, total, out);
+    if (!st)
+        st = y ? ent_gauss_encode(jobs[0]->c->gauss, sym, (const uint8_t *)map, total, out)
+               : ent_factorized_encode_ch(jobs[0]->c->zt, sym, map, total, out);
     free(sym);
-    free(ch);
+    free(map);
     return st;
 }
 
-climz_status vae_jobs_encode_y(vae_job *const *jobs, size_t n, cz_buf *out) {
-    if (!n) return CLIMZ_OK;
-    size_t total = 0;
-    for (size_t k = 0; k < n; k++) total += jobs[k]->ny;
-    int32_t *sym = malloc(total * sizeof *sym);
-    uint8_t *idx = malloc(total);
-    climz_status st = sym && idx ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
-    for (size_t k = 0, o = 0; k < n && !st; o += jobs[k]->ny, k++) {
-        const float *means;
-        const uint8_t *ix;
-        coding_model(jobs[k], &means, &ix);
-        memcpy(sym + o, jobs[k]->sym, jobs[k]->ny * sizeof *sym);
-        memcpy(idx + o, ix, jobs[k]->ny);
-    }
-    if (!st) st = ent_gauss_encode(jobs[0]->c->gauss, sym, idx, total, out);
-    free(sym);
-    free(idx);
-    return st;
-}
+climz_status vae_jobs_encode_z(vae_job *const *jobs, size_t n, cz_buf *out) { return jobs_encode(jobs, n, 0, out); }
+climz_status vae_jobs_encode_y(vae_job *const *jobs, size_t n, cz_buf *out) { return jobs_encode(jobs, n, 1, out); }
 
 /* ---- one sample, whole ---------------------------------------------------------------------- */
 
