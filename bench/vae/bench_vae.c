@@ -54,7 +54,7 @@
 #ifndef BENCH_DEFAULT_DATA
 #define BENCH_DEFAULT_DATA "../shared/data"
 #endif
-#define MAX_MODELS 8
+#define MAX_MODELS 12
 #define MAX_PTS 1024 /* points of one sweep series: models x bounds */
 
 extern const api_codec api_codec_vaeformer;
@@ -387,6 +387,10 @@ static int run_vae(const blk *b, const char *model, vrun *v) {
         goto done;
     }
     v->t_enc = bench_clock() - t0;
+    json_t *shape = json_array(); /* what the driver adds to the entry (the decoder reads it) */
+    size_t const dims[4] = {b->steps, b->nz, b->ny, b->nx};
+    for (int k = 0; k < 4; k++) json_array_append_new(shape, json_integer((json_int_t)dims[k]));
+    json_object_set_new(entry, "shape", shape);
     json_t *j = json_object_get(entry, "vaeformer");
     v->y_bytes = (size_t)json_integer_value(json_object_get(j, "y_bytes"));
     v->z_bytes = (size_t)json_integer_value(json_object_get(j, "z_bytes"));
