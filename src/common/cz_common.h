@@ -116,6 +116,11 @@ climz_status cz_rd_varint(cz_rd *r, uint64_t *v); /* CLIMZ_ERR_CORRUPT when over
 climz_status cz_rd_str(cz_rd *r, char **s, size_t max_len);
 
 /* Unaligned little-endian load/store. */
+/* IEEE binary16 (half.c): from float rounding to nearest even (overflow: infinity), and back
+ * exactly; integer arithmetic, the same on every machine */
+uint16_t cz_f16_from_f32(float f);
+float cz_f32_from_f16(uint16_t h);
+
 static inline uint32_t cz_load_le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }

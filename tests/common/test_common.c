@@ -82,7 +82,46 @@ static void test_atomic(void) {
     CHECK_STATUS(cz_atomic_open(&a, path), CLIMZ_ERR_NOT_FOUND);
 }
 
+/* binary16: every half value survives the round trip (NaNs stay NaN), and floats round to
+ * nearest even, against the hardware's conversion where the compiler has _Float16 */
+static void test_half(void) {
+    size_t bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float const f = cz_f32_from_f16((uint16_t)h);
+        uint16_t const back = cz_f16_from_f32(f);
+        int const nan = (h & 0x7c00u) == 0x7c00u && (h & 0x3ffu);
+        bad += nan ? !(f != f) || (back & 0x7c00u) != 0x7c00u || !(back & 0x3ffu) : back != h;
+    }
+    CHECK_MSG(bad == 0, "%zu half values do not survive the round trip", bad);
+    CHECK(cz_f16_from_f32(1.0f) == 0x3c00 && cz_f16_from_f32(-2.0f) == 0xc000);
+    CHECK(cz_f16_from_f32(65504.0f) == 0x7bff && cz_f16_from_f32(65520.0f) == 0x7c00);
+    CHECK(cz_f16_from_f32(65519.0f) == 0x7bff);
+    CHECK(cz_f16_from_f32(1.0f + 1.0f / 2048) == 0x3c00);     /* tie: to even */
+    CHECK(cz_f16_from_f32(1.0f + 3.0f / 2048) == 0x3c02);     /* tie: to even (up) */
+    CHECK(cz_f16_from_f32(5.9604645e-8f) == 0x0001);          /* 2^-24, the smallest subnormal */
+    CHECK(cz_f16_from_f32(2.9802322e-8f) == 0x0000);          /* 2^-25: tie to even, zero */
+    CHECK(cz_f16_from_f32(6.1035156e-5f) == 0x0400);          /* 2^-14, the smallest normal */
+    CHECK(cz_f32_from_f16(0x0001) == 5.9604645e-8f && cz_f32_from_f16(0x3555) == 0.33325195f);
+#if defined(__FLT16_MAX__)
+    __extension__ typedef _Float16 hw_half;
+    unsigned long long rs = 99;
+    size_t diff = 0;
+    for (int k = 0; k < 200000; k++) {
+        uint32_t bits = (uint32_t)tu_rand_u64(&rs);
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        if (f != f) continue;
+        hw_half const hw = (hw_half)f;
+        uint16_t hb;
+        memcpy(&hb, &hw, sizeof hb);
+        diff += hb != cz_f16_from_f32(f);
+    }
+    CHECK_MSG(diff == 0, "%zu of 200000 random floats convert unlike the hardware", diff);
+#endif
+}
+
 int main(void) {
+    test_half();
     test_crc32c();
     test_sha256();
     test_reader();

@@ -707,7 +707,10 @@ static int map_chunk(const uint8_t *p, size_t n, chunk_map *m) {
     for (unsigned bit = 4; bit <= 16; bit += 12)
         if ((p[1] & bit) && (cz_rd_varint(&r, &cnt) || cz_rd_skip(&r, (size_t)cnt, NULL))) return 0;
     m->recs = (size_t)(r.p - p);
-    if (cz_rd_skip(&r, (size_t)(steps * ns * (1 + 8 * C)), NULL)) return 0;
+    for (uint64_t k = 0; k < steps * ns; k++) { /* kind; f32 statistics, or binary16 changes (kind bit 1) */
+        uint8_t kind;
+        if (cz_rd_u8(&r, &kind) || cz_rd_skip(&r, (size_t)((kind & 2 ? 4 : 8) * C), NULL)) return 0;
+    }
     m->crc = (size_t)(r.p - p);
     if (cz_rd_skip(&r, 4, NULL) || cz_rd_varint(&r, &zl)) return 0;
     m->z = (size_t)(r.p - p);
@@ -797,6 +800,16 @@ static void test_damaged_chunks(void) {
         CHECK_MSG(n0 > 14 && n0 <= sizeof buf && buf[0] == 5 && buf[1] == 13 && buf[2] == 16 && buf[5] == 8 &&
                       map_chunk(buf, n0, &m),
                   "group chunk: version %u, flags %u, %u steps, %u codes", buf[0], buf[1], buf[2], buf[5]);
+        /* the statistics: f32 in the first step (kind 1), binary16 changes from the step before
+         * in the next (kind 3); a change in the first step, an unknown kind bit, an infinite
+         * change: refused */
+        CHECK_MSG(buf[m.recs] == 1 && buf[m.recs + 9] == 3, "kinds %u, %u", buf[m.recs], buf[m.recs + 9]);
+        const size_t kpos[3][2] = {{m.recs, 3}, {m.recs + 9, 7}, {m.recs + 11, 0x7c}};
+        for (int k = 0; k < 3; k++) {
+            CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_SET, kpos[k][0], (uint8_t)kpos[k][1]));
+            CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
+            printf("statistics byte %zu set to %zu: %s\n", kpos[k][0], kpos[k][1], climz_ctx_last_error(ctx));
+        }
         CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_FLIP, 1, 0x5a)); /* flags 13 -> 0x57: unknown bits */
         CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
         const size_t pos[] = {1, 2, 5, 6, 10}; /* flags, nsteps, count, codes 0 and 4 */
