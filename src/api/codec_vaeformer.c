@@ -86,8 +86,11 @@
  *    y_bytes, z_bytes, residual_bytes, empty_samples, coded_samples, z_samples (those with a z
  *    of their own), y_escapes[, seconds_*]}.
  *  - Options (key=value): tile=N (0 or >= 8), group=N (1 = no prediction .. 4096),
- *    levels=0|1 (level prediction), deterministic=0|1, timings=0|1 (stage seconds in the
- *    header entry, for benchmarks; off by default so that the same input gives the same file).
+ *    levels=0|1 (level prediction), deterministic=0|1, refine=N (0 .. 1000 Adam steps of
+ *    encoder-side refinement of every latent before it is quantised, vae_job_refine: the
+ *    decoder is unchanged; needs the model's phase-2 lambda; ~0.75 s of encoding per step
+ *    and 50 steps on a 73 x 144 plane), timings=0|1 (stage seconds in the header entry, for
+ *    benchmarks; off by default so that the same input gives the same file).
  */
 #include "codec.h"
 #include "nn/nn.h"
@@ -199,6 +202,7 @@ typedef struct vf_opts {
     int det;      /* -1 = default (on with a residual stage) */
     int timings;  /* 1: record the stages' seconds in the header entry (benchmarks; the file
                      is then not the same from run to run) */
+    int refine;   /* encoder-side refinement of each latent: Adam steps (vae_job_refine; 0 = off) */
 } vf_opts;
 
 static climz_status parse_options(const char *const *kv, vf_opts *o) {
@@ -207,6 +211,7 @@ static climz_status parse_options(const char *const *kv, vf_opts *o) {
     o->levels = 1;
     o->det = -1;
     o->timings = 0;
+    o->refine = 0;
     for (; kv && *kv; kv++) {
         const char *eq = strchr(*kv, '=');
         CZ_RETURN_IF(!eq, CLIMZ_ERR_INVALID_ARG, "codec option '%s' is not key=value", *kv);
@@ -226,12 +231,15 @@ static climz_status parse_options(const char *const *kv, vf_opts *o) {
         } else if (kl == 13 && !strncmp(*kv, "deterministic", 13)) {
             CZ_RETURN_IF(v > 1, CLIMZ_ERR_INVALID_ARG, "deterministic=%ld: use 0 or 1", v);
             o->det = (int)v;
+        } else if (kl == 6 && !strncmp(*kv, "refine", 6)) {
+            CZ_RETURN_IF(v > 1000, CLIMZ_ERR_INVALID_ARG, "refine=%ld: use 0 (off) .. 1000 steps", v);
+            o->refine = (int)v;
         } else if (kl == 7 && !strncmp(*kv, "timings", 7)) {
             CZ_RETURN_IF(v > 1, CLIMZ_ERR_INVALID_ARG, "timings=%ld: use 0 or 1", v);
             o->timings = (int)v;
         } else
             return cz_error(CLIMZ_ERR_INVALID_ARG,
-                            "vaeformer has no option '%.*s' (options: tile, group, levels, deterministic, timings)", (int)kl, *kv);
+                            "vaeformer has no option '%.*s' (options: tile, group, levels, deterministic, refine, timings)", (int)kl, *kv);
     }
     return CLIMZ_OK;
 }
@@ -315,6 +323,9 @@ typedef struct vf_item {
     uint16_t *dstat;           /* with delta: C x (mean, sd) changes from prev_stats, binary16 */
     int delta;                 /* the statistics are stored as those changes (VF_KIND_DELTA) */
     float *x, *xh;             /* C*h*w each: normalised input / reconstruction */
+    uint8_t *xm;               /* C*h*w: the input's missing points (encoder) */
+    int refine;                /* encoder: refinement steps of its latent (0: none) */
+    double lambda;             /* with refine: the model's rate-distortion weight */
     vae_job *job;
     vf_group *grp;             /* decoder: the group whose streams it reads */
     const struct vf_item *prev; /* the same sample one step before, when y is predicted from it */
@@ -330,6 +341,7 @@ static void item_release(vf_item *it) {
     free(it->mean);
     free(it->dstat);
     free(it->x);
+    free(it->xm);
     free(it->xh);
     vae_job_free(it->job);
     memset(it, 0, sizeof *it);
@@ -346,7 +358,9 @@ static climz_status stage_one(vf_item *it, int stage) {
     switch (stage) {
     case ST_ANALYSE: return vae_job_analyse(it->job, it->x);
     case ST_READ_Z: return vae_job_read_z(it->job, &it->grp->zd);
-    case ST_CODE_Y: return vae_job_quantise_y(it->job);
+    case ST_CODE_Y:
+        if (it->refine) CZ_FORWARD(vae_job_refine(it->job, it->x, it->xm, it->refine, it->lambda, NULL));
+        return vae_job_quantise_y(it->job);
     case ST_READ_Y: return vae_job_read_y(it->job, &it->grp->yd);
     case ST_SYNTH: return it->synth ? vae_job_synthesis(it->job, it->xh) : CLIMZ_OK;
     }
@@ -438,8 +452,9 @@ static climz_status item_init(vf_item *it, const vf_layout *L, size_t t, size_t 
     it->mean = malloc(2 * L->C * sizeof *it->mean);
     it->dstat = malloc(2 * L->C * sizeof *it->dstat);
     it->x = malloc(n * sizeof *it->x);
+    it->xm = malloc(n);
     it->xh = malloc(n * sizeof *it->xh);
-    CZ_RETURN_IF(!it->mean || !it->dstat || !it->x || !it->xh, CLIMZ_ERR_ALLOC, "out of memory");
+    CZ_RETURN_IF(!it->mean || !it->dstat || !it->x || !it->xm || !it->xh, CLIMZ_ERR_ALLOC, "out of memory");
     it->sd = it->mean + L->C;
     return CLIMZ_OK;
 }
@@ -545,6 +560,7 @@ static void item_normalise(const vf_model *v, const vf_layout *L, vf_item *it, c
         for (size_t r = 0; r < it->h; r++)
             for (size_t q = 0; q < it->w; q++) {
                 size_t const k = item_at(L, it, c, r, q);
+                it->xm[(c * it->h + r) * it->w + q] = miss[k] != 0;
                 it->x[(c * it->h + r) * it->w + q] =
                     miss[k] ? 0.0f : (float)(((double)x[k] - (double)it->mean[c]) / (double)it->sd[c]);
             }
@@ -713,6 +729,19 @@ static void copy_unmasked(float *out, const float *rec, const uint8_t *miss, siz
     for (size_t i = 0; i < n; i++) out[i] = miss[i] ? 0.0f : rec[i];
 }
 
+/* The rate-distortion weight the model was fine-tuned with (its "vae.finetune" record), which
+ * the refinement weighs rate and error with. */
+static climz_status model_lambda(const vf_model *v, double *lambda) {
+    const char *ft = vae_model_meta(&v->m, "vae.finetune");
+    json_t *j = ft ? json_loads(ft, 0, NULL) : NULL;
+    json_t *jl = j ? json_object_get(j, "lambda") : NULL;
+    *lambda = json_is_number(jl) ? json_number_value(jl) : 0;
+    json_decref(j);
+    CZ_RETURN_IF(!(*lambda > 0) || !isfinite(*lambda), CLIMZ_ERR_UNSUPPORTED,
+                 "model %s records no phase-2 lambda (vae.finetune): refine needs it", v->path);
+    return CLIMZ_OK;
+}
+
 static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry) {
     const cz_field *f = a->f;
     vf_opts o;
@@ -734,6 +763,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     vf_group *groups = NULL;
     float *rec = NULL;
     size_t nb = 0, nitems = 0, G = 1;
+    double lambda = 0;
     cz_buf chunk = {0};
     vf_totals tot = {0};
     int const bounded = a->max_abs_error > 0;
@@ -743,6 +773,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
         o.tile = g.h * g.w > VF_AUTO_TOKENS ? VF_AUTO_TILE : 0;
     }
     CZ_CHECK_GOTO(st, make_layout(&v->m.cfg, f->nz, f->ny, f->nx, o.tile, &L), done);
+    if (o.refine) CZ_CHECK_GOTO(st, model_lambda(v, &lambda), done);
     G = o.group == VF_GROUP_AUTO ? group_length(&L, f->nz) : o.group;
     nb = batch_of_groups(&L, f->nz, G);
     nb = nb < f->nt ? nb : f->nt;
@@ -758,6 +789,8 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
             item_normalise(v, &L, it, f->values + t * plane, f->miss + t * plane,
                            (k / L.nsamples) % G ? &items[k - L.nsamples] : NULL);
             it->synth = 1;
+            it->refine = o.refine;
+            it->lambda = lambda;
             if (it->kind) CZ_CHECK_GOTO(st, vae_job_create(&it->job, &v->c, it->h, it->w), done);
         }
         CZ_CHECK_GOTO(st, run_stage(items, nitems, ST_ANALYSE, par), done);

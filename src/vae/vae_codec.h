@@ -75,6 +75,7 @@ typedef struct vae_sample_info {
     double t_hyper;            /* seconds in h_s */
     double t_entropy;          /* seconds in rANS coding */
     double t_synthesis;        /* seconds in g_s */
+    double t_refine;           /* seconds in vae_job_refine */
 } vae_sample_info;
 
 /*! vae_sample_encode() : codes one image.
@@ -122,6 +123,14 @@ double vae_job_z_bits(const vae_job *j);
 climz_status vae_job_read_z(vae_job *j, ent_dec *d);
 /* stage 2: (scale, mean) = h_s(z_hat), scale-index map; *idx_crc = its CRC-32C */
 climz_status vae_job_hyper(vae_job *j, uint32_t *idx_crc);
+/*! vae_job_refine() : optional, before stage 3 of encoding (after any prediction): moves y
+ *  so that, quantised, it lowers lambda * 255^2 * MSE(g_s(y_hat), x) + bits / value under the
+ *  entropy model it will be coded with (Adam, iters steps, straight-through rounding; the
+ *  best iterate is kept, so the loss never rises). The decoder is unchanged: only the
+ *  encoder's choice of symbols moves. x: the job's normalised input (C, H, W), miss: nonzero
+ *  where a point is missing (or NULL). *gain (may be NULL): the relative fall of the loss.
+ *  @return CLIMZ_OK, CLIMZ_ERR_ALLOC. */
+climz_status vae_job_refine(vae_job *j, const float *x, const uint8_t *miss, int iters, double lambda, double *gain);
 /* stage 3 of encoding: y quantised against its coding model (symbols kept); y becomes y_hat */
 climz_status vae_job_quantise_y(vae_job *j);
 /* stage 3 of decoding: the job's y symbols, the next ones of the stream d, into y_hat */

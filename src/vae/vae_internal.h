@@ -55,6 +55,14 @@ climz_status vn_decode_latent(const vae_model *m, const float *P, const float *y
                               size_t w, float *x_hat, size_t H, size_t W);
 climz_status vn_reconstruct(const vae_model *m, const float *P, const float *x, size_t H,
                             size_t W, int quantize, float *x_hat, double *bits_y, double *bits_z);
+climz_status vn_refine_latent(const vae_model *m, const float *P, float *y, const float *means,
+                              const float *scales, size_t h, size_t w, const float *x, const uint8_t *mask,
+                              size_t H, size_t W, int iters, double lr, double dscale, double *loss_start,
+                              double *loss_end);
+climz_status vn_refine_latent_f64(const vae_model *m, const double *P, double *y, const double *means,
+                                  const double *scales, size_t h, size_t w, const double *x,
+                                  const uint8_t *mask, size_t H, size_t W, int iters, double lr,
+                                  double dscale, double *loss_start, double *loss_end);
 climz_status vn_encode_latent_f64(const vae_model *m, const double *P, const double *x, size_t H,
                                   size_t W, double *y, size_t *h, size_t *w);
 climz_status vn_hyper_encode_f64(const vae_model *m, const double *P, const double *y, size_t h,

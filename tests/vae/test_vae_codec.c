@@ -373,6 +373,35 @@ static void test_predict(void) {
         cz_buf_free(&yy);
         cz_buf_free(&zz);
     }
+    /* encoder-side refinement of step 1's latent (predicted from step 0) lowers its
+     * rate-distortion loss; the decoder reads the refined symbols like any other */
+    {
+        vae_job *e2 = NULL, *d3 = NULL;
+        cz_buf z2 = {0}, y2 = {0};
+        double gain = -1;
+        CHECK_OK(vae_job_create(&e2, &c, H, W));
+        CHECK_OK(vae_job_analyse(e2, x + n));
+        CHECK_OK(code_z(e2, &z2));
+        CHECK_OK(vae_job_hyper(e2, &crc));
+        CHECK_OK(vae_job_predict(e2, j0, code));
+        CHECK_OK(vae_job_refine(e2, x + n, NULL, 10, 0.01, &gain));
+        printf("refinement, 10 steps: loss %.2f %% lower\n", 100 * gain);
+        CHECK(gain > 0 && gain < 1);
+        CHECK_OK(code_y(e2, &y2));
+        CHECK_OK(vae_job_create(&d3, &c, H, W));
+        CHECK_OK(read_stream(d3, &z2, 0));
+        CHECK_OK(vae_job_hyper(d3, &crc_d));
+        CHECK(crc_d == crc);
+        CHECK_OK(vae_job_predict(d3, j0, code));
+        CHECK_OK(read_stream(d3, &y2, 1));
+        CHECK_OK(vae_job_synthesis(e2, xa));
+        CHECK_OK(vae_job_synthesis(d3, xb));
+        CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
+        vae_job_free(e2);
+        vae_job_free(d3);
+        cz_buf_free(&z2);
+        cz_buf_free(&y2);
+    }
     vae_job_free(e1);
     vae_job_free(d2);
     cz_buf_free(&y_inh);
@@ -455,12 +484,26 @@ static void test_file(void) {
         CHECK_MSG(0, "codec 'vaeformer' is not registered in src/api/codecs.c");
         return;
     }
-    const char *mA = tmp("A.safetensors"), *mB = tmp("B.safetensors");
+    const char *mA = tmp("A.safetensors"), *mB = tmp("B.safetensors"), *mR = tmp("R.safetensors");
     make_model(mA, 1, 11, 10.0f, 1);
     make_model(mB, 1, 12, 10.0f, 1);
+    { /* A with the phase-2 record that refinement reads its lambda from */
+        vae_model m;
+        memset(&m, 0, sizeof m);
+        CHECK_OK(vae_model_load(&m, mA, 0, NULL));
+        CHECK_OK(vae_model_set_meta(&m, "vae.finetune", "{\"lambda\": 0.01}"));
+        CHECK_OK(vae_model_save(&m, mR, NULL));
+        vae_model_free(&m);
+    }
     const char *in = tu_data("hgt.nc");
     climz_ctx *ctx = climz_ctx_create();
     climz_compress_opts co = {.codec = "vaeformer", .model = mA};
+    { /* refinement needs the model's lambda */
+        const char *ropt[] = {"refine=3", NULL};
+        climz_compress_opts cr = {.codec = "vaeformer", .model = mA, .options = ropt};
+        CHECK_STATUS(climz_compress_file(ctx, in, tmp("refine.clz"), &cr), CLIMZ_ERR_UNSUPPORTED);
+        CHECK(strstr(climz_ctx_last_error(ctx), "lambda") != NULL);
+    }
 
     /* pure neural: decompress == encoder's reconstruction, bit for bit; 1 and 2 threads */
     const char *clz = tmp("hgt.clz"), *clz2 = tmp("hgt2.clz");
@@ -510,9 +553,9 @@ static void test_file(void) {
     /* prediction groups of 4 steps: every start inside a group decodes the same values as the
      * whole file (the steps before it in its group are entropy-decoded, not synthesised); no
      * groups (group=1) is exact too */
-    for (int g = 0; g < 2; g++) {
-        const char *gopt[] = {g ? "group=1" : "group=4", NULL};
-        climz_compress_opts cg = {.codec = "vaeformer", .model = mA, .options = gopt};
+    for (int g = 0; g < 3; g++) {
+        const char *gopt[] = {g == 1 ? "group=1" : "group=4", g == 2 ? "refine=3" : NULL, NULL};
+        climz_compress_opts cg = {.codec = "vaeformer", .model = g == 2 ? mR : mA, .options = gopt};
         const char *clzg = tmp("hgt_group.clz"), *og = tmp("hgt_group.nc");
         CHECK_OK(climz_compress_file(ctx, in, clzg, &cg));
         CHECK_OK(climz_decompress_file(ctx, clzg, og, NULL));
