@@ -245,6 +245,28 @@ static climz_status read_stream(vae_job *j, const cz_buf *b, int y) {
     return st ? st : ent_dec_end(&d);
 }
 
+/* A decoder's job, reading the z and y streams of a step predicted from prev with code,
+ * derives the encoder's index map (crc) and reproduces the encoder job enc's synthesis. */
+static void check_predicted_decode(const vae_coder *c, size_t H, size_t W, const vae_job *prev, const uint8_t *code,
+                                   const cz_buf *z, const cz_buf *y, uint32_t crc, vae_job *enc) {
+    vae_job *d = NULL;
+    size_t const n = c->m->cfg.in_channels * H * W;
+    float *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
+    uint32_t crc_d = 0;
+    CHECK_OK(vae_job_create(&d, c, H, W));
+    CHECK_OK(read_stream(d, z, 0));
+    CHECK_OK(vae_job_hyper(d, &crc_d));
+    CHECK(crc_d == crc);
+    CHECK_OK(vae_job_predict(d, prev, code));
+    CHECK_OK(read_stream(d, y, 1));
+    CHECK_OK(vae_job_synthesis(enc, xa));
+    CHECK_OK(vae_job_synthesis(d, xb));
+    CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
+    vae_job_free(d);
+    free(xa);
+    free(xb);
+}
+
 static void test_predict(void) {
     const char *mp = tmp("tiny_pred.safetensors");
     make_model(mp, 1, 7, 200.0f, 1);
@@ -302,16 +324,7 @@ static void test_predict(void) {
     printf("step 1 of HGT, tiny model: y %zu B alone, %zu B predicted from step 0\n", y_alone.size, y_pred.size);
     CHECK(y_pred.size <= y_alone.size + y_alone.size / 50 + 8);
     /* the decoder's side: z, h_s, the same prediction, y -> the encoder's synthesis */
-    CHECK_OK(vae_job_create(&d1, &c, H, W));
-    CHECK_OK(read_stream(d1, &z1, 0));
-    uint32_t crc_d = 0;
-    CHECK_OK(vae_job_hyper(d1, &crc_d));
-    CHECK(crc_d == crc);
-    CHECK_OK(vae_job_predict(d1, j0, code));
-    CHECK_OK(read_stream(d1, &y_pred, 1));
-    CHECK_OK(vae_job_synthesis(j1, xa));
-    CHECK_OK(vae_job_synthesis(d1, xb));
-    CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
+    check_predicted_decode(&c, H, W, j0, code, &z1, &y_pred, crc, j1);
     /* no z of its own: step 1 inherits step 0's entropy model; the decoder needs only y */
     vae_job *e1 = NULL, *d2 = NULL;
     cz_buf y_inh = {0};
@@ -376,7 +389,7 @@ static void test_predict(void) {
     /* encoder-side refinement of step 1's latent (predicted from step 0) lowers its
      * rate-distortion loss; the decoder reads the refined symbols like any other */
     {
-        vae_job *e2 = NULL, *d3 = NULL;
+        vae_job *e2 = NULL;
         cz_buf z2 = {0}, y2 = {0};
         double gain = -1;
         CHECK_OK(vae_job_create(&e2, &c, H, W));
@@ -388,17 +401,8 @@ static void test_predict(void) {
         printf("refinement, 10 steps: loss %.2f %% lower\n", 100 * gain);
         CHECK(gain > 0 && gain < 1);
         CHECK_OK(code_y(e2, &y2));
-        CHECK_OK(vae_job_create(&d3, &c, H, W));
-        CHECK_OK(read_stream(d3, &z2, 0));
-        CHECK_OK(vae_job_hyper(d3, &crc_d));
-        CHECK(crc_d == crc);
-        CHECK_OK(vae_job_predict(d3, j0, code));
-        CHECK_OK(read_stream(d3, &y2, 1));
-        CHECK_OK(vae_job_synthesis(e2, xa));
-        CHECK_OK(vae_job_synthesis(d3, xb));
-        CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
+        check_predicted_decode(&c, H, W, j0, code, &z2, &y2, crc, e2);
         vae_job_free(e2);
-        vae_job_free(d3);
         cz_buf_free(&z2);
         cz_buf_free(&y2);
     }
@@ -407,6 +411,7 @@ static void test_predict(void) {
     cz_buf_free(&y_inh);
     /* a code out of range is refused */
     code[0] = VAE_PRED_CODES;
+    CHECK_OK(vae_job_create(&d1, &c, H, W));
     CHECK_STATUS(vae_job_predict(d1, j0, code), CLIMZ_ERR_CORRUPT);
     vae_job_free(j0);
     vae_job_free(j1);
