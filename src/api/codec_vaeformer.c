@@ -320,8 +320,8 @@ typedef struct vf_item {
     size_t p, y0, h, x0, w;    /* plane group and tile */
     uint8_t kind;              /* 0: no valid point */
     float *mean, *sd;          /* C each */
-    uint16_t *dstat;           /* with delta: C x (mean, sd) changes from prev_stats, binary16 */
-    int delta;                 /* the statistics are stored as those changes (VF_KIND_DELTA) */
+    uint16_t *dstat;           /* encoder, with delta: C x (mean, sd) binary16 changes (stat_change) */
+    int delta;                 /* the statistics are stored as changes from the step before (VF_KIND_DELTA) */
     float *x, *xh;             /* C*h*w each: normalised input / reconstruction */
     uint8_t *xm;               /* C*h*w: the input's missing points (encoder) */
     int refine;                /* encoder: refinement steps of its latent (0: none) */
@@ -507,12 +507,16 @@ typedef struct vf_totals {
     double t_analysis, t_hyper, t_entropy, t_synthesis;
 } vf_totals;
 
-/* a statistic stored as its change from the one before, in binary16: the value both sides
- * use (before + change, one float addition); 0 when the change is not representable */
-static int delta_stat(double value, float before, uint16_t *h, float *out) {
+/* a statistic stored as the binary16 change h from its value one step before: the value both
+ * sides use (one float addition) */
+static float stat_after(float before, uint16_t h) { return before + cz_f32_from_f16(h); }
+
+/* *h = the change of a statistic from its value before; 0 when it does not fit binary16 or
+ * the stored value would not be finite (and, with positive, above 0) */
+static int stat_change(double value, float before, int positive, uint16_t *h) {
     *h = cz_f16_from_f32((float)(value - (double)before));
-    *out = before + cz_f32_from_f16(*h);
-    return isfinite(*out) && (*h & 0x7c00u) != 0x7c00u;
+    float const stored = stat_after(before, *h);
+    return (*h & 0x7c00u) != 0x7c00u && isfinite(stored) && (!positive || stored > 0);
 }
 
 /* statistics and normalised input of item it of step x (nz*ny*nx); prev: the same sample one
@@ -540,10 +544,9 @@ static void item_normalise(const vf_model *v, const vf_layout *L, vf_item *it, c
             it->mean[c] = (float)mu;
             it->sd[c] = nv ? (float)sqrt(sum2 / (double)nv) : 1.0f;
             if (!(it->sd[c] > 0) || !isfinite(it->sd[c])) it->sd[c] = 1;
-            float m1, s1;
             if (it->delta)
-                it->delta = delta_stat(mu, prev->mean[c], &it->dstat[2 * c], &m1) &&
-                            delta_stat(it->sd[c], prev->sd[c], &it->dstat[2 * c + 1], &s1) && s1 > 0;
+                it->delta = stat_change(mu, prev->mean[c], 0, &it->dstat[2 * c]) &&
+                            stat_change(it->sd[c], prev->sd[c], 1, &it->dstat[2 * c + 1]);
         } else {
             it->mean[c] = v->m.norm_mean[c];
             it->sd[c] = v->m.norm_std[c];
@@ -552,8 +555,8 @@ static void item_normalise(const vf_model *v, const vf_layout *L, vf_item *it, c
     }
     if (it->delta) /* the stored statistics, the ones the decoder will use */
         for (size_t c = 0; c < L->C; c++) {
-            it->mean[c] = prev->mean[c] + cz_f32_from_f16(it->dstat[2 * c]);
-            it->sd[c] = prev->sd[c] + cz_f32_from_f16(it->dstat[2 * c + 1]);
+            it->mean[c] = stat_after(prev->mean[c], it->dstat[2 * c]);
+            it->sd[c] = stat_after(prev->sd[c], it->dstat[2 * c + 1]);
         }
     it->kind = nvalid_all ? 1 : 0;
     for (size_t c = 0; c < L->C; c++)
@@ -951,10 +954,11 @@ static climz_status parse_group(const vf_model *v, const vf_layout *L, size_t t,
         it->kind = kind & 1u;
         for (size_t c = 0; c < L->C; c++) {
             if (cfg->field_norm && it->delta) {
-                CZ_FORWARD(cz_rd_u16(&rz, &it->dstat[2 * c]));
-                CZ_FORWARD(cz_rd_u16(&rz, &it->dstat[2 * c + 1]));
-                it->mean[c] = items[k - ns].mean[c] + cz_f32_from_f16(it->dstat[2 * c]);
-                it->sd[c] = items[k - ns].sd[c] + cz_f32_from_f16(it->dstat[2 * c + 1]);
+                uint16_t dm, ds;
+                CZ_FORWARD(cz_rd_u16(&rz, &dm));
+                CZ_FORWARD(cz_rd_u16(&rz, &ds));
+                it->mean[c] = stat_after(items[k - ns].mean[c], dm);
+                it->sd[c] = stat_after(items[k - ns].sd[c], ds);
             } else if (cfg->field_norm) {
                 CZ_FORWARD(cz_rd_f32(&rz, &it->mean[c]));
                 CZ_FORWARD(cz_rd_f32(&rz, &it->sd[c]));

@@ -259,7 +259,6 @@ climz_status vae_job_quantise_y(vae_job *j) {
 #define VAE_REFINE_LR 0.003 /* Adam step on y, in quantiser steps (0.001-0.05 tried on ERA5: best) */
 
 climz_status vae_job_refine(vae_job *j, const float *x, const uint8_t *miss, int iters, double lambda, double *gain) {
-    double const t0 = cz_now();
     const float *means;
     const uint8_t *idx;
     coding_model(j, &means, &idx);
@@ -269,7 +268,6 @@ climz_status vae_job_refine(vae_job *j, const float *x, const uint8_t *miss, int
     climz_status const st = vn_refine_latent(j->c->m, j->c->m->p.data, j->y, means, j->scales, j->g.h, j->g.w, x, miss,
                                              j->H, j->W, iters, VAE_REFINE_LR, lambda * VAE_DIST_SCALE, &l0, &l1);
     if (!st && gain) *gain = l0 > 0 ? (l0 - l1) / l0 : 0;
-    j->info.t_refine += cz_now() - t0;
     return st;
 }
 

@@ -75,7 +75,6 @@ typedef struct vae_sample_info {
     double t_hyper;            /* seconds in h_s */
     double t_entropy;          /* seconds in rANS coding */
     double t_synthesis;        /* seconds in g_s */
-    double t_refine;           /* seconds in vae_job_refine */
 } vae_sample_info;
 
 /*! vae_sample_encode() : codes one image.
