@@ -355,6 +355,7 @@ typedef struct vrun {
     met_stats s;
     double sedi99, rqe99;
     int exact;
+    double interp;                 /* fraction of the samples interpolated instead of coded */
     double t_an, t_hy, t_en, t_sy; /* encoder's breakdown, seconds */
     float *rec;                    /* decoded (nt, ny, nx) */
     double dec_flops, enc_flops;   /* per step */
@@ -452,12 +453,16 @@ static int run_vae(const blk *b, const char *model, vrun *v) {
         /* h_s runs only for the samples that code a z (a prediction group's others inherit) */
         double const coded = (double)json_integer_value(json_object_get(j, "coded_samples"));
         double const zfrac = coded > 0 ? (double)json_integer_value(json_object_get(j, "z_samples")) / coded : 1.0;
+        /* the synthesis (and h_s) runs for the coded samples only, not the interpolated ones */
+        double const ni = (double)json_integer_value(json_object_get(j, "interpolated_samples"));
+        double const sfrac = coded + ni > 0 ? coded / (coded + ni) : 1.0;
+        v->interp = 1.0 - sfrac;
         v->dec_flops = v->enc_flops = 0;
         for (size_t i = 0; i < ty; i++)
             for (size_t q = 0; q < tx; q++) {
                 size_t const h = b->ny * (i + 1) / ty - b->ny * i / ty, w = b->nx * (q + 1) / tx - b->nx * q / tx;
                 double e = 0, hs = 0;
-                v->dec_flops += per * (decode_flops(&m.cfg, h, w, &hs, &e) + zfrac * hs);
+                v->dec_flops += per * sfrac * (decode_flops(&m.cfg, h, w, &hs, &e) + zfrac * hs);
                 v->enc_flops += per * e;
             }
         vae_model_free(&m);
@@ -592,25 +597,26 @@ int main(int argc, char **argv) {
         printf("\n### %s (%s), held-out steps %zu..%zu: %zu x %zu x %zu x %zu, R = %.5g\n\n", D->label, D->file, D->t0,
                D->t0 + D->nt - 1, b.steps, b.nz, b.ny, b.nx, b.R);
         printf("| model | lambda | ratio | bits/value | RMSE | lat RMSE | RMSE/R %% | max err | SEDI99 | RQE99 | "
-               "enc MB/s | dec MB/s | enc s/step | dec s/step | exact |\n");
-        printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+               "enc MB/s | dec MB/s | enc s/step | dec s/step | interp. %% | exact |\n");
+        printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         vrun runs[MAX_MODELS];
         series vae_pts = {0}, vae_res = {0};
         double const gf_set = sgemm_gflops(); /* again next to this set's timings: the machine is shared */
         for (int k = 0; k < nm; k++) {
             vrun *v = &runs[k];
             if (!run_vae(&b, models[k], v)) {
-                printf("| %s | failed | | | | | | | | | | | | | |\n", base(models[k]));
+                printf("| %s | failed | | | | | | | | | | | | | | |\n", base(models[k]));
                 v->rec = NULL;
                 continue;
             }
             double const ratio = 4.0 * (double)b.n / (double)v->bytes;
             char lam[32];
             fmt(lam, sizeof lam, v->lambda, "%.3g");
-            printf("| %s | %s | %.1f | %.3f | %.4g | %.4g | %.3f | %.4g | %.3f | %+.4f | %.2f | %.2f | %.4f | %.4f | %s |\n",
+            printf("| %s | %s | %.1f | %.3f | %.4g | %.4g | %.3f | %.4g | %.3f | %+.4f | %.2f | %.2f | %.4f | %.4f | %.0f | "
+                   "%s |\n",
                    base(models[k]), lam, ratio, 8.0 * (double)v->bytes / (double)b.n, v->s.rmse, v->s.lat_rmse,
                    100 * v->s.rmse / b.R, v->s.max_abs_error, v->sedi99, v->rqe99, mb / v->t_enc, mb / v->t_dec,
-                   v->t_enc / (double)b.steps, v->t_dec / (double)b.steps, v->exact ? "yes" : "**NO**");
+                   v->t_enc / (double)b.steps, v->t_dec / (double)b.steps, 100 * v->interp, v->exact ? "yes" : "**NO**");
             add_pt(&vae_pts, ratio, v->s.rmse, v->s.lat_rmse, v->s.max_abs_error);
             residual_sweep(&b, v->rec, v->bytes, &vae_res);
         }

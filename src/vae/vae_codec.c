@@ -131,6 +131,7 @@ fail:
 void vae_job_free(vae_job *j) {
     if (!j) return;
     free(j->y);
+    free(j->y_cont);
     free(j->scales);
     free(j->means);
     free(j->z);
@@ -244,6 +245,9 @@ climz_status vae_job_quantise_y(vae_job *j) {
     const float *means;
     const uint8_t *idx;
     coding_model(j, &means, &idx);
+    if (!j->y_cont) j->y_cont = malloc(j->ny * sizeof *j->y_cont);
+    CZ_RETURN_IF(!j->y_cont, CLIMZ_ERR_ALLOC, "out of memory");
+    memcpy(j->y_cont, j->y, j->ny * sizeof *j->y);
     /* y: s = round(y - mean), y_hat = s + mean (y is overwritten by y_hat) */
     for (size_t i = 0; i < j->ny; i++) {
         CZ_RETURN_IF(!vae_symbol(j->y[i] - means[i], &j->sym[i]), CLIMZ_ERR_INVALID_ARG,

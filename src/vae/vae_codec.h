@@ -187,4 +187,13 @@ climz_status vae_job_inherit(vae_job *j, const vae_job *prev);
 climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, vae_job *const *models, size_t nt,
                                 size_t ns, int inherit, uint8_t *code, double *bits);
 
+/*! vae_jobs_y_bits() : the encoder's estimate of what re-linking a chain would cost: for each
+ *  k < n, the bits (from the tables' integer frequencies) of jobs[k]'s y (kept by stage 3 of
+ *  encoding) quantised against the prediction from from[k]'s y_hat with the codes (cfg.latent
+ *  bytes), or without prediction where from[k] is NULL, under jobs[k]'s entropy model (its
+ *  means and scale indexes before prediction), into bits[k]. @return CLIMZ_OK,
+ *  CLIMZ_ERR_ALLOC, CLIMZ_ERR_CORRUPT (a sample of another size). */
+climz_status vae_jobs_y_bits(const vae_coder *c, const vae_job *const *jobs, const vae_job *const *from,
+                             const uint8_t *code, size_t n, double *bits);
+
 #endif /* CZ_VAE_CODEC_H */

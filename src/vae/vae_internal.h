@@ -20,6 +20,7 @@ struct vae_job {
     vae_geom g;
     size_t ny, nz;          /* L*h*w, Lz*hz*wz */
     float *y, *scales, *means, *z;
+    float *y_cont;          /* encoder, after stage 3: y before quantisation (vae_jobs_y_bits) */
     uint8_t *idx;           /* (means, idx): the entropy model, from h_s or inherited */
     float *pmeans;          /* with predicted: the means and indexes y is coded with */
     uint8_t *pidx;

@@ -158,3 +158,31 @@ climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, vae_jo
     if (bits_out) *bits_out = total;
     return CLIMZ_OK;
 }
+
+climz_status vae_jobs_y_bits(const vae_coder *c, const vae_job *const *jobs, const vae_job *const *from,
+                             const uint8_t *code, size_t n, double *bits) {
+    size_t const L = c->m->cfg.latent;
+    for (size_t k = 0; k < n; k++)
+        CZ_RETURN_IF(from[k] && from[k]->ny != jobs[k]->ny, CLIMZ_ERR_CORRUPT,
+                     "temporal prediction from a sample of another size");
+    len_tables lt;
+    CZ_FORWARD(len_tables_build(&lt, c->gauss));
+#pragma omp parallel for schedule(dynamic)
+    for (long kl = 0; kl < (long)n; kl++) {
+        const vae_job *j = jobs[kl], *p = from[kl];
+        size_t const plane = j->g.h * j->g.w;
+        double b = 0;
+        for (size_t ch = 0; ch < L; ch++) {
+            float const w = p ? code_weight(code[ch]) : 0.0f;
+            int const shift = p ? code_shift(code[ch]) : 0;
+            for (size_t i = ch * plane; i < (ch + 1) * plane; i++) {
+                int32_t q = 0;
+                vae_symbol(j->y_cont[i] - (p ? predicted_mean(j->means[i], p->y[i], w) : j->means[i]), &q);
+                b += value_bits(&lt, shifted_index(j->idx[i], shift), q);
+            }
+        }
+        bits[kl] = b;
+    }
+    free(lt.len);
+    return CLIMZ_OK;
+}

@@ -502,7 +502,10 @@ static void test_file(void) {
     }
     const char *in = tu_data("hgt.nc");
     climz_ctx *ctx = climz_ctx_create();
-    climz_compress_opts co = {.codec = "vaeformer", .model = mA};
+    /* groups of 16 steps: HGT's 21 make two chunks (steps 0..15 and 16..20), which the checks
+     * of damaged chunks below take apart */
+    const char *g16[] = {"group=16", NULL};
+    climz_compress_opts co = {.codec = "vaeformer", .model = mA, .options = g16};
     { /* refinement needs the model's lambda */
         const char *ropt[] = {"refine=3", NULL};
         climz_compress_opts cr = {.codec = "vaeformer", .model = mA, .options = ropt};
@@ -755,9 +758,9 @@ static int map_chunk(const uint8_t *p, size_t n, chunk_map *m) {
     for (unsigned bit = 4; bit <= 16; bit += 12)
         if ((p[1] & bit) && (cz_rd_varint(&r, &cnt) || cz_rd_skip(&r, (size_t)cnt, NULL))) return 0;
     m->recs = (size_t)(r.p - p);
-    for (uint64_t k = 0; k < steps * ns; k++) { /* kind; f32 statistics, or binary16 changes (kind bit 1) */
+    for (uint64_t k = 0; k < steps * ns; k++) { /* kind; f32 statistics, binary16 changes (kind bit 1), none (4) */
         uint8_t kind;
-        if (cz_rd_u8(&r, &kind) || cz_rd_skip(&r, (size_t)((kind & 2 ? 4 : 8) * C), NULL)) return 0;
+        if (cz_rd_u8(&r, &kind) || cz_rd_skip(&r, (size_t)((kind & 4 ? 0 : kind & 2 ? 4 : 8) * C), NULL)) return 0;
     }
     m->crc = (size_t)(r.p - p);
     if (cz_rd_skip(&r, 4, NULL) || cz_rd_varint(&r, &zl)) return 0;
@@ -836,7 +839,7 @@ static void test_damaged_chunks(void) {
     CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_FLIP, 15, 0x5a));
     CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_DETERMINISM);
     printf("determinism: %s\n", climz_ctx_last_error(ctx));
-    /* the default groups (16 steps): the chunk of steps 0..15 has flags stats (1), time codes
+    /* groups of 16 steps (the file made above): the chunk of steps 0..15 has flags stats (1), time codes
      * (4) and no z for the predicted samples (8), then nsteps 16, nsamples, C, a count (L = 8,
      * byte 5) and L codes (bytes 6..13). Unknown flags, a wrong count, a code out of range:
      * refused. Every flipped byte of its y stream and every cut is refused too, decoding
@@ -1041,17 +1044,19 @@ static void test_levels(void) {
     CHECK(random_damage(clz, steps, all, 200, 7) > 150);
 }
 
-/* the bundled default model, when present: found without a model path, sensible on HGT */
-static void test_default_model(void) {
-    char path[1200];
+/* 1 when the bundled default model is in the source tree (else the check says it skipped) */
+static int bundled_model_present(const char *what) {
+    char path[4096];
     snprintf(path, sizeof path, "%s/models/climz-default.safetensors", CLIMZ_SOURCE_DIR);
     FILE *fp = fopen(path, "rb");
-    if (!fp || !api_codec_find("vaeformer")) {
-        if (fp) fclose(fp);
-        printf("bundled default model absent: skipped its check\n");
-        return;
-    }
-    fclose(fp);
+    if (fp) fclose(fp);
+    if (!fp || !api_codec_find("vaeformer")) printf("bundled default model absent: skipped %s\n", what);
+    return fp && api_codec_find("vaeformer");
+}
+
+/* the bundled default model, when present: found without a model path, sensible on HGT */
+static void test_default_model(void) {
+    if (!bundled_model_present("its check")) return;
     const char *in = tu_data("hgt.nc");
     climz_ctx *ctx = climz_ctx_create();
     climz_compress_opts co = {.codec = "vaeformer"};
@@ -1083,6 +1088,105 @@ static void test_default_model(void) {
     climz_ctx_free(ctx);
 }
 
+/* the header entry's count of interpolated samples of clz's only variable, -1 when absent */
+static long interpolated_samples(climz_ctx *ctx, const char *clz) {
+    char *js = NULL;
+    long n = -1;
+    CHECK_OK(climz_info_json(ctx, clz, &js));
+    const char *p = js ? strstr(js, "\"interpolated_samples\"") : NULL;
+    if (p) n = strtol(strchr(p, ':') + 1, NULL, 10);
+    climz_free(js);
+    return n;
+}
+
+/* Interpolated steps: the bundled model (which records its phase-2 lambda) on 48 hourly ERA5
+ * 2 m temperature fields leaves some steps to interpolation between the coded steps around
+ * them; the file is smaller than with interp=0 at a similar error; the decoder gives the
+ * encoder's reconstruction, slices the same values (an interpolated step needs both its
+ * neighbours' synthesis); an interpolated kind in a group's first or last step is refused. */
+static void test_interp(void) {
+    if (!bundled_model_present("the interpolation check")) return;
+    const char *in = tu_data("era5-2mt-2019-03-01-02-uk.grib");
+    const char *off[] = {"interp=0", NULL}, *bad_opt[] = {"interp=2", NULL};
+    climz_compress_opts co = {.codec = "vaeformer"}, c0 = {.codec = "vaeformer", .options = off};
+    climz_compress_opts cb = {.codec = "vaeformer", .options = bad_opt};
+    const char *clz = tmp("era5_interp.clz"), *clz0 = tmp("era5_nointerp.clz"), *out = tmp("era5_interp.nc");
+    const char *bad = tmp("era5_bad.clz");
+    climz_ctx *ctx = climz_ctx_create();
+    CHECK_STATUS(climz_compress_file(ctx, in, bad, &cb), CLIMZ_ERR_INVALID_ARG);
+    CHECK_OK(climz_compress_file(ctx, in, clz, &co));
+    CHECK_OK(climz_compress_file(ctx, in, clz0, &c0));
+    long const ni = interpolated_samples(ctx, clz), ni0 = interpolated_samples(ctx, clz0);
+    CHECK_MSG(ni >= 8 && ni0 == 0, "%ld / %ld interpolated samples", ni, ni0);
+    CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
+    cz_field fo, fd, f0;
+    float *o = read_back(in, "2t", &fo), *d = read_back(out, "2t", &fd);
+    CHECK_OK(climz_decompress_file(ctx, clz0, out, NULL));
+    float *d0 = read_back(out, "2t", &f0);
+    float *enc = encoder_output(in, "2t", &co, 0);
+    if (o && d && d0 && enc) {
+        size_t const plane = fo.ny * fo.nx, n = fo.nt * plane;
+        CHECK_MSG(same_valid(enc, d, fo.miss, n), "decoded file differs from the encoder's reconstruction");
+        met_field_view v = {o, d, fo.miss, fo.lat, fo.nt, fo.ny, fo.nx};
+        met_stats s, s0;
+        CHECK_OK(met_compare(&v, &s));
+        v.test = d0;
+        CHECK_OK(met_compare(&v, &s0));
+        double const sz = (double)file_size(clz), sz0 = (double)file_size(clz0);
+        printf("bundled model, ERA5 2t, 48 hours: %ld samples interpolated, %.0f bytes at rmse %.4f; none "
+               "interpolated: %.0f bytes at rmse %.4f\n", ni, sz, s.rmse, sz0, s0.rmse);
+        CHECK(sz < 0.9 * sz0 && s.rmse < 1.25 * s0.rmse);
+        /* single steps and a range across the two groups (0..31, 32..47) */
+        const size_t first[] = {1, 2, 5, 30}, count[] = {1, 1, 1, 4};
+        for (int k = 0; k < 4; k++) {
+            climz_decompress_opts ds = {.time_first = first[k], .time_count = count[k]};
+            cz_field fs;
+            CHECK_OK(climz_decompress_file(ctx, clz, tmp("era5_slice.nc"), &ds));
+            float *sl = read_back(tmp("era5_slice.nc"), "2t", &fs);
+            CHECK_MSG(sl && fs.nt == count[k] && memcmp(sl, d + first[k] * plane, count[k] * plane * sizeof *sl) == 0,
+                      "steps %zu..%zu decoded alone differ", first[k], first[k] + count[k] - 1);
+            io_field_free(&fs);
+        }
+        /* with an error bound the interpolated steps are the residual stage's prediction too */
+        double const E = 0.1; /* K */
+        const char *clzb = tmp("era5_interp_bound.clz");
+        CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, E));
+        CHECK_OK(climz_compress_file(ctx, in, clzb, &co));
+        CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, 0));
+        CHECK(interpolated_samples(ctx, clzb) > 0);
+        CHECK_OK(climz_decompress_file(ctx, clzb, out, NULL));
+        cz_field fb;
+        float *db = read_back(out, "2t", &fb);
+        float *encb = encoder_output(in, "2t", &co, E);
+        if (db && encb) {
+            met_field_view const vb = {o, db, fo.miss, fo.lat, fo.nt, fo.ny, fo.nx};
+            size_t viol = 1;
+            CHECK_OK(met_bound_violations(&vb, E, &viol, NULL));
+            CHECK_MSG(viol == 0 && same_valid(encb, db, fo.miss, n), "%zu points break the bound %g", viol, E);
+        }
+        free(encb);
+        io_field_free(&fb);
+    }
+    /* the records of the first group: kind 4 in its first step or its last is refused */
+    uint8_t buf[1 << 15];
+    chunk_map m = {0};
+    size_t const n0 = latent_chunk(clz, 0, buf, sizeof buf);
+    CHECK(n0 > 0 && n0 <= sizeof buf && map_chunk(buf, n0, &m));
+    size_t last = m.recs; /* the record of step 31 */
+    for (int k = 0; k < 31 && n0 <= sizeof buf; k++) last += 1 + (buf[last] & 4 ? 0 : buf[last] & 2 ? 4 : 8);
+    const size_t at[2] = {m.recs, last};
+    for (int k = 0; k < 2; k++) {
+        CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_SET, at[k], 4));
+        CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_CORRUPT);
+        printf("kind 4 in step %d: %s\n", k ? 31 : 0, climz_ctx_last_error(ctx));
+    }
+    free(enc);
+    io_field_free(&fo);
+    io_field_free(&fd);
+    io_field_free(&f0);
+    climz_ctx_free(ctx);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s", tu_tmpdir("test_vae_codec"));
     double t0 = cz_now();
@@ -1095,6 +1199,7 @@ int main(void) {
     test_missing();
     test_levels();
     test_default_model();
+    test_interp();
     printf("%.1f s\n", cz_now() - t0);
     return tu_finish();
 }
