@@ -1135,7 +1135,7 @@ static void test_interp(void) {
         double const sz = (double)file_size(clz), sz0 = (double)file_size(clz0);
         printf("bundled model, ERA5 2t, 48 hours: %ld samples interpolated, %.0f bytes at rmse %.4f; none "
                "interpolated: %.0f bytes at rmse %.4f\n", ni, sz, s.rmse, sz0, s0.rmse);
-        CHECK(sz < 0.9 * sz0 && s.rmse < 1.25 * s0.rmse);
+        CHECK(sz < 0.95 * sz0 && s.rmse < 1.25 * s0.rmse); /* 0.88 and 1.05 here */
         /* single steps and a range across the two groups (0..31, 32..47) */
         const size_t first[] = {1, 2, 5, 30}, count[] = {1, 1, 1, 4};
         for (int k = 0; k < 4; k++) {
