@@ -996,7 +996,7 @@ static climz_status model_lambda(const vf_model *v, double *lambda) {
     *lambda = json_is_number(jl) ? json_number_value(jl) : 0;
     json_decref(j);
     CZ_RETURN_IF(!(*lambda > 0) || !isfinite(*lambda), CLIMZ_ERR_UNSUPPORTED,
-                 "model %s records no phase-2 lambda (vae.finetune): refine needs it", v->path);
+                 "model %s records no phase-2 lambda (vae.finetune): refine and interp=1 need it", v->path);
     return CLIMZ_OK;
 }
 
