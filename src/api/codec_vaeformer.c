@@ -468,6 +468,15 @@ static uint32_t group_crc(const vf_item *it, size_t n) {
     return crc;
 }
 
+/* The same sample as item k of a group (rows of ns samples from it) at the nearest row before
+ * that is not interpolated; NULL in the group's first row (which never is). */
+static vf_item *row_before(vf_item *it, size_t k, size_t ns) {
+    if (k < ns) return NULL;
+    vf_item *b = &it[k - ns];
+    while (b->interp) b -= ns;
+    return b;
+}
+
 /* Links the rows [b0, b0 + gn) of ns samples each (the steps of a group, or the planes of
  * its first step) for the prediction p: every coded sample after the first row to the same
  * sample in the nearest row before that is not interpolated, when that one was coded too; in
@@ -476,8 +485,7 @@ static void link_chain(vf_item *it, size_t b0, size_t gn, size_t ns, const vf_pr
     for (size_t b = b0 + 1; b < b0 + gn; b++)
         for (size_t s = 0; s < ns; s++) {
             vf_item *x = &it[b * ns + s];
-            const vf_item *before = &it[(b - 1) * ns + s];
-            while (before->interp) before -= ns; /* a group's first row is never interpolated */
+            const vf_item *before = row_before(it + b0 * ns, (b - b0) * ns + s, ns);
             x->prev = x->kind && before->kind ? before : NULL;
             x->pred = p;
             x->noz = p->noz && x->prev;
@@ -491,12 +499,11 @@ static int link_interp(vf_item *it, size_t gn, size_t ns) {
     for (size_t k = 0; k < gn * ns; k++) {
         vf_item *x = &it[k];
         if (!x->interp) continue;
-        size_t a = k, b = k;
-        while (a >= ns && it[a].interp) a -= ns;
+        size_t b = k;
         while (b + ns < gn * ns && it[b].interp) b += ns;
-        if (it[a].interp || it[b].interp || !it[a].kind || !it[b].kind) return 0;
-        x->ia = &it[a];
+        x->ia = row_before(it, k, ns);
         x->ib = &it[b];
+        if (!x->ia || x->ib->interp || !x->ia->kind || !x->ib->kind) return 0;
         x->wb = (float)(x->t - x->ia->t) / (float)(x->ib->t - x->ia->t);
     }
     return 1;
@@ -529,10 +536,11 @@ static size_t item_at(const vf_layout *L, const vf_item *it, size_t c, size_t r,
 /* point i of channel c of a coded item's reconstruction: x * sd + mean in float */
 static float item_value(const vf_item *it, size_t c, size_t i) { return it->xh[i] * it->sd[c] + it->mean[c]; }
 
-/* point i of channel c of an interpolated item: a + wb * (b - a), one rounding each */
-static float item_interp(const vf_item *it, size_t c, size_t i) {
-    float const a = item_value(it->ia, c, i), d = item_value(it->ib, c, i) - a;
-    float const e = it->wb * d;
+/* point i of channel c interpolated between coded items ia and ib: a + wb * (b - a), one
+ * rounding each */
+static float interp_value(const vf_item *ia, const vf_item *ib, float wb, size_t c, size_t i) {
+    float const a = item_value(ia, c, i), d = item_value(ib, c, i) - a;
+    float const e = wb * d;
     return a + e;
 }
 
@@ -543,7 +551,7 @@ static void item_scatter(const vf_layout *L, const vf_item *it, float *rec) {
             for (size_t q = 0; q < it->w; q++) {
                 size_t const i = (c * it->h + r) * it->w + q;
                 rec[item_at(L, it, c, r, q)] =
-                    it->interp ? item_interp(it, c, i) : it->kind ? item_value(it, c, i) : 0.0f;
+                    it->interp ? interp_value(it->ia, it->ib, it->wb, c, i) : it->kind ? item_value(it, c, i) : 0.0f;
             }
 }
 
@@ -825,9 +833,8 @@ static climz_status code_batch(const vf_model *v, const vf_layout *L, const cz_f
         CZ_FORWARD(item_init(it, L, t, k % ns));
         it->interp = interp && interp[k];
         if (it->interp) continue;
-        size_t b = k / ns; /* the statistics are stored against the step before that stores them */
-        while (b % G && items[(b - 1) * ns + k % ns].interp) b--;
-        item_normalise(v, L, it, f->values + t * plane, f->miss + t * plane, b % G ? &items[(b - 1) * ns + k % ns] : NULL);
+        size_t const g0 = k / ns / G * G * ns; /* the group's first item */
+        item_normalise(v, L, it, f->values + t * plane, f->miss + t * plane, row_before(items + g0, k - g0, ns));
         it->synth = 1;
         it->refine = refine;
         it->lambda = lambda;
@@ -866,10 +873,7 @@ typedef struct vf_ichain {
 /* squared error (normalised by u's statistics) of step u interpolated between steps a and b */
 static double interp_error(const vf_ichain *ch, size_t a, size_t u, size_t b) {
     const vf_item *x = ch->row[u];
-    vf_item probe = *x;
-    probe.ia = ch->row[a];
-    probe.ib = ch->row[b];
-    probe.wb = (float)(u - a) / (float)(b - a);
+    float const wb = (float)(u - a) / (float)(b - a);
     size_t const plane = ch->f->nz * ch->f->ny * ch->f->nx;
     const float *xv = ch->f->values + x->t * plane;
     const uint8_t *xm = ch->f->miss + x->t * plane;
@@ -880,10 +884,20 @@ static double interp_error(const vf_ichain *ch, size_t a, size_t u, size_t b) {
             for (size_t q = 0; q < x->w; q++) {
                 size_t const k = item_at(ch->L, x, c, r, q);
                 if (xm[k]) continue;
-                double const d = (double)item_interp(&probe, c, (c * x->h + r) * x->w + q) - xv[k];
+                double const d = (double)interp_value(ch->row[a], ch->row[b], wb, c, (c * x->h + r) * x->w + q) - xv[k];
                 ec += d * d;
             }
         e += ec / ((double)x->sd[c] * x->sd[c]);
+    }
+    return e;
+}
+
+/* squared error of a coded item's reconstruction (normalised units, valid points) */
+static double coded_error(const vf_item *x, size_t C) {
+    double e = 0;
+    for (size_t i = 0; i < C * x->h * x->w; i++) {
+        double const d = x->xm[i] ? 0 : (double)x->xh[i] - x->x[i];
+        e += d * d;
     }
     return e;
 }
@@ -937,16 +951,7 @@ static climz_status choose_interp_group(const vf_model *v, const vf_layout *L, c
             vf_item *x = ch.row[b] = &items[b * ns + s];
             ch.coded[b] = (uint8_t)x->kind;
             ch.zbits[b] = x->kind && !x->noz && b ? vae_job_z_bits(x->job) : 0;
-            ch.dcode[b] = 0;
-            for (size_t c = 0; x->kind && c < L->C; c++) {
-                double ec = 0;
-                size_t const o = c * x->h * x->w;
-                for (size_t i = 0; i < x->h * x->w; i++) {
-                    double const d = x->xm[o + i] ? 0 : (double)x->xh[o + i] - x->x[o + i];
-                    ec += d * d;
-                }
-                ch.dcode[b] += ec;
-            }
+            ch.dcode[b] = x->kind ? coded_error(x, L->C) : 0;
             for (size_t d = 1; d <= VF_INTERP_SPAN; d++) /* every pair (b, b + d) of coded steps */
                 if (b + d < gn && x->kind && items[(b + d) * ns + s].kind) {
                     to[np] = items[(b + d) * ns + s].job;
@@ -1047,8 +1052,8 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     CZ_CHECK_GOTO(st, batch_alloc(&L, nb, G, v->m.cfg.latent, f->nt, plane, &items, &groups, &rec), done);
     int const par = small_samples(v, &L, nb * L.nsamples);
     int const choose = o.interp != 0 && G > 2;
-    interp = malloc(nb * L.nsamples);
-    CZ_CHECK_GOTO(st, interp ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory"), done);
+    interp = choose ? malloc(nb * L.nsamples) : NULL;
+    CZ_CHECK_GOTO(st, interp || !choose ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory"), done);
     for (size_t t0 = 0; t0 < f->nt; t0 += nb) { /* t0: a multiple of G */
         size_t const bt = f->nt - t0 < nb ? f->nt - t0 : nb, nitems = bt * L.nsamples;
         /* with interpolation: every step coded first (unrefined), then again with the samples
@@ -1218,8 +1223,7 @@ static climz_status parse_group(const vf_model *v, const vf_layout *L, size_t t,
                          ((kind & VF_KIND_INTERP) && (!it->interp || k < ns || k >= (gn - 1) * ns)),
                      CLIMZ_ERR_CORRUPT, "step %zu, sample %zu has kind %u", t + k / ns, k % ns, kind);
         if (it->interp) continue;
-        const vf_item *before = k >= ns ? &items[k - ns] : NULL; /* the step before that stores statistics */
-        while (before && before->interp) before -= ns;
+        const vf_item *before = row_before(items, k, ns); /* the step before that stores statistics */
         it->kind = kind & 1u;
         for (size_t c = 0; c < L->C; c++) {
             if (cfg->field_norm && it->delta) {
