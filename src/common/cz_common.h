@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <nettle/sha2.h>
 
 /* ---- errors ------------------------------------------------------------------------ */
 
@@ -141,10 +142,7 @@ static inline void cz_store_le64(uint8_t *p, uint64_t v) {
 uint32_t cz_crc32c(uint32_t crc, const void *data, size_t n);
 
 typedef struct cz_sha256 {
-    uint32_t h[8];
-    uint64_t len;
-    uint8_t block[64];
-    size_t fill;
+    struct sha256_ctx ctx;
 } cz_sha256;
 void cz_sha256_init(cz_sha256 *s);
 void cz_sha256_update(cz_sha256 *s, const void *data, size_t n);
