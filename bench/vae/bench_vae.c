@@ -54,7 +54,7 @@
 #ifndef BENCH_DEFAULT_DATA
 #define BENCH_DEFAULT_DATA "../shared/data"
 #endif
-#define MAX_MODELS 12
+#define MAX_MODELS 16
 #define MAX_PTS 1024 /* points of one sweep series: models x bounds */
 
 extern const api_codec api_codec_vaeformer;
@@ -553,7 +553,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-peers")) peers = 0;
         else if (!strcmp(argv[i], "--no-train")) train = 0;
         else {
-            fprintf(stderr, "usage: bench_vae --model M [--model M2 ...] [--data DIR] [--only LABEL] [--tile N] "
+            fprintf(stderr, "usage: bench_vae --model M [--model M2 ...] (at most 16) [--data DIR] [--only LABEL] [--tile N] "
                             "[--opt KEY=VALUE]... [--no-peers] [--no-train]\n");
             return 2;
         }
