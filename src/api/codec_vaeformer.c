@@ -220,7 +220,7 @@ static climz_status vf_open(vf_model *v, const char *path, int is_default, int d
 
 /* ---- options and layout --------------------------------------------------------------------- */
 
-#define VF_TILE_AUTO SIZE_MAX
+#define VF_TILE_AUTO (-1L)
 #define VF_AUTO_TOKENS 16384 /* latent tokens of a plane above which tiles are the default */
 #define VF_AUTO_TILE 256     /* their size in points: global attention stays O(tile^2) */
 
@@ -229,25 +229,36 @@ static climz_status vf_open(vf_model *v, const char *path, int is_default, int d
                            interpolation: with it a group codes about half its steps) */
 
 typedef struct vf_opts {
-    size_t tile;  /* 0 = whole planes; VF_TILE_AUTO: VF_AUTO_TILE for large planes */
-    size_t group; /* steps per prediction group (1 = none); VF_GROUP_AUTO: see group_length() */
-    int levels;   /* 1: predict the planes of a group's first step from the plane below */
-    int det;      /* -1 = default (on with a residual stage) */
-    int timings;  /* 1: record the stages' seconds in the header entry (benchmarks; the file
+    long tile;    /* 0 = whole planes; VF_TILE_AUTO: VF_AUTO_TILE for large planes */
+    long group;   /* steps per prediction group (1 = none); VF_GROUP_AUTO: see group_length() */
+    long levels;  /* 1: predict the planes of a group's first step from the plane below */
+    long det;     /* -1 = default (on with a residual stage) */
+    long timings; /* 1: record the stages' seconds in the header entry (benchmarks; the file
                      is then not the same from run to run) */
-    int refine;   /* encoder-side refinement of each latent: Adam steps (vae_job_refine; 0 = off) */
-    int interp;   /* 1: samples may be interpolated in time (choose_interp); -1 = default (on when
+    long refine;  /* encoder-side refinement of each latent: Adam steps (vae_job_refine; 0 = off) */
+    long interp;  /* 1: samples may be interpolated in time (choose_interp); -1 = default (on when
                      the model records its lambda) */
 } vf_opts;
 
+/* The codec options (--opt key=value): the field each sets and the values it takes. */
+static const struct vf_opt_spec {
+    const char *key;
+    size_t field;   /* offsetof(vf_opts, ...) */
+    long lo, hi;    /* allowed range */
+    long gap;       /* values 1 .. gap - 1 refused too (tile: 0 or >= 8); 0: none */
+    const char *use; /* the range in words, for the message */
+} vf_opt_specs[] = {
+    {"tile", offsetof(vf_opts, tile), 0, LONG_MAX, 8, "0 (no tiling) or >= 8"},
+    {"group", offsetof(vf_opts, group), 1, 4096, 0, "1 (no prediction) .. 4096"},
+    {"levels", offsetof(vf_opts, levels), 0, 1, 0, "0 or 1"},
+    {"deterministic", offsetof(vf_opts, det), 0, 1, 0, "0 or 1"},
+    {"refine", offsetof(vf_opts, refine), 0, 1000, 0, "0 (off) .. 1000 steps"},
+    {"interp", offsetof(vf_opts, interp), 0, 1, 0, "0 or 1"},
+    {"timings", offsetof(vf_opts, timings), 0, 1, 0, "0 or 1"},
+};
+
 static climz_status parse_options(const char *const *kv, vf_opts *o) {
-    o->tile = VF_TILE_AUTO;
-    o->group = VF_GROUP_AUTO;
-    o->levels = 1;
-    o->det = -1;
-    o->timings = 0;
-    o->refine = 0;
-    o->interp = -1;
+    *o = (vf_opts){.tile = VF_TILE_AUTO, .group = VF_GROUP_AUTO, .levels = 1, .det = -1, .interp = -1};
     for (; kv && *kv; kv++) {
         const char *eq = strchr(*kv, '=');
         CZ_RETURN_IF(!eq, CLIMZ_ERR_INVALID_ARG, "codec option '%s' is not key=value", *kv);
@@ -255,31 +266,19 @@ static climz_status parse_options(const char *const *kv, vf_opts *o) {
         char *end;
         long const v = strtol(eq + 1, &end, 10);
         CZ_RETURN_IF(!eq[1] || *end || v < 0, CLIMZ_ERR_INVALID_ARG, "codec option '%s' needs an integer >= 0", *kv);
-        if (kl == 4 && !strncmp(*kv, "tile", 4)) {
-            CZ_RETURN_IF(v != 0 && v < 8, CLIMZ_ERR_INVALID_ARG, "tile=%ld: use 0 (no tiling) or >= 8", v);
-            o->tile = (size_t)v;
-        } else if (kl == 5 && !strncmp(*kv, "group", 5)) {
-            CZ_RETURN_IF(v < 1 || v > 4096, CLIMZ_ERR_INVALID_ARG, "group=%ld: use 1 (no prediction) .. 4096", v);
-            o->group = (size_t)v;
-        } else if (kl == 6 && !strncmp(*kv, "levels", 6)) {
-            CZ_RETURN_IF(v > 1, CLIMZ_ERR_INVALID_ARG, "levels=%ld: use 0 or 1", v);
-            o->levels = (int)v;
-        } else if (kl == 13 && !strncmp(*kv, "deterministic", 13)) {
-            CZ_RETURN_IF(v > 1, CLIMZ_ERR_INVALID_ARG, "deterministic=%ld: use 0 or 1", v);
-            o->det = (int)v;
-        } else if (kl == 6 && !strncmp(*kv, "refine", 6)) {
-            CZ_RETURN_IF(v > 1000, CLIMZ_ERR_INVALID_ARG, "refine=%ld: use 0 (off) .. 1000 steps", v);
-            o->refine = (int)v;
-        } else if (kl == 6 && !strncmp(*kv, "interp", 6)) {
-            CZ_RETURN_IF(v > 1, CLIMZ_ERR_INVALID_ARG, "interp=%ld: use 0 or 1", v);
-            o->interp = (int)v;
-        } else if (kl == 7 && !strncmp(*kv, "timings", 7)) {
-            CZ_RETURN_IF(v > 1, CLIMZ_ERR_INVALID_ARG, "timings=%ld: use 0 or 1", v);
-            o->timings = (int)v;
-        } else
-            return cz_error(CLIMZ_ERR_INVALID_ARG,
-                            "vaeformer has no option '%.*s' (options: tile, group, levels, deterministic, refine, interp, "
-                            "timings)", (int)kl, *kv);
+        const struct vf_opt_spec *sp = NULL;
+        for (size_t k = 0; k < sizeof vf_opt_specs / sizeof *vf_opt_specs && !sp; k++)
+            if (strlen(vf_opt_specs[k].key) == kl && !strncmp(*kv, vf_opt_specs[k].key, kl)) sp = &vf_opt_specs[k];
+        if (!sp) {
+            char names[128];
+            size_t n = 0;
+            for (size_t k = 0; k < sizeof vf_opt_specs / sizeof *vf_opt_specs && n < sizeof names; k++)
+                n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", k ? ", " : "", vf_opt_specs[k].key);
+            return cz_error(CLIMZ_ERR_INVALID_ARG, "vaeformer has no option '%.*s' (options: %s)", (int)kl, *kv, names);
+        }
+        CZ_RETURN_IF(v < sp->lo || v > sp->hi || (v > 0 && v < sp->gap), CLIMZ_ERR_INVALID_ARG, "%s=%ld: use %s",
+                     sp->key, v, sp->use);
+        *(long *)((char *)o + sp->field) = v;
     }
     return CLIMZ_OK;
 }
@@ -1009,7 +1008,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     const cz_field *f = a->f;
     vf_opts o;
     CZ_FORWARD(parse_options(a->opts ? a->opts->options : NULL, &o));
-    int const det = o.det >= 0 ? o.det : a->max_abs_error > 0;
+    int const det = o.det >= 0 ? (int)o.det : a->max_abs_error > 0;
     char path[VF_MAX_PATH];
     int const is_default = !(a->opts && a->opts->model);
     if (is_default) CZ_FORWARD(default_model_path(path, sizeof path));
@@ -1036,7 +1035,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
         CZ_CHECK_GOTO(st, vae_geometry(&v->m.cfg, f->ny, f->nx, &g), done);
         o.tile = g.h * g.w > VF_AUTO_TOKENS ? VF_AUTO_TILE : 0;
     }
-    CZ_CHECK_GOTO(st, make_layout(&v->m.cfg, f->nz, f->ny, f->nx, o.tile, &L), done);
+    CZ_CHECK_GOTO(st, make_layout(&v->m.cfg, f->nz, f->ny, f->nx, (size_t)o.tile, &L), done);
     if (o.refine || o.interp) {
         st = model_lambda(v, &lambda);
         if (st && !o.refine && o.interp < 0) { /* interpolation by default only where the model allows it */
@@ -1046,7 +1045,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
         }
         if (st) goto done;
     }
-    G = o.group == VF_GROUP_AUTO ? group_length(&L, f->nz) : o.group;
+    G = o.group == VF_GROUP_AUTO ? group_length(&L, f->nz) : (size_t)o.group;
     nb = batch_of_groups(&L, f->nz, G);
     nb = nb < f->nt ? nb : f->nt;
     CZ_CHECK_GOTO(st, batch_alloc(&L, nb, G, v->m.cfg.latent, f->nt, plane, &items, &groups, &rec), done);
