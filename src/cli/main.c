@@ -31,7 +31,7 @@ static void usage(FILE *f) {
             "      is optional (0 or absent: none) and adds the residual stage on top of the network.\n"
             "      vaeformer: [--model MODEL] (default: the bundled models/climz-default.safetensors)\n"
             "           [--opt group=N] [--opt levels=0|1] [--opt tile=N] [--opt refine=STEPS]\n"
-            "           [--opt interp=0|1]\n"
+            "           [--opt interp=0|1] [--opt spatial=0|1]\n"
             "      inr: [--context FILE:VAR]... [--context climatology] [--ratio R | --psnr P]\n"
             "           [--opt arch=siren|resgelu] [--opt width=W] [--opt depth=D] [--opt iters=N]\n"
             "           [--opt lr=L] [--opt batch=B] [--opt fourier=F] [--opt sigma=S] [--opt seed=S]\n"

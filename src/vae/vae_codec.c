@@ -138,6 +138,7 @@ void vae_job_free(vae_job *j) {
     free(j->idx);
     free(j->pmeans);
     free(j->pidx);
+    free(j->cidx);
     free(j->zsym);
     free(j->sym);
     free(j);
@@ -164,9 +165,10 @@ climz_status vae_job_create(vae_job **out, const vae_coder *c, size_t H, size_t 
     j->idx = malloc(j->ny);
     j->pmeans = malloc(j->ny * sizeof *j->pmeans);
     j->pidx = malloc(j->ny);
+    j->cidx = malloc(j->ny);
     j->zsym = malloc(j->nz * sizeof *j->zsym);
     j->sym = malloc(j->ny * sizeof *j->sym);
-    if (!j->y || !j->scales || !j->means || !j->z || !j->idx || !j->pmeans || !j->pidx || !j->zsym || !j->sym) {
+    if (!j->y || !j->scales || !j->means || !j->z || !j->idx || !j->pmeans || !j->pidx || !j->cidx || !j->zsym || !j->sym) {
         vae_job_free(j);
         return cz_error(CLIMZ_ERR_ALLOC, "out of memory for a %zu x %zu sample", H, W);
     }
@@ -239,8 +241,19 @@ static void coding_model(const vae_job *j, const float **means, const uint8_t **
     *idx = j->predicted ? j->pidx : j->idx;
 }
 
+/* y symbol i against (mean, idx): s = round(y - mean), y_hat = s + mean (y is overwritten);
+ * *esc += whether it escapes its table. @return 0 when y is not finite. */
+static int quantise_one(vae_job *j, size_t i, float mean, uint8_t idx, size_t *esc) {
+    if (!vae_symbol(j->y[i] - mean, &j->sym[i])) return 0;
+    int32_t const tail = ent_gauss_tail(j->c->gauss, idx);
+    *esc += j->sym[i] > tail || j->sym[i] < -tail;
+    j->cidx[i] = idx;
+    j->y[i] = (float)j->sym[i] + mean;
+    return 1;
+}
+
 climz_status vae_job_quantise_y(vae_job *j) {
-    const vae_coder *c = j->c;
+    size_t const h = j->g.h, w = j->g.w, plane = h * w;
     size_t esc = 0;
     const float *means;
     const uint8_t *idx;
@@ -248,16 +261,24 @@ climz_status vae_job_quantise_y(vae_job *j) {
     if (!j->y_cont) j->y_cont = malloc(j->ny * sizeof *j->y_cont);
     CZ_RETURN_IF(!j->y_cont, CLIMZ_ERR_ALLOC, "out of memory");
     memcpy(j->y_cont, j->y, j->ny * sizeof *j->y);
-    /* y: s = round(y - mean), y_hat = s + mean (y is overwritten by y_hat) */
-    for (size_t i = 0; i < j->ny; i++) {
-        CZ_RETURN_IF(!vae_symbol(j->y[i] - means[i], &j->sym[i]), CLIMZ_ERR_INVALID_ARG,
-                     "latent y is not finite (input not normalised?)");
-        int32_t const tail = ent_gauss_tail(c->gauss, idx[i]);
-        esc += j->sym[i] > tail || j->sym[i] < -tail;
-        j->y[i] = (float)j->sym[i] + means[i];
-    }
+    /* without a context every point is an anchor; with one, the others follow */
+    for (int pass = 0; pass < (j->sp ? 2 : 1); pass++)
+        for (size_t c = 0, i = 0; c < j->c->m->cfg.latent; c++)
+            for (size_t r = 0; r < h; r++)
+                for (size_t q = 0; q < w; q++, i++) {
+                    float m = means[i];
+                    uint8_t x = idx[i];
+                    if (j->sp && vae_anchor(r, q) != !pass) continue;
+                    if (pass) vae_spatial_point(j->sp, c, j->sym + c * plane, h, w, r, q, means[i], idx[i], &m, &x);
+                    CZ_RETURN_IF(!quantise_one(j, i, m, x, &esc), CLIMZ_ERR_INVALID_ARG,
+                                 "latent y is not finite (input not normalised?)");
+                }
     j->info.y_escapes = esc;
     return CLIMZ_OK;
+}
+
+void vae_job_restore_y(vae_job *j) {
+    if (j->y_cont) memcpy(j->y, j->y_cont, j->ny * sizeof *j->y);
 }
 
 #define VAE_REFINE_LR 0.003 /* Adam step on y, in quantiser steps (0.001-0.05 tried on ERA5: best) */
@@ -275,16 +296,57 @@ climz_status vae_job_refine(vae_job *j, const float *x, const uint8_t *miss, int
     return st;
 }
 
+/* The positions of j's y symbols in stream order (the anchors, then the other points, with a
+ * context; else every point in order) into pos; @return how many anchors lead (ny without a
+ * context). */
+static size_t stream_order(const vae_job *j, size_t *pos) {
+    size_t const h = j->g.h, w = j->g.w;
+    size_t n = 0, na = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < j->ny; i++) {
+            size_t const p = i % (h * w);
+            if ((!j->sp || vae_anchor(p / w, p % w)) == !pass) pos[n++] = i;
+            if (!pass) na = n;
+        }
+    return na;
+}
+
 climz_status vae_job_read_y(vae_job *j, ent_dec *d) {
     double const t0 = cz_now();
+    size_t const h = j->g.h, w = j->g.w, plane = h * w;
     const float *means;
     const uint8_t *idx;
     coding_model(j, &means, &idx);
-    climz_status const st = ent_gauss_decode_more(j->c->gauss, d, idx, j->ny, j->sym);
-    if (st) return cz_error_prefix(st, "y stream");
-    for (size_t i = 0; i < j->ny; i++) j->y[i] = (float)j->sym[i] + means[i];
+    size_t *pos = malloc(j->ny * sizeof *pos);
+    int32_t *sym = malloc(j->ny * sizeof *sym);
+    uint8_t *sidx = malloc(j->ny);
+    climz_status st = pos && sym && sidx ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    size_t const na = st ? 0 : stream_order(j, pos);
+    /* the anchors (every point without a context), then the others against them; y holds the
+     * mean each symbol was coded against until it becomes y_hat */
+    for (int pass = 0; pass < 2 && !st; pass++) {
+        size_t const k0 = pass ? na : 0, k1 = pass ? j->ny : na;
+        for (size_t k = k0; k < k1; k++) {
+            size_t const i = pos[k], p = i % plane;
+            j->y[i] = means[i];
+            j->cidx[i] = idx[i];
+            if (pass)
+                vae_spatial_point(j->sp, i / plane, j->sym + (i - p), h, w, p / w, p % w, means[i], idx[i], &j->y[i],
+                                  &j->cidx[i]);
+            sidx[k - k0] = j->cidx[i];
+        }
+        if (k1 > k0 && (st = ent_gauss_decode_more(j->c->gauss, d, sidx, k1 - k0, sym)))
+            cz_error_prefix(st, "y stream");
+        for (size_t k = k0; k < k1 && !st; k++) {
+            j->sym[pos[k]] = sym[k - k0];
+            j->y[pos[k]] += (float)sym[k - k0];
+        }
+    }
+    free(pos);
+    free(sym);
+    free(sidx);
     j->info.t_entropy += cz_now() - t0;
-    return CLIMZ_OK;
+    return st;
 }
 
 /* The z (y = 0: zsym, each with its channel) or y (y = 1: sym, each with its coding table
@@ -299,11 +361,17 @@ static climz_status jobs_encode(vae_job *const *jobs, size_t n, int y, cz_buf *o
     for (size_t k = 0, o = 0; k < n && !st; k++) {
         const vae_job *j = jobs[k];
         if (y) {
-            const float *means;
-            const uint8_t *idx;
-            coding_model(j, &means, &idx);
-            memcpy(sym + o, j->sym, j->ny * sizeof *sym);
-            memcpy((uint8_t *)map + o, idx, j->ny);
+            size_t *pos = malloc(j->ny * sizeof *pos);
+            if (!pos) {
+                st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+                break;
+            }
+            stream_order(j, pos);
+            for (size_t i = 0; i < j->ny; i++) {
+                sym[o + i] = j->sym[pos[i]];
+                ((uint8_t *)map)[o + i] = j->cidx[pos[i]];
+            }
+            free(pos);
             o += j->ny;
         } else {
             memcpy(sym + o, j->zsym, j->nz * sizeof *sym);

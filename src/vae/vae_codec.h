@@ -196,4 +196,41 @@ climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, vae_jo
 climz_status vae_jobs_y_bits(const vae_coder *c, const vae_job *const *jobs, const vae_job *const *from,
                              const uint8_t *code, size_t n, double *bits);
 
+/* ---- checkerboard context: y from the points beside it (within a sample) ---------------------
+ * With a spatial context set on a job, every channel plane of y is coded in two passes: the
+ * anchors ((row + column) even) against their entropy model as above, then the other points
+ * against the anchors beside them (up, down, left, right: 2 to 4). With a the mean of those
+ * anchors' symbols (y_hat - mean: integers) and u the sum of their absolute values,
+ *     mean' = mean + w_c * a,        w_c = code_c / 4, code_c in 0..VAE_SPATIAL_WMAX per channel
+ *     idx'  = clamp(idx - k_b, 0, 63), b = 0 (u = 0), 1 (u <= 2), 2 (u > 2), k_b = k[b] - 3
+ * (mean and idx: the coding model, after any prediction from the step before). The residual
+ * of a latent point against the hyper-prior is correlated with its neighbours' (the
+ * hyper-latent z has one point per 2 x 2 latent points in the bundled configuration), and
+ * a point whose neighbours all coded 0 is itself narrower. The stream holds a job's anchors
+ * (channel, row, column order), then its other points. Float operations are single roundings
+ * without contraction: bit-identical everywhere. Held-out steps, per-channel weights and one
+ * k triple chosen per group by the encoder: 1-5 % fewer y bits (vae_spatial_choose). */
+#define VAE_SPATIAL_WMAX 4
+#define VAE_SPATIAL_KMAX 15
+
+typedef struct vae_spatial {
+    uint8_t k[3];      /* k_b + 3, each 0..VAE_SPATIAL_KMAX */
+    const uint8_t *w;  /* cfg.latent channel codes, each 0..VAE_SPATIAL_WMAX */
+} vae_spatial;
+
+/*! vae_job_set_spatial() : codes j's y with the context sp (NULL: without), from the next
+ *  stage 3 on; sp (and its w) must outlive that. @return CLIMZ_OK or CLIMZ_ERR_CORRUPT (a
+ *  code out of range). */
+climz_status vae_job_set_spatial(vae_job *j, const vae_spatial *sp);
+/*! vae_job_restore_y() : encoder, after stage 3: y back to what stage 3 quantised, so that
+ *  stage 3 can run again (with another context or prediction). */
+void vae_job_restore_y(vae_job *j);
+/*! vae_spatial_choose() : the encoder's context for jobs[0..n) (after stage 3 without one):
+ *  per channel the weight code, and one k triple, with the fewest estimated bits (from the
+ *  tables' integer frequencies) for their y, into w (cfg.latent bytes) and k; *saved = the
+ *  bits it saves on those jobs (>= 0; 0 with w all 0 and k all 3: no context).
+ *  @return CLIMZ_OK, CLIMZ_ERR_ALLOC. */
+climz_status vae_spatial_choose(const vae_coder *c, vae_job *const *jobs, size_t n, uint8_t *w, uint8_t k[3],
+                                double *saved);
+
 #endif /* CZ_VAE_CODEC_H */

@@ -25,6 +25,8 @@ struct vae_job {
     float *pmeans;          /* with predicted: the means and indexes y is coded with */
     uint8_t *pidx;
     int predicted;
+    const vae_spatial *sp;  /* the checkerboard context y is coded with (NULL: none) */
+    uint8_t *cidx;          /* after stage 3: the table index each y symbol was coded with */
     int32_t *zsym, *sym;    /* the z and y symbols */
     vae_sample_info info;
 };
@@ -37,6 +39,30 @@ static inline int vae_symbol(float v, int32_t *s) {
     *s = r > 1073741824.0f ? 1073741824 : r < -1073741824.0f ? -1073741824 : (int32_t)r;
     return 1;
 }
+
+/* 1 for the anchors of the checkerboard context (vae_codec.h), coded first */
+static inline int vae_anchor(size_t r, size_t q) { return ((r + q) & 1u) == 0; }
+
+/*! vae_spatial_point() : the coding model (*m, *idx) of the non-anchor point (r, q) of channel
+ *  c (plane of h x w symbols, whose anchors are known) under context sp, from its model
+ *  before the context (mean, idx0). */
+void vae_spatial_point(const vae_spatial *sp, size_t c, const int32_t *plane, size_t h, size_t w, size_t r, size_t q,
+                       float mean, uint8_t idx0, float *m, uint8_t *idx);
+
+/* Code lengths in bits of every value of every Gaussian table, from its integer frequencies
+ * (the encoder's estimates, vae_predict.c and vae_spatial.c). */
+typedef struct vae_len_tables {
+    float *len;                       /* concatenated: table i at off[i], values 0..tail[i] */
+    size_t off[ENT_GAUSS_LEVELS];
+    int32_t tail[ENT_GAUSS_LEVELS];
+    float esc[ENT_GAUSS_LEVELS];      /* the escape symbol */
+} vae_len_tables;
+
+climz_status vae_len_tables_build(vae_len_tables *lt, const ent_gauss_tables *g);
+/* bits of value v in table i; an escape adds an Elias-gamma code of the excess and a sign */
+float vae_value_bits(const vae_len_tables *lt, unsigned i, int32_t v);
+/* clamp(idx - k, 0, 63) */
+uint8_t vae_shifted_index(uint8_t idx, int k);
 
 /* MLP hidden width of a block of the given width: round(mlp_ratio * width), at least 1 */
 size_t vae_hidden_of(const vae_config *c, size_t width);

@@ -27,7 +27,7 @@ static float predicted_mean(float mean, float prev, float w) {
     return mean + e;
 }
 
-static uint8_t shifted_index(uint8_t idx, int k) {
+uint8_t vae_shifted_index(uint8_t idx, int k) {
     int const i = (int)idx - k;
     return (uint8_t)(i < 0 ? 0 : i > ENT_GAUSS_LEVELS - 1 ? ENT_GAUSS_LEVELS - 1 : i);
 }
@@ -43,7 +43,7 @@ climz_status vae_job_predict(vae_job *j, const vae_job *prev, const uint8_t *cod
         int const k = code_shift(code[c]);
         for (size_t i = c * plane; i < (c + 1) * plane; i++) {
             j->pmeans[i] = predicted_mean(j->means[i], prev->y[i], w);
-            j->pidx[i] = shifted_index(j->idx[i], k);
+            j->pidx[i] = vae_shifted_index(j->idx[i], k);
         }
     }
     j->predicted = 1;
@@ -59,15 +59,7 @@ climz_status vae_job_inherit(vae_job *j, const vae_job *prev) {
 
 /* ---- the encoder's choice ------------------------------------------------------------------ */
 
-/* Code lengths in bits of every value of every table, from its integer frequencies. */
-typedef struct len_tables {
-    float *len;                       /* concatenated: table i at off[i], values 0..tail[i] */
-    size_t off[ENT_GAUSS_LEVELS];
-    int32_t tail[ENT_GAUSS_LEVELS];
-    float esc[ENT_GAUSS_LEVELS];      /* the escape symbol */
-} len_tables;
-
-static climz_status len_tables_build(len_tables *lt, const ent_gauss_tables *g) {
+climz_status vae_len_tables_build(vae_len_tables *lt, const ent_gauss_tables *g) {
     double const total = ldexp(1.0, (int)ent_gauss_prec(g));
     size_t n = 0;
     for (unsigned i = 0; i < ENT_GAUSS_LEVELS; i++) {
@@ -85,8 +77,7 @@ static climz_status len_tables_build(len_tables *lt, const ent_gauss_tables *g) 
     return CLIMZ_OK;
 }
 
-/* bits of value v in table i; an escape adds an Elias-gamma code of the excess and a sign */
-static float value_bits(const len_tables *lt, unsigned i, int32_t v) {
+float vae_value_bits(const vae_len_tables *lt, unsigned i, int32_t v) {
     uint32_t const a = v < 0 ? (uint32_t)-(int64_t)v : (uint32_t)v;
     if (a <= (uint32_t)lt->tail[i]) return lt->len[lt->off[i] + a];
     return lt->esc[i] + 2.0f * floorf(log2f((float)(a - (uint32_t)lt->tail[i]))) + 2.0f;
@@ -95,7 +86,7 @@ static float value_bits(const len_tables *lt, unsigned i, int32_t v) {
 /* The y_hat of one channel of one sample along a group's steps, coded with prediction weight
  * w: bits[k] += the bits of its predicted steps with scale shift k + PRED_KMIN. prev and cur
  * are scratch planes (swapped along the chain). */
-static void chain_bits(const len_tables *lt, vae_job *const *jobs, const vae_job *model0, size_t nt, size_t ns,
+static void chain_bits(const vae_len_tables *lt, vae_job *const *jobs, const vae_job *model0, size_t nt, size_t ns,
                        size_t s, size_t ch, float w, int inherit, float *prev, float *cur, double *bits) {
     const vae_job *before = NULL, *root = NULL; /* root: where the entropy model comes from */
     for (size_t t = 0; t < nt; before = jobs[t * ns + s], t++) {
@@ -110,7 +101,7 @@ static void chain_bits(const len_tables *lt, vae_job *const *jobs, const vae_job
             vae_symbol(j->y[o + i] - m, &q);
             cur[i] = (float)q + m;
             for (unsigned k = 0; before && k < 16; k++)
-                bits[k] += value_bits(lt, shifted_index(root->idx[o + i], (int)k + PRED_KMIN), q);
+                bits[k] += vae_value_bits(lt, vae_shifted_index(root->idx[o + i], (int)k + PRED_KMIN), q);
         }
         float *const sw = prev;
         prev = cur;
@@ -124,8 +115,8 @@ climz_status vae_predict_choose(const vae_coder *c, vae_job *const *jobs, vae_jo
     size_t plane_max = 0;
     for (size_t k = 0; k < nt * ns; k++)
         if (jobs[k] && jobs[k]->g.h * jobs[k]->g.w > plane_max) plane_max = jobs[k]->g.h * jobs[k]->g.w;
-    len_tables lt;
-    CZ_FORWARD(len_tables_build(&lt, c->gauss));
+    vae_len_tables lt;
+    CZ_FORWARD(vae_len_tables_build(&lt, c->gauss));
     climz_status st = CLIMZ_OK;
     double total = 0;
 #pragma omp parallel
@@ -165,8 +156,8 @@ climz_status vae_jobs_y_bits(const vae_coder *c, const vae_job *const *jobs, con
     for (size_t k = 0; k < n; k++)
         CZ_RETURN_IF(from[k] && from[k]->ny != jobs[k]->ny, CLIMZ_ERR_CORRUPT,
                      "temporal prediction from a sample of another size");
-    len_tables lt;
-    CZ_FORWARD(len_tables_build(&lt, c->gauss));
+    vae_len_tables lt;
+    CZ_FORWARD(vae_len_tables_build(&lt, c->gauss));
 #pragma omp parallel for schedule(dynamic)
     for (long kl = 0; kl < (long)n; kl++) {
         const vae_job *j = jobs[kl], *p = from[kl];
@@ -178,7 +169,7 @@ climz_status vae_jobs_y_bits(const vae_coder *c, const vae_job *const *jobs, con
             for (size_t i = ch * plane; i < (ch + 1) * plane; i++) {
                 int32_t q = 0;
                 vae_symbol(j->y_cont[i] - (p ? predicted_mean(j->means[i], p->y[i], w) : j->means[i]), &q);
-                b += value_bits(&lt, shifted_index(j->idx[i], shift), q);
+                b += vae_value_bits(&lt, vae_shifted_index(j->idx[i], shift), q);
             }
         }
         bits[kl] = b;

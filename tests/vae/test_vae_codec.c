@@ -433,6 +433,91 @@ static void test_predict(void) {
     io_free(ds);
 }
 
+/* The checkerboard context (vae_codec.h): the encoder's choice saves bits, its codes are in
+ * range, a decoder with the same context reproduces the encoder's synthesis bit for bit (the
+ * chosen codes, and extreme ones), and codes out of range are refused. */
+static void test_spatial(void) {
+    const char *mp = tmp("tiny_spatial.safetensors");
+    make_model(mp, 1, 7, 200.0f, 1);
+    vae_model m;
+    memset(&m, 0, sizeof m);
+    CHECK_OK(vae_model_load(&m, mp, 0, NULL));
+    vae_coder c;
+    CHECK_OK(vae_coder_init(&c, &m, 0));
+    cz_dataset *ds = NULL;
+    cz_field f;
+    CHECK(load_var(tu_data("hgt.nc"), "HGT", &ds, &f) >= 0);
+    size_t const H = f.ny, W = f.nx, n = H * W, L = m.cfg.latent;
+    float *x = malloc(n * sizeof *x), *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
+    double mu = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) mu += f.values[i];
+    mu /= (double)n;
+    for (size_t i = 0; i < n; i++) s2 += (f.values[i] - mu) * (f.values[i] - mu);
+    for (size_t i = 0; i < n; i++) x[i] = (float)((f.values[i] - mu) / sqrt(s2 / (double)n));
+    uint8_t *w = malloc(L), *wmax = malloc(L);
+    memset(wmax, VAE_SPATIAL_WMAX, L);
+    vae_spatial chosen = {.w = w}, extreme = {.k = {VAE_SPATIAL_KMAX, 0, 7}, .w = wmax};
+    vae_job *e = NULL;
+    cz_buf z = {0}, y_plain = {0};
+    uint32_t crc = 0;
+    double saved = -1;
+    CHECK_OK(vae_job_create(&e, &c, H, W));
+    CHECK_OK(vae_job_analyse(e, x));
+    CHECK_OK(code_z(e, &z));
+    CHECK_OK(vae_job_hyper(e, &crc));
+    CHECK_OK(code_y(e, &y_plain));
+    CHECK_OK(vae_spatial_choose(&c, &e, 1, w, chosen.k, &saved));
+    size_t used = 0;
+    for (size_t i = 0; i < L; i++) {
+        used += w[i] != 0;
+        CHECK(w[i] <= VAE_SPATIAL_WMAX);
+    }
+    for (int b = 0; b < 3; b++) CHECK(chosen.k[b] <= VAE_SPATIAL_KMAX);
+    const vae_spatial *ctx[2] = {&chosen, &extreme};
+    for (int k = 0; k < 2; k++) {
+        cz_buf y = {0};
+        vae_job *d = NULL;
+        vae_job_restore_y(e);
+        CHECK_OK(vae_job_set_spatial(e, ctx[k]));
+        CHECK_OK(code_y(e, &y));
+        if (!k) {
+            printf("spatial context: %zu of %zu channels weighted, k %u %u %u; y %zu B -> %zu B (estimated %.0f B "
+                   "saved)\n", used, L, chosen.k[0], chosen.k[1], chosen.k[2], y_plain.size, y.size, saved / 8);
+            CHECK(saved > 0 && y.size < y_plain.size);
+            CHECK(fabs((double)y_plain.size - (double)y.size - saved / 8) < 0.02 * (double)y_plain.size + 16);
+        }
+        CHECK_OK(vae_job_synthesis(e, xa));
+        CHECK_OK(vae_job_create(&d, &c, H, W));
+        CHECK_OK(read_stream(d, &z, 0));
+        uint32_t dcrc = 0;
+        CHECK_OK(vae_job_hyper(d, &dcrc));
+        CHECK(dcrc == crc);
+        CHECK_OK(vae_job_set_spatial(d, ctx[k]));
+        CHECK_OK(read_stream(d, &y, 1));
+        CHECK_OK(vae_job_synthesis(d, xb));
+        CHECK_MSG(!memcmp(xa, xb, n * sizeof *xa), "spatial context %d: decode differs from the encoder's", k);
+        vae_job_free(d);
+        cz_buf_free(&y);
+    }
+    vae_spatial bad = {.k = {3, 3, VAE_SPATIAL_KMAX + 1}, .w = w};
+    CHECK_STATUS(vae_job_set_spatial(e, &bad), CLIMZ_ERR_CORRUPT);
+    w[L - 1] = VAE_SPATIAL_WMAX + 1;
+    bad.k[2] = 3;
+    CHECK_STATUS(vae_job_set_spatial(e, &bad), CLIMZ_ERR_CORRUPT);
+    vae_job_free(e);
+    cz_buf_free(&z);
+    cz_buf_free(&y_plain);
+    free(x);
+    free(xa);
+    free(xb);
+    free(w);
+    free(wmax);
+    vae_coder_release(&c);
+    vae_model_free(&m);
+    io_field_free(&f);
+    io_free(ds);
+}
+
 /* ---- the file-level codec ------------------------------------------------------------------ */
 
 /* The encoder's own reconstruction of var (what its `decoded` output says), coded with
@@ -742,7 +827,7 @@ static int rewrite_clz(const char *src, const char *dst, uint32_t t, uint16_t st
     return ok;
 }
 
-/* Where the parts of a latent chunk p[0..n) (version 5) lie, for a model with per-sample
+/* Where the parts of a latent chunk p[0..n) (version 6) lie, for a model with per-sample
  * statistics and a group that codes a z (so the CRC is there). 1 when it adds up. */
 typedef struct chunk_map {
     size_t recs; /* the per-sample records (kind, mean, std) */
@@ -755,8 +840,10 @@ static int map_chunk(const uint8_t *p, size_t n, chunk_map *m) {
     cz_rd r = cz_rd_make(p + 2, n - 2);
     uint64_t steps, ns, C, cnt, zl, yl;
     if (cz_rd_varint(&r, &steps) || cz_rd_varint(&r, &ns) || cz_rd_varint(&r, &C)) return 0;
-    for (unsigned bit = 4; bit <= 16; bit += 12)
+    for (unsigned bit = 4; bit <= 16; bit += 12) /* time and level codes: a count, count bytes */
         if ((p[1] & bit) && (cz_rd_varint(&r, &cnt) || cz_rd_skip(&r, (size_t)cnt, NULL))) return 0;
+    /* spatial context codes: a count, the k triple in 2 bytes, count weight nibbles */
+    if ((p[1] & 64) && (cz_rd_varint(&r, &cnt) || cz_rd_skip(&r, 2 + (size_t)(cnt + 1) / 2, NULL))) return 0;
     m->recs = (size_t)(r.p - p);
     for (uint64_t k = 0; k < steps * ns; k++) { /* kind; f32 statistics, binary16 changes (kind bit 1), none (4) */
         uint8_t kind;
@@ -792,14 +879,18 @@ static size_t latent_chunk(const char *clz, uint32_t t, uint8_t *buf, size_t cap
  * over-read (run under ASan); only the normalisation floats are not protected here */
 static void test_damaged_chunks(void) {
     if (!api_codec_find("vaeformer")) return;
-    /* without prediction groups every step is a chunk of its own and carries its z */
+    /* without prediction groups every step is a chunk of its own and carries its z (and
+     * without the spatial context codes, at fixed places) */
     const char *clz = tmp("hgt_g1.clz"), *bad = tmp("damaged.clz"), *out = tmp("damaged.nc");
-    const char *g1[] = {"group=1", NULL};
+    const char *g1[] = {"group=1", "spatial=0", NULL};
     climz_compress_opts co = {.codec = "vaeformer", .model = tmp("A.safetensors"), .options = g1};
     climz_ctx *ctx = climz_ctx_create();
     CHECK_OK(climz_compress_file(ctx, tu_data("hgt.nc"), clz, &co));
     climz_decompress_opts d = {.time_first = 2, .time_count = 1};
     CHECK_OK(climz_decompress_file(ctx, clz, out, &d)); /* the intact file decodes */
+    /* latent stream version 5 (before the spatial context) is read too: the same chunk marked 5 */
+    CHECK(rewrite_clz(clz, bad, 2, CLZ_STREAM_LATENT, EDIT_SET, 0, 5));
+    CHECK_OK(climz_decompress_file(ctx, bad, out, &d));
     size_t fails = 0, tries = 0;
     /* latent chunk of a one-step group of one sample: version (0), flags (1), nsteps (2),
      * nsamples (3), C (4), kind (5), mean and std (6..13, the only bytes not checked here),
@@ -840,15 +931,16 @@ static void test_damaged_chunks(void) {
     CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_DETERMINISM);
     printf("determinism: %s\n", climz_ctx_last_error(ctx));
     /* groups of 16 steps (the file made above): the chunk of steps 0..15 has flags stats (1), time codes
-     * (4) and no z for the predicted samples (8), then nsteps 16, nsamples, C, a count (L = 8,
-     * byte 5) and L codes (bytes 6..13). Unknown flags, a wrong count, a code out of range:
-     * refused. Every flipped byte of its y stream and every cut is refused too, decoding
-     * step 2 alone (which entropy-decodes the whole group). */
+     * (4), no z for the predicted samples (8) and the spatial context (64), then nsteps 16,
+     * nsamples, C, a count (L = 8, byte 5) and L codes (bytes 6..13), then the spatial codes:
+     * a count (14), the k triple (15, 16) and L weight nibbles (17..20). Unknown flags, a
+     * wrong count, a code out of range: refused. Every flipped byte of its y stream and every
+     * cut is refused too, decoding step 2 alone (which entropy-decodes the whole group). */
     clz = tmp("hgt.clz");
     {
         size_t const n0 = latent_chunk(clz, 0, buf, sizeof buf);
         CHECK(latent_chunk(clz, 2, NULL, 0) == 0); /* no chunk of its own */
-        CHECK_MSG(n0 > 14 && n0 <= sizeof buf && buf[0] == 5 && buf[1] == 13 && buf[2] == 16 && buf[5] == 8 &&
+        CHECK_MSG(n0 > 21 && n0 <= sizeof buf && buf[0] == 6 && buf[1] == 77 && buf[2] == 16 && buf[5] == 8 &&
                       map_chunk(buf, n0, &m),
                   "group chunk: version %u, flags %u, %u steps, %u codes", buf[0], buf[1], buf[2], buf[5]);
         /* the statistics: f32 in the first step (kind 1), binary16 changes from the step before
@@ -861,9 +953,12 @@ static void test_damaged_chunks(void) {
             CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
             printf("statistics byte %zu set to %zu: %s\n", kpos[k][0], kpos[k][1], climz_ctx_last_error(ctx));
         }
-        CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_FLIP, 1, 0x5a)); /* flags 13 -> 0x57: unknown bits */
+        CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_FLIP, 1, 0x5a)); /* flags 77 -> 0x17: level codes */
         CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
-        const size_t pos[] = {1, 2, 5, 6, 10}; /* flags, nsteps, count, codes 0 and 4 */
+        CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_SET, 1, 77 | 128)); /* an unknown bit */
+        CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
+        /* flags, nsteps, count, codes 0 and 4, spatial count, k2, weights of channels 0/1 and 6/7 */
+        const size_t pos[] = {1, 2, 5, 6, 10, 14, 16, 17, 20};
         for (size_t k = 0; k < sizeof pos / sizeof *pos; k++) {
             CHECK(rewrite_clz(clz, bad, 0, CLZ_STREAM_LATENT, EDIT_SET, pos[k], 0xff));
             CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
@@ -1015,14 +1110,14 @@ static void test_levels(void) {
            size[3]);
     CHECK(size[2] > 0 && size[2] < 0.98 * size[3]);
     /* the chunk of step 1 of levg1 (a group of one step): version, flags (stats 1 + level
-     * codes 16 [+ level-predicted samples without z 32]), nsteps 1, nsamples 7, C 1, a count
+     * codes 16 [+ level-predicted samples without z 32] [+ spatial context 64]), nsteps 1, nsamples 7, C 1, a count
      * (L = 32) and L level codes (bytes 6..37) */
     const char *clz = tmp("levg1.clz"), *bad = tmp("levbad.clz"), *out = tmp("levbad.nc");
     uint8_t head[40] = {0};
     CHECK(latent_chunk(clz, 1, head, sizeof head) > sizeof head);
-    CHECK_MSG((head[1] & ~32u) == 17 && head[2] == 1 && head[3] == 7 && head[5] == 32,
+    CHECK_MSG((head[1] & ~(32u | 64u)) == 17 && head[2] == 1 && head[3] == 7 && head[5] == 32,
               "step 1: flags %u, %u steps, %u samples, %u codes", head[1], head[2], head[3], head[5]);
-    const uint8_t flags[] = {1 | 32, 1 | 2 | 16, 1 | 64, 1 | 4 | 16};
+    const uint8_t flags[] = {1 | 32, 1 | 2 | 16, 1 | 128, 1 | 4 | 16};
     for (size_t k = 0; k < sizeof flags; k++) { /* no codes / unknown bits / time codes in a one-step group */
         CHECK(rewrite_clz(clz, bad, 1, CLZ_STREAM_LATENT, EDIT_SET, 1, flags[k]));
         CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_CORRUPT);
@@ -1033,7 +1128,7 @@ static void test_levels(void) {
         printf("level chunk byte %zu damaged: %s\n", pos, climz_ctx_last_error(ctx));
     }
     /* an older (one chunk per step: 4) or a newer stream version: refused as such */
-    for (uint8_t ver = 4; ver <= 6; ver += 2) {
+    for (uint8_t ver = 4; ver <= 7; ver += 3) {
         CHECK(rewrite_clz(clz, bad, 1, CLZ_STREAM_LATENT, EDIT_SET, 0, ver));
         CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_VERSION);
         printf("version %u: %s\n", ver, climz_ctx_last_error(ctx));
@@ -1193,6 +1288,7 @@ int main(void) {
     test_sample(0);
     test_sample(1);
     test_predict();
+    test_spatial();
     test_file();
     test_damaged_chunks();
     test_random_damage();
