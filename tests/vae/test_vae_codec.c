@@ -267,26 +267,36 @@ static void check_predicted_decode(const vae_coder *c, size_t H, size_t W, const
     free(xb);
 }
 
-static void test_predict(void) {
-    const char *mp = tmp("tiny_pred.safetensors");
+/* A tiny model (file name) loaded with its coder, and the first nt steps of HGT, each
+ * normalised by its own mean and deviation as the codec does: x (nt * H * W, caller frees). */
+static float *tiny_coder_on_hgt(const char *name, size_t nt, vae_model *m, vae_coder *c, cz_dataset **ds,
+                                cz_field *f) {
+    const char *mp = tmp(name);
     make_model(mp, 1, 7, 200.0f, 1);
+    memset(m, 0, sizeof *m);
+    CHECK_OK(vae_model_load(m, mp, 0, NULL));
+    CHECK_OK(vae_coder_init(c, m, 0));
+    CHECK(load_var(tu_data("hgt.nc"), "HGT", ds, f) >= 0);
+    size_t const n = f->ny * f->nx;
+    float *x = malloc(nt * n * sizeof *x);
+    for (size_t t = 0; t < nt; t++) {
+        double mu = 0, s2 = 0;
+        for (size_t i = 0; i < n; i++) mu += f->values[t * n + i];
+        mu /= (double)n;
+        for (size_t i = 0; i < n; i++) s2 += (f->values[t * n + i] - mu) * (f->values[t * n + i] - mu);
+        for (size_t i = 0; i < n; i++) x[t * n + i] = (float)((f->values[t * n + i] - mu) / sqrt(s2 / (double)n));
+    }
+    return x;
+}
+
+static void test_predict(void) {
     vae_model m;
-    memset(&m, 0, sizeof m);
-    CHECK_OK(vae_model_load(&m, mp, 0, NULL));
     vae_coder c;
-    CHECK_OK(vae_coder_init(&c, &m, 0));
     cz_dataset *ds = NULL;
     cz_field f;
-    CHECK(load_var(tu_data("hgt.nc"), "HGT", &ds, &f) >= 0);
+    float *x = tiny_coder_on_hgt("tiny_pred.safetensors", 2, &m, &c, &ds, &f);
     size_t const H = f.ny, W = f.nx, n = H * W, L = m.cfg.latent;
-    float *x = malloc(2 * n * sizeof *x), *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
-    for (size_t t = 0; t < 2; t++) { /* each step by its own mean and deviation, as the codec does */
-        double mu = 0, s2 = 0;
-        for (size_t i = 0; i < n; i++) mu += f.values[t * n + i];
-        mu /= (double)n;
-        for (size_t i = 0; i < n; i++) s2 += (f.values[t * n + i] - mu) * (f.values[t * n + i] - mu);
-        for (size_t i = 0; i < n; i++) x[t * n + i] = (float)((f.values[t * n + i] - mu) / sqrt(s2 / (double)n));
-    }
+    float *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
     uint8_t *intra = malloc(L), *code = malloc(L);
     memset(intra, VAE_PRED_INTRA, L);
     vae_job *j0 = NULL, *j1 = NULL, *d1 = NULL;
@@ -437,23 +447,13 @@ static void test_predict(void) {
  * range, a decoder with the same context reproduces the encoder's synthesis bit for bit (the
  * chosen codes, and extreme ones), and codes out of range are refused. */
 static void test_spatial(void) {
-    const char *mp = tmp("tiny_spatial.safetensors");
-    make_model(mp, 1, 7, 200.0f, 1);
     vae_model m;
-    memset(&m, 0, sizeof m);
-    CHECK_OK(vae_model_load(&m, mp, 0, NULL));
     vae_coder c;
-    CHECK_OK(vae_coder_init(&c, &m, 0));
     cz_dataset *ds = NULL;
     cz_field f;
-    CHECK(load_var(tu_data("hgt.nc"), "HGT", &ds, &f) >= 0);
+    float *x = tiny_coder_on_hgt("tiny_spatial.safetensors", 1, &m, &c, &ds, &f);
     size_t const H = f.ny, W = f.nx, n = H * W, L = m.cfg.latent;
-    float *x = malloc(n * sizeof *x), *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
-    double mu = 0, s2 = 0;
-    for (size_t i = 0; i < n; i++) mu += f.values[i];
-    mu /= (double)n;
-    for (size_t i = 0; i < n; i++) s2 += (f.values[i] - mu) * (f.values[i] - mu);
-    for (size_t i = 0; i < n; i++) x[i] = (float)((f.values[i] - mu) / sqrt(s2 / (double)n));
+    float *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
     uint8_t *w = malloc(L), *wmax = malloc(L);
     memset(wmax, VAE_SPATIAL_WMAX, L);
     vae_spatial chosen = {.w = w}, extreme = {.k = {VAE_SPATIAL_KMAX, 0, 7}, .w = wmax};
