@@ -362,8 +362,7 @@ typedef struct vf_pred {
 typedef struct vf_group {
     vf_pred time;  /* the steps after the first, from the step before */
     vf_pred level; /* the first step's planes after the first, from the plane below */
-    int spatial;   /* y coded with the checkerboard context sp */
-    uint8_t *sw;   /* its channel weight codes (sp.w; in the batch's allocation) */
+    int spatial;   /* y coded with the checkerboard context sp (sp.w in the batch's allocation) */
     vae_spatial sp;
     size_t nz, ny; /* samples that code a z, samples coded */
     uint32_t crc;  /* CRC-32C of their scale-index maps' CRCs (LE, in order) */
@@ -691,7 +690,7 @@ static climz_status group_chunk(const vf_model *v, const vf_layout *L, vf_item *
         CZ_FORWARD(cz_buf_put_varint(chunk, nlat));
         CZ_FORWARD(cz_buf_put(chunk, kb, 2));
         for (size_t c = 0; c < nlat; c += 2)
-            CZ_FORWARD(cz_buf_put_u8(chunk, (uint8_t)(g->sw[c] | (c + 1 < nlat ? g->sw[c + 1] << 4 : 0))));
+            CZ_FORWARD(cz_buf_put_u8(chunk, (uint8_t)(g->sp.w[c] | (c + 1 < nlat ? g->sp.w[c + 1] << 4 : 0))));
     }
     vae_job **zj = malloc(2 * n * sizeof *zj), **yj = zj + n;
     CZ_RETURN_IF(!zj, CLIMZ_ERR_ALLOC, "out of memory");
@@ -760,8 +759,7 @@ static climz_status batch_alloc(const vf_layout *L, size_t nb, size_t G, size_t 
     for (size_t i = 0; i < ng; i++) {
         (*groups)[i].time.codes = codes + 3 * i * nlat;
         (*groups)[i].level.codes = codes + (3 * i + 1) * nlat;
-        (*groups)[i].sw = codes + (3 * i + 2) * nlat;
-        (*groups)[i].sp.w = (*groups)[i].sw;
+        (*groups)[i].sp.w = codes + (3 * i + 2) * nlat;
     }
     return CLIMZ_OK;
 }
@@ -861,7 +859,7 @@ static climz_status choose_spatial(const vf_model *v, const vf_layout *L, vf_ite
     CZ_RETURN_IF(!jobs, CLIMZ_ERR_ALLOC, "out of memory");
     for (size_t k = 0; k < n; k++) jobs[k] = it[k].kind ? it[k].job : NULL;
     double saved = 0;
-    climz_status st = vae_spatial_choose(&v->c, jobs, n, g->sw, g->sp.k, &saved);
+    climz_status st = vae_spatial_choose(&v->c, jobs, n, g->sp.w, g->sp.k, &saved);
     free(jobs);
     g->spatial = !st && saved > 8.0 * (double)spatial_bytes(v->m.cfg.latent);
     for (size_t k = 0; k < n && g->spatial && !st; k++)
@@ -1246,9 +1244,9 @@ static climz_status read_spatial(cz_rd *rz, size_t nlat, vf_group *g) {
     for (size_t c = 0; c < nlat; c += 2) {
         uint8_t b;
         CZ_FORWARD(cz_rd_u8(rz, &b));
-        g->sw[c] = b & 15u;
-        if (c + 1 < nlat) g->sw[c + 1] = b >> 4;
-        CZ_RETURN_IF(g->sw[c] > VAE_SPATIAL_WMAX || (c + 1 < nlat ? g->sw[c + 1] > VAE_SPATIAL_WMAX : b >> 4),
+        g->sp.w[c] = b & 15u;
+        if (c + 1 < nlat) g->sp.w[c + 1] = b >> 4;
+        CZ_RETURN_IF(g->sp.w[c] > VAE_SPATIAL_WMAX || (c + 1 < nlat ? g->sp.w[c + 1] > VAE_SPATIAL_WMAX : b >> 4),
                      CLIMZ_ERR_CORRUPT, "latent stream: spatial context weight codes %u, %u", b & 15u, b >> 4);
     }
     return CLIMZ_OK;
@@ -1271,7 +1269,7 @@ static climz_status parse_group(const vf_model *v, const vf_layout *L, size_t t,
                  "latent stream version %u (one chunk per time step, an older climz) is no longer read; this decoder "
                  "reads versions %u to %u", head[0], VF_VERSION_MIN, VF_VERSION);
     unsigned const allowed = VF_FLAG_STATS | VF_FLAG_CODES | VF_FLAG_NOZ | VF_FLAG_LEVEL_CODES | VF_FLAG_LEVEL_NOZ |
-                             (head[0] >= 6 ? VF_FLAG_SPATIAL : 0);
+                             (head[0] >= VF_VERSION ? VF_FLAG_SPATIAL : 0); /* spatial: since 6 */
     CZ_RETURN_IF(!!(head[1] & VF_FLAG_STATS) != !!cfg->field_norm || (head[1] & ~allowed), CLIMZ_ERR_CORRUPT,
                  "latent stream header is malformed");
     g->time.has_codes = !!(head[1] & VF_FLAG_CODES);

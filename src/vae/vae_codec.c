@@ -252,8 +252,22 @@ static int quantise_one(vae_job *j, size_t i, float mean, uint8_t idx, size_t *e
     return 1;
 }
 
+/* 1 when y point i of j is coded in pass 0 (the anchors; every point without a context) or
+ * pass 1 (the other points, against the anchors beside them): the stream's order */
+static int in_pass(const vae_job *j, size_t i, int pass) {
+    size_t const w = j->g.w, p = i % (j->g.h * w);
+    int const first = !j->sp || vae_anchor(p / w, p % w);
+    return pass ? !first : first;
+}
+
+/* the model (*m, *x) y point i of j is coded with in its pass, from the coding model (means, idx) */
+static void point_model(const vae_job *j, size_t i, int pass, const float *means, const uint8_t *idx, float *m,
+                        uint8_t *x) {
+    if (pass) vae_spatial_point(j, i, means[i], idx[i], m, x);
+    else *m = means[i], *x = idx[i];
+}
+
 climz_status vae_job_quantise_y(vae_job *j) {
-    size_t const h = j->g.h, w = j->g.w, plane = h * w;
     size_t esc = 0;
     const float *means;
     const uint8_t *idx;
@@ -261,18 +275,15 @@ climz_status vae_job_quantise_y(vae_job *j) {
     if (!j->y_cont) j->y_cont = malloc(j->ny * sizeof *j->y_cont);
     CZ_RETURN_IF(!j->y_cont, CLIMZ_ERR_ALLOC, "out of memory");
     memcpy(j->y_cont, j->y, j->ny * sizeof *j->y);
-    /* without a context every point is an anchor; with one, the others follow */
-    for (int pass = 0; pass < (j->sp ? 2 : 1); pass++)
-        for (size_t c = 0, i = 0; c < j->c->m->cfg.latent; c++)
-            for (size_t r = 0; r < h; r++)
-                for (size_t q = 0; q < w; q++, i++) {
-                    float m = means[i];
-                    uint8_t x = idx[i];
-                    if (j->sp && vae_anchor(r, q) != !pass) continue;
-                    if (pass) vae_spatial_point(j->sp, c, j->sym + c * plane, h, w, r, q, means[i], idx[i], &m, &x);
-                    CZ_RETURN_IF(!quantise_one(j, i, m, x, &esc), CLIMZ_ERR_INVALID_ARG,
-                                 "latent y is not finite (input not normalised?)");
-                }
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < j->ny; i++) {
+            if (!in_pass(j, i, pass)) continue;
+            float m;
+            uint8_t x;
+            point_model(j, i, pass, means, idx, &m, &x);
+            CZ_RETURN_IF(!quantise_one(j, i, m, x, &esc), CLIMZ_ERR_INVALID_ARG,
+                         "latent y is not finite (input not normalised?)");
+        }
     j->info.y_escapes = esc;
     return CLIMZ_OK;
 }
@@ -296,53 +307,29 @@ climz_status vae_job_refine(vae_job *j, const float *x, const uint8_t *miss, int
     return st;
 }
 
-/* The positions of j's y symbols in stream order (the anchors, then the other points, with a
- * context; else every point in order) into pos; @return how many anchors lead (ny without a
- * context). */
-static size_t stream_order(const vae_job *j, size_t *pos) {
-    size_t const h = j->g.h, w = j->g.w;
-    size_t n = 0, na = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < j->ny; i++) {
-            size_t const p = i % (h * w);
-            if ((!j->sp || vae_anchor(p / w, p % w)) == !pass) pos[n++] = i;
-            if (!pass) na = n;
-        }
-    return na;
-}
-
 climz_status vae_job_read_y(vae_job *j, ent_dec *d) {
     double const t0 = cz_now();
-    size_t const h = j->g.h, w = j->g.w, plane = h * w;
     const float *means;
     const uint8_t *idx;
     coding_model(j, &means, &idx);
-    size_t *pos = malloc(j->ny * sizeof *pos);
     int32_t *sym = malloc(j->ny * sizeof *sym);
     uint8_t *sidx = malloc(j->ny);
-    climz_status st = pos && sym && sidx ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
-    size_t const na = st ? 0 : stream_order(j, pos);
-    /* the anchors (every point without a context), then the others against them; y holds the
-     * mean each symbol was coded against until it becomes y_hat */
+    climz_status st = sym && sidx ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    /* pass by pass: y holds the mean each symbol is coded against until it becomes y_hat */
     for (int pass = 0; pass < 2 && !st; pass++) {
-        size_t const k0 = pass ? na : 0, k1 = pass ? j->ny : na;
-        for (size_t k = k0; k < k1; k++) {
-            size_t const i = pos[k], p = i % plane;
-            j->y[i] = means[i];
-            j->cidx[i] = idx[i];
-            if (pass)
-                vae_spatial_point(j->sp, i / plane, j->sym + (i - p), h, w, p / w, p % w, means[i], idx[i], &j->y[i],
-                                  &j->cidx[i]);
-            sidx[k - k0] = j->cidx[i];
-        }
-        if (k1 > k0 && (st = ent_gauss_decode_more(j->c->gauss, d, sidx, k1 - k0, sym)))
-            cz_error_prefix(st, "y stream");
-        for (size_t k = k0; k < k1 && !st; k++) {
-            j->sym[pos[k]] = sym[k - k0];
-            j->y[pos[k]] += (float)sym[k - k0];
-        }
+        size_t k = 0;
+        for (size_t i = 0; i < j->ny; i++)
+            if (in_pass(j, i, pass)) {
+                point_model(j, i, pass, means, idx, &j->y[i], &j->cidx[i]);
+                sidx[k++] = j->cidx[i];
+            }
+        if (k && (st = ent_gauss_decode_more(j->c->gauss, d, sidx, k, sym))) cz_error_prefix(st, "y stream");
+        for (size_t i = 0, e = 0; i < j->ny && !st; i++)
+            if (in_pass(j, i, pass)) {
+                j->sym[i] = sym[e++];
+                j->y[i] += (float)j->sym[i];
+            }
     }
-    free(pos);
     free(sym);
     free(sidx);
     j->info.t_entropy += cz_now() - t0;
@@ -361,18 +348,12 @@ static climz_status jobs_encode(vae_job *const *jobs, size_t n, int y, cz_buf *o
     for (size_t k = 0, o = 0; k < n && !st; k++) {
         const vae_job *j = jobs[k];
         if (y) {
-            size_t *pos = malloc(j->ny * sizeof *pos);
-            if (!pos) {
-                st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
-                break;
-            }
-            stream_order(j, pos);
-            for (size_t i = 0; i < j->ny; i++) {
-                sym[o + i] = j->sym[pos[i]];
-                ((uint8_t *)map)[o + i] = j->cidx[pos[i]];
-            }
-            free(pos);
-            o += j->ny;
+            for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < j->ny; i++)
+                    if (in_pass(j, i, pass)) {
+                        sym[o] = j->sym[i];
+                        ((uint8_t *)map)[o++] = j->cidx[i];
+                    }
         } else {
             memcpy(sym + o, j->zsym, j->nz * sizeof *sym);
             for (size_t i = 0; i < j->nz; i++) map[o + i] = (uint16_t)(i / (j->g.hz * j->g.wz));

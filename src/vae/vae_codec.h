@@ -215,7 +215,7 @@ climz_status vae_jobs_y_bits(const vae_coder *c, const vae_job *const *jobs, con
 
 typedef struct vae_spatial {
     uint8_t k[3];      /* k_b + 3, each 0..VAE_SPATIAL_KMAX */
-    const uint8_t *w;  /* cfg.latent channel codes, each 0..VAE_SPATIAL_WMAX */
+    uint8_t *w;        /* cfg.latent channel codes, each 0..VAE_SPATIAL_WMAX */
 } vae_spatial;
 
 /*! vae_job_set_spatial() : codes j's y with the context sp (NULL: without), from the next

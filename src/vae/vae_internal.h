@@ -43,11 +43,10 @@ static inline int vae_symbol(float v, int32_t *s) {
 /* 1 for the anchors of the checkerboard context (vae_codec.h), coded first */
 static inline int vae_anchor(size_t r, size_t q) { return ((r + q) & 1u) == 0; }
 
-/*! vae_spatial_point() : the coding model (*m, *idx) of the non-anchor point (r, q) of channel
- *  c (plane of h x w symbols, whose anchors are known) under context sp, from its model
- *  before the context (mean, idx0). */
-void vae_spatial_point(const vae_spatial *sp, size_t c, const int32_t *plane, size_t h, size_t w, size_t r, size_t q,
-                       float mean, uint8_t idx0, float *m, uint8_t *idx);
+/*! vae_spatial_point() : the coding model (*m, *idx) of y point i of j, not an anchor, under
+ *  j's context, from its model before the context (mean, idx0); the anchors' symbols of its
+ *  plane must be known. */
+void vae_spatial_point(const vae_job *j, size_t i, float mean, uint8_t idx0, float *m, uint8_t *idx);
 
 /* Code lengths in bits of every value of every Gaussian table, from its integer frequencies
  * (the encoder's estimates, vae_predict.c and vae_spatial.c). */

@@ -44,13 +44,13 @@ static float context_mean(float mean, unsigned wcode, int64_t sum, int n) {
     return mean + e;
 }
 
-void vae_spatial_point(const vae_spatial *sp, size_t c, const int32_t *plane, size_t h, size_t w, size_t r, size_t q,
-                       float mean, uint8_t idx0, float *m, uint8_t *idx) {
+void vae_spatial_point(const vae_job *j, size_t i, float mean, uint8_t idx0, float *m, uint8_t *idx) {
+    size_t const h = j->g.h, w = j->g.w, p = i % (h * w);
     int64_t sum, asum;
     int n;
-    neighbours(plane, h, w, r, q, &sum, &asum, &n);
-    *m = context_mean(mean, sp->w[c], sum, n);
-    *idx = vae_shifted_index(idx0, (int)sp->k[bucket(asum)] + SP_KMIN);
+    neighbours(j->sym + (i - p), h, w, p / w, p % w, &sum, &asum, &n);
+    *m = context_mean(mean, j->sp->w[i / (h * w)], sum, n);
+    *idx = vae_shifted_index(idx0, (int)j->sp->k[bucket(asum)] + SP_KMIN);
 }
 
 climz_status vae_job_set_spatial(vae_job *j, const vae_spatial *sp) {

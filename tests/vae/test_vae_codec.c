@@ -267,42 +267,58 @@ static void check_predicted_decode(const vae_coder *c, size_t H, size_t W, const
     free(xb);
 }
 
-/* A tiny model (file name) loaded with its coder, and the first nt steps of HGT, each
- * normalised by its own mean and deviation as the codec does: x (nt * H * W, caller frees). */
-static float *tiny_coder_on_hgt(const char *name, size_t nt, vae_model *m, vae_coder *c, cz_dataset **ds,
-                                cz_field *f) {
+/* A tiny model loaded with its coder, and the first steps of HGT, each normalised by its own
+ * mean and deviation as the codec does (x: nt * H * W). */
+typedef struct tiny_hgt {
+    vae_model m;
+    vae_coder c;
+    cz_dataset *ds;
+    cz_field f;
+    float *x;
+    size_t H, W, n, L; /* grid, points of a step, latent channels */
+} tiny_hgt;
+
+static void tiny_hgt_open(tiny_hgt *t, const char *name, size_t nt) {
     const char *mp = tmp(name);
     make_model(mp, 1, 7, 200.0f, 1);
-    memset(m, 0, sizeof *m);
-    CHECK_OK(vae_model_load(m, mp, 0, NULL));
-    CHECK_OK(vae_coder_init(c, m, 0));
-    CHECK(load_var(tu_data("hgt.nc"), "HGT", ds, f) >= 0);
-    size_t const n = f->ny * f->nx;
-    float *x = malloc(nt * n * sizeof *x);
-    for (size_t t = 0; t < nt; t++) {
+    memset(t, 0, sizeof *t);
+    CHECK_OK(vae_model_load(&t->m, mp, 0, NULL));
+    CHECK_OK(vae_coder_init(&t->c, &t->m, 0));
+    CHECK(load_var(tu_data("hgt.nc"), "HGT", &t->ds, &t->f) >= 0);
+    t->H = t->f.ny, t->W = t->f.nx, t->n = t->H * t->W, t->L = t->m.cfg.latent;
+    size_t const n = t->n;
+    const float *v = t->f.values;
+    t->x = malloc(nt * n * sizeof *t->x);
+    for (size_t s = 0; s < nt; s++) {
         double mu = 0, s2 = 0;
-        for (size_t i = 0; i < n; i++) mu += f->values[t * n + i];
+        for (size_t i = 0; i < n; i++) mu += v[s * n + i];
         mu /= (double)n;
-        for (size_t i = 0; i < n; i++) s2 += (f->values[t * n + i] - mu) * (f->values[t * n + i] - mu);
-        for (size_t i = 0; i < n; i++) x[t * n + i] = (float)((f->values[t * n + i] - mu) / sqrt(s2 / (double)n));
+        for (size_t i = 0; i < n; i++) s2 += (v[s * n + i] - mu) * (v[s * n + i] - mu);
+        for (size_t i = 0; i < n; i++) t->x[s * n + i] = (float)((v[s * n + i] - mu) / sqrt(s2 / (double)n));
     }
-    return x;
+}
+
+static void tiny_hgt_close(tiny_hgt *t) {
+    free(t->x);
+    vae_coder_release(&t->c);
+    vae_model_free(&t->m);
+    io_field_free(&t->f);
+    io_free(t->ds);
 }
 
 static void test_predict(void) {
-    vae_model m;
-    vae_coder c;
-    cz_dataset *ds = NULL;
-    cz_field f;
-    float *x = tiny_coder_on_hgt("tiny_pred.safetensors", 2, &m, &c, &ds, &f);
-    size_t const H = f.ny, W = f.nx, n = H * W, L = m.cfg.latent;
+    tiny_hgt t;
+    tiny_hgt_open(&t, "tiny_pred.safetensors", 2);
+    const vae_coder *const c = &t.c;
+    const float *x = t.x;
+    size_t const H = t.H, W = t.W, n = t.n, L = t.L;
     float *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
     uint8_t *intra = malloc(L), *code = malloc(L);
     memset(intra, VAE_PRED_INTRA, L);
     vae_job *j0 = NULL, *j1 = NULL, *d1 = NULL;
     cz_buf z0 = {0}, y0 = {0}, z1 = {0}, y_alone = {0}, y_intra = {0}, y_pred = {0};
     uint32_t crc = 0;
-    CHECK_OK(vae_job_create(&j0, &c, H, W));
+    CHECK_OK(vae_job_create(&j0, c, H, W));
     CHECK_OK(vae_job_analyse(j0, x));
     CHECK_OK(code_z(j0, &z0));
     CHECK_OK(vae_job_hyper(j0, &crc));
@@ -313,14 +329,14 @@ static void test_predict(void) {
         vae_job_free(j1);
         j1 = NULL;
         z1.size = 0;
-        CHECK_OK(vae_job_create(&j1, &c, H, W));
+        CHECK_OK(vae_job_create(&j1, c, H, W));
         CHECK_OK(vae_job_analyse(j1, x + n));
         CHECK_OK(code_z(j1, &z1));
         CHECK_OK(vae_job_hyper(j1, &crc));
         if (k == 2) {
             vae_job *pair[2] = {j0, j1};
             double bits = 0;
-            CHECK_OK(vae_predict_choose(&c, pair, NULL, 2, 1, 0, code, &bits));
+            CHECK_OK(vae_predict_choose(c, pair, NULL, 2, 1, 0, code, &bits));
             CHECK(bits > 0 && bits < 8.0 * (double)y_alone.size);
             size_t used = 0;
             for (size_t i = 0; i < L; i++) used += code[i] != VAE_PRED_INTRA;
@@ -334,25 +350,25 @@ static void test_predict(void) {
     printf("step 1 of HGT, tiny model: y %zu B alone, %zu B predicted from step 0\n", y_alone.size, y_pred.size);
     CHECK(y_pred.size <= y_alone.size + y_alone.size / 50 + 8);
     /* the decoder's side: z, h_s, the same prediction, y -> the encoder's synthesis */
-    check_predicted_decode(&c, H, W, j0, code, &z1, &y_pred, crc, j1);
+    check_predicted_decode(c, H, W, j0, code, &z1, &y_pred, crc, j1);
     /* no z of its own: step 1 inherits step 0's entropy model; the decoder needs only y */
     vae_job *e1 = NULL, *d2 = NULL;
     cz_buf y_inh = {0};
-    CHECK_OK(vae_job_create(&e1, &c, H, W));
+    CHECK_OK(vae_job_create(&e1, c, H, W));
     z1.size = 0;
     CHECK_OK(vae_job_analyse(e1, x + n));
     CHECK_OK(code_z(e1, &z1));
     CHECK_OK(vae_job_hyper(e1, &crc));
     vae_job *pair[2] = {j0, e1};
     double bits_inh = 0;
-    CHECK_OK(vae_predict_choose(&c, pair, NULL, 2, 1, 1, code, &bits_inh));
+    CHECK_OK(vae_predict_choose(c, pair, NULL, 2, 1, 1, code, &bits_inh));
     CHECK_OK(vae_job_inherit(e1, j0));
     CHECK_OK(vae_job_predict(e1, j0, code));
     CHECK_OK(code_y(e1, &y_inh));
     printf("step 1 inheriting step 0's model: y %zu B (estimated %.0f B), z %zu B saved\n", y_inh.size, bits_inh / 8,
            z1.size);
     CHECK(fabs(bits_inh / 8 - (double)y_inh.size) < 0.05 * (double)y_inh.size + 16);
-    CHECK_OK(vae_job_create(&d2, &c, H, W));
+    CHECK_OK(vae_job_create(&d2, c, H, W));
     CHECK_OK(vae_job_inherit(d2, j0));
     CHECK_OK(vae_job_predict(d2, j0, code));
     CHECK_OK(read_stream(d2, &y_inh, 1));
@@ -369,8 +385,8 @@ static void test_predict(void) {
         printf("one y stream for two steps: %zu B, two streams: %zu B\n", yy.size, y0.size + y_inh.size);
         CHECK(yy.size + 8 <= y0.size + y_inh.size && yy.size + 24 >= y0.size + y_inh.size);
         CHECK(zz.size + 8 <= z0.size + z1.size);
-        CHECK_OK(vae_job_create(&r0, &c, H, W));
-        CHECK_OK(vae_job_create(&r1, &c, H, W));
+        CHECK_OK(vae_job_create(&r0, c, H, W));
+        CHECK_OK(vae_job_create(&r1, c, H, W));
         ent_dec dy, dz;
         CHECK_OK(ent_dec_begin(&dz, zz.data, zz.size));
         CHECK_OK(vae_job_read_z(r0, &dz));
@@ -402,7 +418,7 @@ static void test_predict(void) {
         vae_job *e2 = NULL;
         cz_buf z2 = {0}, y2 = {0};
         double gain = -1;
-        CHECK_OK(vae_job_create(&e2, &c, H, W));
+        CHECK_OK(vae_job_create(&e2, c, H, W));
         CHECK_OK(vae_job_analyse(e2, x + n));
         CHECK_OK(code_z(e2, &z2));
         CHECK_OK(vae_job_hyper(e2, &crc));
@@ -411,7 +427,7 @@ static void test_predict(void) {
         printf("refinement, 10 steps: loss %.2f %% lower\n", 100 * gain);
         CHECK(gain > 0 && gain < 1);
         CHECK_OK(code_y(e2, &y2));
-        check_predicted_decode(&c, H, W, j0, code, &z2, &y2, crc, e2);
+        check_predicted_decode(c, H, W, j0, code, &z2, &y2, crc, e2);
         vae_job_free(e2);
         cz_buf_free(&z2);
         cz_buf_free(&y2);
@@ -421,7 +437,7 @@ static void test_predict(void) {
     cz_buf_free(&y_inh);
     /* a code out of range is refused */
     code[0] = VAE_PRED_CODES;
-    CHECK_OK(vae_job_create(&d1, &c, H, W));
+    CHECK_OK(vae_job_create(&d1, c, H, W));
     CHECK_STATUS(vae_job_predict(d1, j0, code), CLIMZ_ERR_CORRUPT);
     vae_job_free(j0);
     vae_job_free(j1);
@@ -434,25 +450,20 @@ static void test_predict(void) {
     cz_buf_free(&y_pred);
     free(intra);
     free(code);
-    free(x);
     free(xa);
     free(xb);
-    vae_coder_release(&c);
-    vae_model_free(&m);
-    io_field_free(&f);
-    io_free(ds);
+    tiny_hgt_close(&t);
 }
 
 /* The checkerboard context (vae_codec.h): the encoder's choice saves bits, its codes are in
  * range, a decoder with the same context reproduces the encoder's synthesis bit for bit (the
  * chosen codes, and extreme ones), and codes out of range are refused. */
 static void test_spatial(void) {
-    vae_model m;
-    vae_coder c;
-    cz_dataset *ds = NULL;
-    cz_field f;
-    float *x = tiny_coder_on_hgt("tiny_spatial.safetensors", 1, &m, &c, &ds, &f);
-    size_t const H = f.ny, W = f.nx, n = H * W, L = m.cfg.latent;
+    tiny_hgt t;
+    tiny_hgt_open(&t, "tiny_spatial.safetensors", 1);
+    const vae_coder *const c = &t.c;
+    const float *x = t.x;
+    size_t const H = t.H, W = t.W, n = t.n, L = t.L;
     float *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
     uint8_t *w = malloc(L), *wmax = malloc(L);
     memset(wmax, VAE_SPATIAL_WMAX, L);
@@ -461,12 +472,12 @@ static void test_spatial(void) {
     cz_buf z = {0}, y_plain = {0};
     uint32_t crc = 0;
     double saved = -1;
-    CHECK_OK(vae_job_create(&e, &c, H, W));
+    CHECK_OK(vae_job_create(&e, c, H, W));
     CHECK_OK(vae_job_analyse(e, x));
     CHECK_OK(code_z(e, &z));
     CHECK_OK(vae_job_hyper(e, &crc));
     CHECK_OK(code_y(e, &y_plain));
-    CHECK_OK(vae_spatial_choose(&c, &e, 1, w, chosen.k, &saved));
+    CHECK_OK(vae_spatial_choose(c, &e, 1, w, chosen.k, &saved));
     size_t used = 0;
     for (size_t i = 0; i < L; i++) {
         used += w[i] != 0;
@@ -487,7 +498,7 @@ static void test_spatial(void) {
             CHECK(fabs((double)y_plain.size - (double)y.size - saved / 8) < 0.02 * (double)y_plain.size + 16);
         }
         CHECK_OK(vae_job_synthesis(e, xa));
-        CHECK_OK(vae_job_create(&d, &c, H, W));
+        CHECK_OK(vae_job_create(&d, c, H, W));
         CHECK_OK(read_stream(d, &z, 0));
         uint32_t dcrc = 0;
         CHECK_OK(vae_job_hyper(d, &dcrc));
@@ -507,15 +518,11 @@ static void test_spatial(void) {
     vae_job_free(e);
     cz_buf_free(&z);
     cz_buf_free(&y_plain);
-    free(x);
     free(xa);
     free(xb);
     free(w);
     free(wmax);
-    vae_coder_release(&c);
-    vae_model_free(&m);
-    io_field_free(&f);
-    io_free(ds);
+    tiny_hgt_close(&t);
 }
 
 /* ---- the file-level codec ------------------------------------------------------------------ */
