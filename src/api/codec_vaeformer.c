@@ -78,7 +78,8 @@
  *    (CLIMZ_ERR_CORRUPT), and index maps whose CRC differs (CLIMZ_ERR_DETERMINISM). A sample
  *    is predicted only when it was coded (kind 1) at the step before (the plane below) too.
  *    Decoding any step of a group entropy-decodes the whole group (z, h_s where a z is
- *    coded, y); the synthesis runs for the steps asked for only.
+ *    coded, y); the synthesis runs for the steps asked for, and on small grids for the
+ *    samples synthesised together with them (run_synthesis: at most VF_RUN_TOKENS tokens).
  *  - Spatial context (option spatial=1, the default). After stage 3 the encoder estimates
  *    what the checkerboard context (vae_codec.h: each latent point coded after the anchors
  *    beside it, against their symbols) would save over the group (vae_spatial_choose: per
@@ -348,6 +349,7 @@ static void sample_pos(const vf_layout *L, size_t s, size_t *p, size_t *i, size_
  * parallel over samples, one thread each (OpenMP's and OpenBLAS's threads only fight over
  * tiny matrices); large ones one after the other with every thread inside the kernels. */
 #define VF_PAR_TOKENS 4096          /* latent tokens below which samples run in parallel */
+#define VF_RUN_TOKENS 512           /* latent tokens of samples synthesised together, at most */
 #define VF_BATCH_POINTS (4u << 20)  /* grid points per batch of steps */
 
 /* A chain of prediction: rows of samples, each sample predicted from the same sample one
@@ -404,7 +406,7 @@ static void item_release(vf_item *it) {
     memset(it, 0, sizeof *it);
 }
 
-enum { ST_ANALYSE, ST_READ_Z, ST_HYPER, ST_CODE_Y, ST_READ_Y, ST_SYNTH };
+enum { ST_ANALYSE, ST_READ_Z, ST_HYPER, ST_CODE_Y, ST_READ_Y };
 
 static climz_status stage_one(vf_item *it, int stage) {
     if (it->noz && (stage == ST_READ_Z || stage == ST_HYPER)) return CLIMZ_OK;
@@ -419,9 +421,21 @@ static climz_status stage_one(vf_item *it, int stage) {
         if (it->refine) CZ_FORWARD(vae_job_refine(it->job, it->x, it->xm, it->refine, it->lambda, NULL));
         return vae_job_quantise_y(it->job);
     case ST_READ_Y: return vae_job_read_y(it->job, &it->grp->yd);
-    case ST_SYNTH: return it->synth ? vae_job_synthesis(it->job, it->xh) : CLIMZ_OK;
     }
     return vae_job_hyper(it->job, &it->crc);
+}
+
+/* an item's failure st, with the message the failing call left */
+static void item_fail(vf_item *x, climz_status st) {
+    x->st = st;
+    snprintf(x->msg, sizeof x->msg, "%s", cz_error_message());
+}
+
+/* the first failure among it[0..n), in item order */
+static climz_status first_failure(const vf_item *it, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (it[i].st) return cz_error(it[i].st, "time step %zu, sample %zu: %s", it[i].t, it[i].s, it[i].msg);
+    return CLIMZ_OK;
 }
 
 /* Runs a stage over the coded items; the first failure (in item order) is returned. Reading
@@ -436,16 +450,14 @@ static climz_status run_stage(vf_item *it, size_t n, int stage, int par) {
     for (long i = 0; i < (long)n; i++) {
         vf_item *x = &it[i];
         if (!x->kind || x->st) continue;
-        x->st = stage_one(x, stage);
-        if (x->st) snprintf(x->msg, sizeof x->msg, "%s", cz_error_message());
+        climz_status const st = stage_one(x, stage);
+        if (st) item_fail(x, st);
     }
     if (par) {
         openblas_set_num_threads(blas);
         cz_set_num_threads(omp);
     }
-    for (size_t i = 0; i < n; i++)
-        if (it[i].st) return cz_error(it[i].st, "time step %zu, sample %zu: %s", it[i].t, it[i].s, it[i].msg);
-    return CLIMZ_OK;
+    return first_failure(it, n);
 }
 
 /* Stage 3 of a batch of nsteps steps of L->nsamples samples in groups of G steps: y step
@@ -461,13 +473,67 @@ static climz_status run_y(vf_item *it, size_t nsteps, const vf_layout *L, const 
     return CLIMZ_OK;
 }
 
-/* Stage 4 of n items, in deterministic mode when det. */
-static climz_status run_synthesis(vf_item *it, size_t n, int det, int par) {
+/* Stage 4 of a batch of nsteps steps of ns samples in groups of G steps, in deterministic
+ * mode when det. The coded samples of a group that share an image size go through the
+ * synthesis together (vae_jobs_synthesis), in runs of at most VF_RUN_TOKENS latent tokens (at
+ * least one sample): on a small grid one run packs the weights once for many samples and its
+ * products are tall enough for the sgemm's full rate. OpenBLAS does not give a row the same
+ * rounding at every height of a product, so the runs depend on nothing but the group's coded
+ * samples (not on the steps asked for, nor on the threads): a run synthesises whole when one
+ * of its samples is asked for (synth), and the decoder reproduces the encoder's runs. With
+ * par and at least as many runs as threads the runs go in parallel, one thread each. */
+static climz_status run_synthesis(vf_item *it, size_t nsteps, size_t ns, size_t G, int det, int par) {
+    size_t const n = nsteps * ns;
+    if (!n) return CLIMZ_OK;
+    vae_job **jobs = malloc(n * sizeof *jobs);
+    float **xh = malloc(n * sizeof *xh);
+    size_t *sel = malloc(2 * (n + 1) * sizeof *sel), *start = sel + n, m = 0, nb = 0;
+    uint8_t *taken = calloc(n, 1);
+    if (!jobs || !xh || !sel || !taken) {
+        free(jobs);
+        free(xh);
+        free(sel);
+        free(taken);
+        return cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    }
+    for (size_t g0 = 0; g0 < n; g0 += G * ns) {
+        size_t const g1 = g0 + G * ns < n ? g0 + G * ns : n;
+        for (size_t k = g0; k < g1; k++) {
+            if (!it[k].kind || !it[k].job || taken[k]) continue;
+            const vae_sample_info *in = vae_job_info(it[k].job);
+            size_t const tokens = in->h * in->w, cap = tokens < VF_RUN_TOKENS ? VF_RUN_TOKENS / tokens : 1;
+            size_t run = 0;
+            for (size_t e = k; e < g1; e++) { /* the group's samples of this size, in runs of cap */
+                if (!it[e].kind || !it[e].job || taken[e] || it[e].h != it[k].h || it[e].w != it[k].w) continue;
+                if (run++ % cap == 0) start[nb++] = m;
+                taken[e] = 1;
+                jobs[m] = it[e].job;
+                xh[m] = it[e].xh;
+                sel[m++] = e;
+            }
+        }
+    }
+    start[nb] = m;
+    if (nb < (size_t)cz_num_threads()) par = 0; /* fewer runs than threads: the threads share each run's products */
+    int const blas = openblas_get_num_threads();
     int const was = nn_deterministic();
     if (det) nn_set_deterministic(1);
-    climz_status const st = run_stage(it, n, ST_SYNTH, par);
+    if (par) openblas_set_num_threads(1);
+#pragma omp parallel for schedule(dynamic) if (par)
+    for (long b = 0; b < (long)nb; b++) {
+        size_t const k0 = start[b], k1 = start[b + 1];
+        int asked = 0;
+        for (size_t k = k0; k < k1; k++) asked |= it[sel[k]].synth && !it[sel[k]].st;
+        climz_status const st = asked ? vae_jobs_synthesis(jobs + k0, k1 - k0, xh + k0) : CLIMZ_OK;
+        for (size_t k = k0; k < k1 && st; k++) item_fail(&it[sel[k]], st);
+    }
+    if (par) openblas_set_num_threads(blas);
     nn_set_deterministic(was);
-    return st;
+    free(jobs);
+    free(xh);
+    free(sel);
+    free(taken);
+    return first_failure(it, n);
 }
 
 /* CRC-32C of the index-map CRCs of the items that code a z, among n (LE, in item order). */
@@ -902,7 +968,7 @@ static climz_status code_batch(const vf_model *v, const vf_layout *L, const cz_f
     CZ_FORWARD(run_y(items, bt, L, groups, G, 1, par));
     for (size_t b0 = 0; b0 < bt && o->spatial; b0 += G)
         CZ_FORWARD(choose_spatial(v, L, items + b0 * ns, bt - b0 < G ? bt - b0 : G, &groups[b0 / G], G, par));
-    CZ_FORWARD(run_synthesis(items, n, det, par));
+    CZ_FORWARD(run_synthesis(items, bt, ns, G, det, par));
     for (size_t k = 0; k < n; k++) item_scatter(L, &items[k], rec + (t0 + k / ns) * plane);
     return CLIMZ_OK;
 }
@@ -1396,7 +1462,7 @@ static climz_status decode_steps(const clz_reader *r, uint32_t var, const vf_mod
                 if ((st = (k ? g->ny : g->nz) ? ent_dec_end(k ? &g->yd : &g->zd) : CLIMZ_OK))
                     cz_error_prefix(st, "time steps from %zu: %s stream", t0 + b0, k ? "y" : "z");
         }
-        if (!st) st = run_synthesis(items, bt * ns, det, par);
+        if (!st) st = run_synthesis(items, bt, ns, G, det, par);
         for (size_t k = 0; k < bt * ns && !st; k++)
             if (t0 + k / ns >= s0 && t0 + k / ns < end) item_scatter(L, &items[k], rec + (t0 + k / ns - s0) * plane);
         for (size_t k = 0; k < nb * ns; k++) item_release(&items[k]);

@@ -254,10 +254,15 @@ climz_status vae_hyper_encode(const vae_model *m, const float *y, size_t h, size
  *  Gaussian conditional bounds them below by 0.11. */
 climz_status vae_hyper_decode(const vae_model *m, const float *z_hat, size_t hz, size_t wz,
                               float *scales, float *means, size_t h, size_t w);
-/*! vae_decode_latent() : y_hat (L, h, w) -> x_hat (C, H, W) normalised; (h, w) must be the
- *  latent grid of (H, W). */
-climz_status vae_decode_latent(const vae_model *m, const float *y_hat, size_t h, size_t w,
-                               float *x_hat, size_t H, size_t W);
+/*! vae_decode_latent() : B latents of one grid at once, y_hat[b] (L, h, w) -> x_hat[b]
+ *  (C, H, W) normalised; (h, w) must be the latent grid of (H, W). One batch makes every
+ *  product B times taller (small grids: the weights are packed once for all B, the sgemm
+ *  runs near its full rate). In deterministic mode each sample's result is the same as
+ *  alone; with the fast kernels it may differ in the last bits (OpenBLAS does not round a
+ *  row the same at every height of a product): a decoder that must reproduce an encoder
+ *  batches as it did. */
+climz_status vae_decode_latent(const vae_model *m, size_t B, const float *const *y_hat, size_t h, size_t w,
+                               float *const *x_hat, size_t H, size_t W);
 
 /*! vae_reconstruct() : the whole codec path on one image without entropy coding, for
  *  validation and tests: y = mu; quantize == 0: x_hat = decode(y) (phase 1); quantize == 1:

@@ -228,11 +228,21 @@ climz_status vae_job_hyper(vae_job *j, uint32_t *idx_crc) {
     return CLIMZ_OK;
 }
 
-climz_status vae_job_synthesis(vae_job *j, float *x_hat) {
+climz_status vae_jobs_synthesis(vae_job *const *jobs, size_t n, float *const *x_hat) {
+    if (!n) return CLIMZ_OK;
+    const vae_job *j = jobs[0];
+    for (size_t k = 1; k < n; k++)
+        CZ_RETURN_IF(jobs[k]->H != j->H || jobs[k]->W != j->W, CLIMZ_ERR_INVALID_ARG,
+                     "vae: one synthesis batch of %zu x %zu and %zu x %zu images", j->H, j->W, jobs[k]->H, jobs[k]->W);
+    const float **y = malloc(n * sizeof *y);
+    CZ_RETURN_IF(!y, CLIMZ_ERR_ALLOC, "out of memory");
+    for (size_t k = 0; k < n; k++) y[k] = jobs[k]->y;
     double const t0 = cz_now();
-    CZ_FORWARD(vae_decode_latent(j->c->m, j->y, j->g.h, j->g.w, x_hat, j->H, j->W));
-    j->info.t_synthesis += cz_now() - t0;
-    return CLIMZ_OK;
+    climz_status const st = vae_decode_latent(j->c->m, n, y, j->g.h, j->g.w, x_hat, j->H, j->W);
+    double const dt = (cz_now() - t0) / (double)n;
+    for (size_t k = 0; k < n; k++) jobs[k]->info.t_synthesis += dt;
+    free(y);
+    return st;
 }
 
 /* the means and table indexes y is coded with: the predicted ones once vae_job_predict ran */
@@ -385,7 +395,7 @@ climz_status vae_sample_encode(const vae_coder *c, const float *x, size_t H, siz
     if (!st) st = vae_jobs_encode_z(&j, 1, zs);
     if (!st) st = vae_jobs_encode_y(&j, 1, ys);
     if (!st && c->det_decode) nn_set_deterministic(1);
-    if (!st) st = vae_job_synthesis(j, x_hat);
+    if (!st) st = vae_jobs_synthesis(&j, 1, &x_hat);
     nn_set_deterministic(was);
     if (st) {
         zs->size = zs0;
@@ -428,7 +438,7 @@ climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn,
                       (unsigned)crc, (unsigned)idx_crc);
     if (!st) st = read_whole(j, ys, yn, 1);
     if (!st && c->det_decode) nn_set_deterministic(1);
-    if (!st) st = vae_job_synthesis(j, x_hat);
+    if (!st) st = vae_jobs_synthesis(&j, 1, &x_hat);
     nn_set_deterministic(was);
     if (!st && info) {
         *info = j->info;

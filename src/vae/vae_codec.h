@@ -134,8 +134,9 @@ climz_status vae_job_refine(vae_job *j, const float *x, const uint8_t *miss, int
 climz_status vae_job_quantise_y(vae_job *j);
 /* stage 3 of decoding: the job's y symbols, the next ones of the stream d, into y_hat */
 climz_status vae_job_read_y(vae_job *j, ent_dec *d);
-/* stage 4: x_hat = g_s(y_hat) */
-climz_status vae_job_synthesis(vae_job *j, float *x_hat);
+/* stage 4 of n jobs of one image size in one batch (vae_decode_latent): x_hat[k] (C, H, W)
+ * = g_s(y_hat of jobs[k]), the same as each alone */
+climz_status vae_jobs_synthesis(vae_job *const *jobs, size_t n, float *const *x_hat);
 /*! vae_jobs_encode_z(), vae_jobs_encode_y() : appends one stream of the z (after stage 1)
  *  or y (after stage 3) symbols of jobs[0..n), in that order, to out. @return CLIMZ_OK,
  *  CLIMZ_ERR_ALLOC. */

@@ -77,8 +77,8 @@ climz_status vn_hyper_encode(const vae_model *m, const float *P, const float *y,
                              size_t w, float *z, size_t *hz, size_t *wz);
 climz_status vn_hyper_decode(const vae_model *m, const float *P, const float *z_hat, size_t hz,
                              size_t wz, float *scales, float *means, size_t h, size_t w);
-climz_status vn_decode_latent(const vae_model *m, const float *P, const float *y_hat, size_t h,
-                              size_t w, float *x_hat, size_t H, size_t W);
+climz_status vn_decode_latent(const vae_model *m, const float *P, size_t B, const float *const *y_hat, size_t h,
+                              size_t w, float *const *x_hat, size_t H, size_t W);
 climz_status vn_reconstruct(const vae_model *m, const float *P, const float *x, size_t H,
                             size_t W, int quantize, float *x_hat, double *bits_y, double *bits_z);
 climz_status vn_refine_latent(const vae_model *m, const float *P, float *y, const float *means,
@@ -96,8 +96,8 @@ climz_status vn_hyper_encode_f64(const vae_model *m, const double *P, const doub
 climz_status vn_hyper_decode_f64(const vae_model *m, const double *P, const double *z_hat,
                                  size_t hz, size_t wz, double *scales, double *means, size_t h,
                                  size_t w);
-climz_status vn_decode_latent_f64(const vae_model *m, const double *P, const double *y_hat,
-                                  size_t h, size_t w, double *x_hat, size_t H, size_t W);
+climz_status vn_decode_latent_f64(const vae_model *m, const double *P, size_t B, const double *const *y_hat,
+                                  size_t h, size_t w, double *const *x_hat, size_t H, size_t W);
 climz_status vn_reconstruct_f64(const vae_model *m, const double *P, const double *x, size_t H,
                                 size_t W, int quantize, double *x_hat, double *bits_y,
                                 double *bits_z);

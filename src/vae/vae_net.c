@@ -64,9 +64,9 @@ climz_status vae_hyper_decode(const vae_model *m, const float *z_hat, size_t hz,
     return vn_hyper_decode(m, m->p.data, z_hat, hz, wz, scales, means, h, w);
 }
 
-climz_status vae_decode_latent(const vae_model *m, const float *y_hat, size_t h, size_t w,
-                               float *x_hat, size_t H, size_t W) {
-    return vn_decode_latent(m, m->p.data, y_hat, h, w, x_hat, H, W);
+climz_status vae_decode_latent(const vae_model *m, size_t B, const float *const *y_hat, size_t h, size_t w,
+                               float *const *x_hat, size_t H, size_t W) {
+    return vn_decode_latent(m, m->p.data, B, y_hat, h, w, x_hat, H, W);
 }
 
 climz_status vae_reconstruct(const vae_model *m, const float *x, size_t H, size_t W, int quantize,

@@ -259,8 +259,8 @@ static void check_predicted_decode(const vae_coder *c, size_t H, size_t W, const
     CHECK(crc_d == crc);
     CHECK_OK(vae_job_predict(d, prev, code));
     CHECK_OK(read_stream(d, y, 1));
-    CHECK_OK(vae_job_synthesis(enc, xa));
-    CHECK_OK(vae_job_synthesis(d, xb));
+    CHECK_OK(vae_jobs_synthesis(&enc, 1, &xa));
+    CHECK_OK(vae_jobs_synthesis(&d, 1, &xb));
     CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
     vae_job_free(d);
     free(xa);
@@ -372,8 +372,8 @@ static void test_predict(void) {
     CHECK_OK(vae_job_inherit(d2, j0));
     CHECK_OK(vae_job_predict(d2, j0, code));
     CHECK_OK(read_stream(d2, &y_inh, 1));
-    CHECK_OK(vae_job_synthesis(e1, xa));
-    CHECK_OK(vae_job_synthesis(d2, xb));
+    CHECK_OK(vae_jobs_synthesis(&e1, 1, &xa));
+    CHECK_OK(vae_jobs_synthesis(&d2, 1, &xb));
     CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
     /* both steps' y (and z) in one stream, read in two pieces: the same symbols, and the
      * 16 bytes of rANS states paid once (give or take a 32-bit word) */
@@ -402,7 +402,7 @@ static void test_predict(void) {
         CHECK_OK(vae_job_predict(r1, r0, code));
         CHECK_OK(vae_job_read_y(r1, &dy));
         CHECK_OK(ent_dec_end(&dy));
-        CHECK_OK(vae_job_synthesis(r1, xb));
+        CHECK_OK(vae_jobs_synthesis(&r1, 1, &xb));
         CHECK(memcmp(xa, xb, n * sizeof *xa) == 0);
         CHECK_OK(ent_dec_begin(&dy, yy.data, yy.size - 4)); /* a cut stream */
         CHECK_OK(vae_job_read_y(r0, &dy));
@@ -497,7 +497,7 @@ static void test_spatial(void) {
             CHECK(saved > 0 && y.size < y_plain.size);
             CHECK(fabs((double)y_plain.size - (double)y.size - saved / 8) < 0.02 * (double)y_plain.size + 16);
         }
-        CHECK_OK(vae_job_synthesis(e, xa));
+        CHECK_OK(vae_jobs_synthesis(&e, 1, &xa));
         CHECK_OK(vae_job_create(&d, c, H, W));
         CHECK_OK(read_stream(d, &z, 0));
         uint32_t dcrc = 0;
@@ -505,7 +505,7 @@ static void test_spatial(void) {
         CHECK(dcrc == crc);
         CHECK_OK(vae_job_set_spatial(d, ctx[k]));
         CHECK_OK(read_stream(d, &y, 1));
-        CHECK_OK(vae_job_synthesis(d, xb));
+        CHECK_OK(vae_jobs_synthesis(&d, 1, &xb));
         CHECK_MSG(!memcmp(xa, xb, n * sizeof *xa), "spatial context %d: decode differs from the encoder's", k);
         vae_job_free(d);
         cz_buf_free(&y);

@@ -280,8 +280,40 @@ static void test_inference_and_files(void) {
     CHECK(memcmp(sc, sc2, T * L * sizeof *sc) == 0 && memcmp(mn, mn2, T * L * sizeof *mn) == 0);
     CHECK(nn_deterministic() == 0); /* restored */
     CHECK_STATUS(vae_hyper_decode(&m, z, hz + 1, wz, sc, mn, h, w), CLIMZ_ERR_DIMENSION);
-    CHECK_OK(vae_decode_latent(&m, y, h, w, xh, H, W));
-    CHECK_STATUS(vae_decode_latent(&m, y, h, w + 1, xh, H, W), CLIMZ_ERR_DIMENSION);
+    CHECK_OK(vae_decode_latent(&m, 1, (const float *const *)&y, h, w, &xh, H, W));
+    CHECK_STATUS(vae_decode_latent(&m, 1, (const float *const *)&y, h, w + 1, &xh, H, W), CLIMZ_ERR_DIMENSION);
+    {
+        /* a batch gives each sample what it gives alone: exactly in deterministic mode, to
+         * float rounding with the fast kernels */
+        float *yb = malloc(3 * T * L * sizeof *yb), *xb = malloc(6 * 2 * H * W * sizeof *xb);
+        for (size_t i = 0; i < T * L; i++) {
+            yb[i] = y[i];
+            yb[T * L + i] = 0.5f * y[i] - 0.25f;
+            yb[2 * T * L + i] = y[(i * 7) % (T * L)];
+        }
+        const float *ys[3] = {yb, yb + T * L, yb + 2 * T * L};
+        for (int det = 0; det < 2; det++) {
+            nn_set_deterministic(det);
+            float *xs[3] = {xb, xb + 2 * H * W, xb + 4 * H * W};
+            CHECK_OK(vae_decode_latent(&m, 3, ys, h, w, xs, H, W));
+            int same = 1;
+            double dmax = 0, amax = 0;
+            for (int b = 0; b < 3; b++) {
+                float *one = xb + (3 + b) * 2 * H * W;
+                CHECK_OK(vae_decode_latent(&m, 1, &ys[b], h, w, &one, H, W));
+                same &= memcmp(xs[b], one, 2 * H * W * sizeof *one) == 0;
+                for (size_t i = 0; i < 2 * H * W; i++) {
+                    dmax = fmax(dmax, fabs((double)xs[b][i] - one[i]));
+                    amax = fmax(amax, fabs((double)one[i]));
+                }
+            }
+            CHECK_MSG(det ? same : dmax <= 1e-5 * amax, "batch of 3 against alone, %s kernels: max difference %g of %g",
+                      det ? "deterministic" : "fast", dmax, amax);
+        }
+        nn_set_deterministic(0);
+        free(yb);
+        free(xb);
+    }
     int finite = 1;
     for (size_t i = 0; i < 2 * H * W; i++) finite &= isfinite(xh[i]);
     CHECK(finite);
@@ -299,7 +331,7 @@ static void test_inference_and_files(void) {
         for (size_t i = 0; i < m.p.numel; i++) P[i] = m.p.data[i];
         for (size_t i = 0; i < 2 * H * W; i++) xd[i] = x[i];
         CHECK_OK(vn_encode_latent_f64(&m, P, xd, H, W, yd, NULL, NULL));
-        CHECK_OK(vn_decode_latent_f64(&m, P, yd, h, w, xhd, H, W));
+        CHECK_OK(vn_decode_latent_f64(&m, P, 1, (const double *const *)&yd, h, w, &xhd, H, W));
         double ey = 0, ex = 0, ny = 0, nx = 0;
         for (size_t i = 0; i < T * L; i++) ey += (yd[i] - y[i]) * (yd[i] - y[i]), ny += yd[i] * yd[i];
         for (size_t i = 0; i < 2 * H * W; i++)
@@ -330,7 +362,7 @@ static void test_inference_and_files(void) {
     uint8_t digest[32];
     CHECK_OK(nn_checkpoint_hash(path, digest, hex));
     CHECK(strcmp(hex, m2.sha256) == 0);
-    CHECK_OK(vae_decode_latent(&m2, y, h, w, xh2, H, W));
+    CHECK_OK(vae_decode_latent(&m2, 1, (const float *const *)&y, h, w, &xh2, H, W));
     CHECK(memcmp(xh, xh2, 2 * H * W * sizeof *xh) == 0);
     CHECK(m2.p.t[m2.ix.enc_blk[0][2]].name && !strcmp(m2.p.t[m2.ix.enc_blk[0][2]].name,
                                                         "encoder.blocks.0.attn.qkv.weight"));
