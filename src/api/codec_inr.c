@@ -210,9 +210,9 @@ static climz_status inr_encode_var(const api_encode_args *a, clz_writer *w, floa
     if (!st) st = clz_writer_add(w, (uint32_t)a->var, CLZ_NO_TIME, CLZ_STREAM_INR, b.data, b.size);
     cz_buf_free(&b);
     if (!st) {
-        json_t *ji = json_pack("{s:s, s:i, s:i, s:i, s:I, s:f, s:f}", "arch", stats.arch == INR_SIREN ? "siren" : "resgelu",
+        json_t *ji = json_pack("{s:s, s:i, s:i, s:i, s:I, s:f}", "arch", stats.arch == INR_SIREN ? "siren" : "resgelu",
                                "width", stats.width, "depth", stats.depth, "bits", stats.bits, "stream_bytes",
-                               (json_int_t)stats.stream_bytes, "network_psnr", stats.psnr, "fit_seconds", stats.total_s);
+                               (json_int_t)stats.stream_bytes, "network_psnr", stats.psnr);
         json_object_set_new(entry, "inr", ji);
     }
     if (!st && a->max_abs_error > 0) st = api_residual_encode(a, recon, w, decoded, entry);

@@ -1,0 +1,33 @@
+#!/bin/bash
+# The .clz bytes that every codec writes for every bundled sample are fixed: SHA-256 of each
+# file against tests/cli/golden.sha256 (recorded before the code was moved between folders,
+# so a refactoring that changes an output byte fails here). Regenerate deliberately with
+#   bash tests/cli/test_cli_golden.sh build/climz data /tmp/golden --record
+# when a format change is intended, and say so in the commit.
+. "$(dirname "$0")/clitest.sh"
+golden="$(dirname "$0")/golden.sha256"
+record=${4:-}
+fast_inr="--opt iters=200 --opt seed=3"
+code() { # code NAME ARGS...: compress to $OUT/NAME.clz
+    local name=$1; shift
+    check "compress $name" "$CLIMZ" compress --threads 2 "$@" -o "$OUT/$name.clz"
+}
+for f in hgt.nc tas_rectilinear_grid_2D.nc bcsd_obs_1999.nc reduced.nc model_T.nc \
+         era5-2mt-2019-03-01-02-uk.grib orog_mod1_rectilinear_grid_2D.nc sftlf_mod1_rectilinear_grid_2D.nc; do
+    b=${f%%.*}
+    code "$b.residual-lossless" --codec residual --max-abs-error 0 "$DATA/$f"
+    code "$b.residual-1e-3" --codec residual --rel-error 1e-3 "$DATA/$f"
+    code "$b.residual-temporal" --codec residual --rel-error 1e-2 --temporal "$DATA/$f"
+    code "$b.vaeformer" --codec vaeformer "$DATA/$f"
+    code "$b.vaeformer-bounded" --codec vaeformer --rel-error 1e-2 "$DATA/$f"
+done
+code "hgt.inr" --codec inr $fast_inr --ratio 40 "$DATA/hgt.nc"
+code "tas.inr" --codec inr $fast_inr --ratio 60 --context climatology --rel-error 1e-2 \
+    "$DATA/tas_rectilinear_grid_2D.nc"
+(cd "$OUT" && sha256sum *.clz) > "$OUT/actual.sha256"
+if [ "$record" = --record ]; then
+    cp "$OUT/actual.sha256" "$golden"
+    echo "recorded $(wc -l < "$golden") hashes in $golden"
+fi
+if diff -u "$golden" "$OUT/actual.sha256" >&2; then ok; else bad "output bytes differ from $golden"; fi
+finish
