@@ -136,6 +136,125 @@ climz_status climz_eval_json(climz_ctx *ctx, const char *ref_path, const char *t
 void climz_free(void *p); /* frees memory returned by climz; NULL is allowed */
 
 /* ======================================================================================
+ * ---- in-memory API ------------------------------------------------------------------------
+ * For filters, bindings and parallel drivers (HDF5, Zarr, Python, MPI): one field in the
+ * caller's memory in, one self-contained *frame* out, and back. A frame is a .clz image of one
+ * variable (the same container, chunks, CRC-32C and header JSON as a file: `climz info`
+ * reads a frame saved to disk), so there is no second format. The caller owns every buffer;
+ * nothing prints or exits. One context per thread; contexts share nothing, so threads with
+ * their own contexts compress and decompress at the same time and get the bytes and values
+ * of a serial run.
+ *
+ *     climz_field f = {.type = CLIMZ_FLOAT32, .data = temp, .nt = 1, .nz = 1, .ny = 721, .nx = 1440};
+ *     climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, 0.05);
+ *     size_t cap = climz_compress_bound(&f), n;
+ *     void *frame = malloc(cap);
+ *     climz_compress(ctx, &f, NULL, frame, cap, &n);          // residual codec, |error| <= 0.05
+ *     climz_field g;
+ *     climz_frame_info(frame, n, &g);                          // type and dims, before allocating
+ *     g.data = malloc(g.nt * g.nz * g.ny * g.nx * sizeof(float));
+ *     climz_decompress(ctx, frame, n, &g);
+ *
+ * Codec options (climz_compress_opts.codec / .model / .options) as for files:
+ *  - "residual" (default): the context's MAX_ABS_ERROR or REL_ERROR (0 = lossless), TEMPORAL.
+ *  - "vaeformer": .model (NULL = the bundled model; the frame records its SHA-256 and the
+ *    decoder refuses another file); options group=N levels=0|1 tile=N refine=N interp=0|1
+ *    spatial=0|1; a bound > 0 adds the residual stage.
+ *  - "inr": options arch, width, depth, iters, lr, batch, fourier, sigma, seed, ratio, psnr
+ *    (contexts other than "climatology" need files and are for the file API).
+ * ====================================================================================== */
+
+typedef enum climz_type { CLIMZ_FLOAT32 = 1, CLIMZ_FLOAT64 = 2 } climz_type;
+
+#define CLIMZ_FIELD_FILL 1u /* fill_value marks missing points */
+
+/* A 4-D array in the caller's memory, element (t, z, y, x) at
+ * data + t*st + z*sz + y*sy + x*sx (strides in elements, any sign); all four strides 0 means
+ * C order. Absent dims have size 1. Missing points: NaN always, and values equal to fill_value
+ * when flags has CLIMZ_FIELD_FILL (compared by value, as netCDF does: -0.0 equals 0.0); their
+ * exact bits come back. Codecs work in float32: a float64 field is coded through float32,
+ * and the bound is checked against the float64 values. */
+typedef struct climz_field {
+    climz_type type;
+    void *data;                /* element (0,0,0,0); only read by climz_compress */
+    size_t nt, nz, ny, nx;     /* time steps, levels, rows (latitude), columns (longitude) */
+    ptrdiff_t st, sz, sy, sx;  /* strides in elements; all 0 = contiguous C order */
+    unsigned flags;            /* CLIMZ_FIELD_FILL */
+    double fill_value;
+    const double *lat;         /* ny latitudes in degrees, or NULL: row weights of the errors a
+                                  learned codec minimises and reports (not stored) */
+    double scale_factor;       /* packing of the original integers: values are add_offset + k *
+                                  scale_factor for integer k; decoded values are put back on that
+                                  grid, within the bound. 0 = not packed */
+    double add_offset;
+    const char *name;          /* variable name recorded in the frame; NULL = "data" */
+} climz_field;
+
+/*! climz_compress_bound() : the largest frame climz_compress() writes for f with any codec
+ *  and bound (0 when f is invalid). */
+size_t climz_compress_bound(const climz_field *f);
+
+/*! climz_compress() : codes f into a frame in dst (cap bytes), *written = its size, under the
+ *  context's error bound (CLIMZ_P_MAX_ABS_ERROR / CLIMZ_P_REL_ERROR of the valid values'
+ *  range). opts may be NULL (residual codec); opts->vars is ignored. The only copy of the
+ *  input is its float32 working copy. @return CLIMZ_ERR_DST_TOO_SMALL when cap is below the
+ *  frame's size, CLIMZ_ERR_DIMENSION for sizes or strides that do not describe an array,
+ *  CLIMZ_ERR_BOUND when a float64 field's bound is finer than float32 can hold. */
+climz_status climz_compress(climz_ctx *ctx, const climz_field *f, const climz_compress_opts *opts,
+                            void *dst, size_t cap, size_t *written);
+
+/*! climz_frame_info() : type, dims, fill and packing of a frame, without decoding it; out's
+ *  data, lat and name are NULL and its strides 0. CLIMZ_ERR_CORRUPT / _CHECKSUM / _TRUNCATED
+ *  for a damaged frame; CLIMZ_ERR_UNSUPPORTED for a .clz of several variables (use a
+ *  climz_reader). */
+climz_status climz_frame_info(const void *src, size_t size, climz_field *out);
+
+/*! climz_decompress() : decodes a frame into out->data with out's strides. out's dims must
+ *  equal the frame's; its type may differ (values are converted; missing points get the
+ *  original bits when the type is the frame's, else NaN or the converted fill value).
+ *  The model of a learned codec is the one recorded (or climz_ctx_set_model()). */
+climz_status climz_decompress(climz_ctx *ctx, const void *src, size_t size, const climz_field *out);
+
+/*! climz_ctx_set_model() : model file that decoding on ctx uses instead of the recorded one
+ *  (it must have the recorded SHA-256); NULL = the recorded one. The path is copied. */
+climz_status climz_ctx_set_model(climz_ctx *ctx, const char *path);
+
+/* ---- random access into a .clz file or buffer ---------------------------------------- */
+typedef struct climz_reader climz_reader;
+
+/* What a reader knows of one coded variable. Strings are owned by the reader. */
+typedef struct climz_var_info {
+    const char *name;
+    const char *codec;          /* "residual", "vaeformer", "inr" */
+    size_t nt, nz, ny, nx;      /* as climz_field */
+    const char *dims[8];        /* the variable's dimension names (ndims of them) */
+    size_t dim_len[8];
+    int ndims;
+    double max_abs_error_bound; /* 0: lossless or none */
+    size_t time_group;          /* steps decoded together (reading one decodes its group) */
+} climz_var_info;
+
+/*! climz_reader_open() : opens a .clz file (memory-mapped) and checks its header, index and
+ *  schema; chunks are checked when read. */
+climz_status climz_reader_open(climz_ctx *ctx, const char *path, climz_reader **r);
+/*! climz_reader_open_buffer() : the same on a .clz image or frame in memory, which is not
+ *  copied: it must stay alive and unchanged until climz_reader_free(). */
+climz_status climz_reader_open_buffer(climz_ctx *ctx, const void *src, size_t size, climz_reader **r);
+void climz_reader_free(climz_reader *r); /* NULL is allowed */
+size_t climz_reader_nvars(const climz_reader *r);
+/*! climz_reader_var() : variable i (0 <= i < nvars). CLIMZ_ERR_NOT_FOUND past the end. */
+climz_status climz_reader_var(const climz_reader *r, size_t i, climz_var_info *info);
+/*! climz_reader_find() : index of the variable called name, or CLIMZ_ERR_NOT_FOUND. */
+climz_status climz_reader_find(const climz_reader *r, const char *name, size_t *i);
+/*! climz_reader_read() : decodes time steps [t0, t0 + nt) of variable var into dst (dims
+ *  (nt, nz, ny, nx) of the variable with nt steps; any type and strides), decoding only the
+ *  chunks that hold those steps. Values are unpacked (scale_factor / add_offset applied);
+ *  missing points get NaN, or dst->fill_value when dst->flags has CLIMZ_FIELD_FILL. Several
+ *  threads may read one reader at once, each with its own ctx. */
+climz_status climz_reader_read(climz_ctx *ctx, const climz_reader *r, size_t var, size_t t0, size_t nt,
+                               const climz_field *dst);
+
+/* ======================================================================================
  * ---- training (VAEformer, SPEC section 3) --------------------------------------------
  * Phase 1 (climz_train_file) pretrains the VAEformer's encoder and decoder with MSE +
  * beta * KL; phase 2 (climz_finetune_file) trains the hyperprior, the entropy model and the

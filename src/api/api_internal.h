@@ -16,6 +16,7 @@ struct climz_ctx {
     double rel_error;
     int threads;
     int temporal;
+    char *model; /* climz_ctx_set_model(): the model decoding uses; NULL = the recorded one */
     char last_error[1024];
 };
 

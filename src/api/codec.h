@@ -36,6 +36,30 @@ typedef struct api_codec {
                            const climz_decompress_opts *opts, cz_field *f, size_t t_first);
 } api_codec;
 
+/* ---- the driver's steps, shared by the file and the in-memory paths ---- */
+
+/* The codec opts->codec names (residual when NULL), or NULL with the error recorded. */
+const api_codec *api_codec_for(const climz_compress_opts *opts);
+/* Codes the loaded field f of variable i of ds with codec c: its mask chunks and codec chunks
+ * into w, and its header entry (shape, bound, range, errors) into *entry. */
+climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
+                                const cz_dataset *ds, int i, const cz_field *f, clz_writer *w, json_t **entry);
+/* A new header object with an empty "variables" array; source may be NULL. */
+json_t *api_header_new(const char *codec, const char *source, const char *source_format);
+/* Adds the schema chunk (variables with stored[i] keep their values) and float32_bytes, and
+ * dumps the header JSON into *header (caller frees). */
+climz_status api_header_finish(const cz_dataset *ds, const uint8_t *stored, json_t *root, clz_writer *w,
+                               char **header);
+/* Decodes the file's time steps [t0, t0 + nt) of the coded variable of header entry e into f
+ * (allocated here; free with io_field_free). tdim is the file's time dimension (-1: none) and
+ * tlen its length in the file; ds's dims may already be cut to the requested range. */
+climz_status api_decode_field(const clz_reader *r, const cz_dataset *ds, json_t *e, int tdim, size_t tlen,
+                              size_t t0, size_t nt, const climz_decompress_opts *opts, cz_field *f);
+/* The time dimension of a file (-1 if none), from its header's variable list. */
+int api_find_time_dim(const cz_dataset *ds, json_t *vars);
+/* Opens a .clz image in memory without copying it (it must outlive r): like api_open_clz. */
+climz_status api_open_clz_mem(const void *data, size_t size, clz_reader **r, json_t **header, cz_dataset **ds);
+
 /* Missing-value maps (plane points each) of the file's time steps [t_first, t_first + nt) of
  * variable var into miss (nt * plane); steps without a mask chunk have no missing point. */
 climz_status api_decode_masks(const clz_reader *r, uint32_t var, size_t plane, size_t t_first, size_t nt,

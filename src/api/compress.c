@@ -69,14 +69,12 @@ static json_t *dims_json(const cz_dataset *ds, const cz_var *v) {
     return a;
 }
 
-/* Codes variable i of ds with codec c and returns its header entry in *entry. */
-static climz_status compress_var(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
-                                 const cz_dataset *ds, int i, clz_writer *w, json_t **entry) {
-    cz_field f = {0};
+climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
+                                const cz_dataset *ds, int i, const cz_field *fp, clz_writer *w, json_t **entry) {
+    cz_field const f = *fp;
     float *decoded = NULL;
     climz_status st = CLIMZ_OK;
     const cz_var *v = &ds->vars[i];
-    CZ_CHECK_GOTO(st, io_load_field(ds, i, &f), done);
     size_t n;
     if (!cz_mul_ok(f.nt * f.nz, f.ny * f.nx, &n) || n == 0)
         CZ_FAIL_GOTO(st, done, CLIMZ_ERR_EMPTY, "variable '%s' has no points (a dimension of size 0)",
@@ -127,8 +125,58 @@ done_entry:
     else *entry = e;
 done:
     free(decoded);
-    io_field_free(&f);
     if (st) cz_error_prefix(st, "variable '%s'", v->name);
+    return st;
+}
+
+const api_codec *api_codec_for(const climz_compress_opts *opts) {
+    const char *codec = opts && opts->codec ? opts->codec : "residual";
+    const api_codec *c = api_codec_find(codec);
+    if (!c) {
+        char names[256];
+        api_codec_names(names, sizeof names);
+        cz_error(CLIMZ_ERR_UNSUPPORTED, "codec '%s' is not available; available: %s", codec, names);
+    }
+    return c;
+}
+
+json_t *api_header_new(const char *codec, const char *source, const char *source_format) {
+    json_t *root = json_object();
+    json_object_set_new(root, "format", json_string("climz"));
+    json_object_set_new(root, "writer", json_string(climz_version_string()));
+    json_object_set_new(root, "codec", json_string(codec));
+    if (source) json_object_set_new(root, "source", json_string(source));
+    json_object_set_new(root, "source_format", json_string(source_format));
+    json_object_set_new(root, "variables", json_array());
+    return root;
+}
+
+climz_status api_header_finish(const cz_dataset *ds, const uint8_t *stored, json_t *root, clz_writer *w,
+                               char **header) {
+    size_t f32_bytes = 0, k;
+    json_t *e;
+    json_array_foreach(json_object_get(root, "variables"), k, e)
+        f32_bytes += 4 * (size_t)json_integer_value(json_object_get(e, "n_points"));
+    json_object_set_new(root, "float32_bytes", json_integer((json_int_t)f32_bytes));
+    /* metadata and the small variables stored as they are (coordinates, bounds) */
+    cz_buf schema = {0};
+    climz_status st = clz_schema_encode(ds, stored, &schema);
+    if (!st) st = clz_writer_add(w, CLZ_NO_VAR, CLZ_NO_TIME, CLZ_STREAM_SCHEMA, schema.data, schema.size);
+    cz_buf_free(&schema);
+    if (st) return st;
+    *header = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII);
+    CZ_RETURN_IF(!*header, CLIMZ_ERR_ALLOC, "out of memory writing the header");
+    return CLIMZ_OK;
+}
+
+/* Codes variable i of ds with codec c and returns its header entry in *entry. */
+static climz_status compress_var(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
+                                 const cz_dataset *ds, int i, clz_writer *w, json_t **entry) {
+    cz_field f = {0};
+    climz_status st = io_load_field(ds, i, &f);
+    if (st) cz_error_prefix(st, "variable '%s'", ds->vars[i].name);
+    else st = api_compress_field(ctx, opts, c, ds, i, &f, w, entry);
+    io_field_free(&f);
     return st;
 }
 
@@ -153,21 +201,14 @@ climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char
     api_begin(ctx);
     if (!in_path || !out_path)
         return api_fail(ctx, cz_error(CLIMZ_ERR_INVALID_ARG, "input and output paths are required"));
-    const char *codec = opts && opts->codec ? opts->codec : "residual";
-    const api_codec *c = api_codec_find(codec);
-    if (!c) {
-        char names[256];
-        api_codec_names(names, sizeof names);
-        return api_fail(ctx, cz_error(CLIMZ_ERR_UNSUPPORTED, "codec '%s' is not available; available: %s",
-                                      codec, names));
-    }
+    const api_codec *c = api_codec_for(opts);
+    if (!c) return api_fail(ctx, CLIMZ_ERR_UNSUPPORTED);
 
     cz_dataset *ds = NULL;
     clz_writer *w = NULL;
     uint8_t *sel = NULL, *keep = NULL;
     json_t *root = NULL;
     char *header = NULL;
-    cz_buf schema = {0};
     climz_status st = CLIMZ_OK;
 
     CZ_CHECK_GOTO(st, io_open(in_path, &ds), done);
@@ -181,38 +222,21 @@ climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char
     CZ_CHECK_GOTO(st, api_select_vars(ds, opts ? opts->vars : NULL, sel), done);
 
     CZ_CHECK_GOTO(st, clz_writer_create(&w), done);
-    root = json_object();
-    json_t *vars = json_array();
-    json_object_set_new(root, "format", json_string("climz"));
-    json_object_set_new(root, "writer", json_string(climz_version_string()));
-    json_object_set_new(root, "codec", json_string(codec));
-    json_object_set_new(root, "source", json_string(base_name(in_path)));
-    json_object_set_new(root, "source_format", json_string(format_name(ds->format)));
-    json_object_set_new(root, "variables", vars);
-    size_t f32_bytes = 0;
+    root = api_header_new(c->name, base_name(in_path), format_name(ds->format));
     for (int i = 0; i < ds->nvars; i++) {
         if (!sel[i]) continue;
         json_t *e = NULL;
         CZ_CHECK_GOTO(st, compress_var(ctx, opts, c, ds, i, w, &e), done);
-        f32_bytes += 4 * (size_t)json_integer_value(json_object_get(e, "n_points"));
-        json_array_append_new(vars, e);
+        json_array_append_new(json_object_get(root, "variables"), e);
     }
-    json_object_set_new(root, "float32_bytes", json_integer((json_int_t)f32_bytes));
-
-    /* metadata and the small variables stored as they are (coordinates, bounds) */
     for (int i = 0; i < ds->nvars; i++) keep[i] = !sel[i];
-    CZ_CHECK_GOTO(st, clz_schema_encode(ds, keep, &schema), done);
-    CZ_CHECK_GOTO(st, clz_writer_add(w, CLZ_NO_VAR, CLZ_NO_TIME, CLZ_STREAM_SCHEMA, schema.data,
-                                     schema.size), done);
-    header = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII);
-    if (!header) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory writing the header");
+    CZ_CHECK_GOTO(st, api_header_finish(ds, keep, root, w, &header), done);
     CZ_CHECK_GOTO(st, clz_writer_finish(w, header, out_path), done);
 
 done:
     if (st && !strstr(cz_error_message(), in_path)) cz_error_prefix(st, "%s", in_path);
     free(header);
     json_decref(root);
-    cz_buf_free(&schema);
     clz_writer_free(w);
     free(sel);
     free(keep);

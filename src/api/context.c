@@ -10,7 +10,20 @@ climz_ctx *climz_ctx_create(void) {
     return ctx;
 }
 
-void climz_ctx_free(climz_ctx *ctx) { free(ctx); }
+void climz_ctx_free(climz_ctx *ctx) {
+    if (!ctx) return;
+    free(ctx->model);
+    free(ctx);
+}
+
+climz_status climz_ctx_set_model(climz_ctx *ctx, const char *path) {
+    if (!ctx) return CLIMZ_ERR_INVALID_ARG;
+    char *p = NULL;
+    if (path && !(p = cz_strdup(path))) return CLIMZ_ERR_ALLOC;
+    free(ctx->model);
+    ctx->model = p;
+    return CLIMZ_OK;
+}
 
 const char *climz_ctx_last_error(const climz_ctx *ctx) { return ctx ? ctx->last_error : ""; }
 

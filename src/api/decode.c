@@ -33,7 +33,7 @@ static int name_listed(const char *const *names, const char *n) {
 
 /* The time dimension of the file: the first dim of a coded variable whose header shape says
  * it is split into time steps. -1 if none. */
-static int find_time_dim(const cz_dataset *ds, json_t *vars) {
+int api_find_time_dim(const cz_dataset *ds, json_t *vars) {
     size_t k;
     json_t *e;
     json_array_foreach(vars, k, e) {
@@ -76,10 +76,9 @@ climz_status api_decode_masks(const clz_reader *r, uint32_t var, size_t plane, s
     return CLIMZ_OK;
 }
 
-/* Decodes coded variable e into ds, whose time dim (tdim, tlen steps in the file) has already
- * been cut to [t0, t0+nt). */
-static climz_status decode_var(const clz_reader *r, cz_dataset *ds, json_t *e, int tdim, size_t tlen,
-                               size_t t0, size_t nt, const climz_decompress_opts *opts) {
+climz_status api_decode_field(const clz_reader *r, const cz_dataset *ds, json_t *e, int tdim, size_t tlen,
+                              size_t t0, size_t nt, const climz_decompress_opts *opts, cz_field *f) {
+    memset(f, 0, sizeof *f);
     int const vi = (int)json_integer_value(json_object_get(e, "index"));
     json_t *shape = json_object_get(e, "shape");
     CZ_RETURN_IF(vi < 0 || vi >= ds->nvars || json_array_size(shape) != 4, CLIMZ_ERR_CORRUPT,
@@ -95,7 +94,7 @@ static climz_status decode_var(const clz_reader *r, cz_dataset *ds, json_t *e, i
                      "variable '%s' has a malformed shape in the header", ds->vars[vi].name);
         dims[k] = (size_t)d;
     }
-    cz_var *v = &ds->vars[vi];
+    const cz_var *v = &ds->vars[vi];
     int const sliced = tdim >= 0 && v->dimids[0] == tdim;
     int const temporal = json_is_true(json_object_get(e, "temporal"));
     /* with temporal prediction every earlier step is needed to decode a later one */
@@ -110,34 +109,45 @@ static climz_status decode_var(const clz_reader *r, cz_dataset *ds, json_t *e, i
         expect *= v->dimids[d] == tdim ? tlen : ds->dims[v->dimids[d]].len;
     CZ_RETURN_IF(expect != dims[0] * dims[1] * dims[2] * dims[3] || (sliced && dims[0] != tlen),
                  CLIMZ_ERR_CORRUPT, "variable '%s': header shape and stored dimensions disagree", v->name);
-    cz_field f = {.nt = steps, .nz = dims[1], .ny = dims[2], .nx = dims[3]};
-    f.values = malloc(n * sizeof *f.values);
-    f.miss = malloc(n);
+    f->nt = steps, f->nz = dims[1], f->ny = dims[2], f->nx = dims[3];
+    f->values = malloc(n * sizeof *f->values);
+    f->miss = malloc(n);
     climz_status st = CLIMZ_OK;
-    if (!f.values || !f.miss) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory decoding '%s'", v->name);
-    CZ_CHECK_GOTO(st, io_field_coords(ds, vi, &f), done);
-    CZ_CHECK_GOTO(st, api_decode_masks(r, (uint32_t)vi, f.nz * f.ny * f.nx, first, f.nt, f.miss), done);
-    CZ_CHECK_GOTO(st, c->decode(r, (uint32_t)vi, e, opts, &f, first), done);
+    if (!f->values || !f->miss) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory decoding '%s'", v->name);
+    CZ_CHECK_GOTO(st, io_field_coords(ds, vi, f), done);
+    CZ_CHECK_GOTO(st, api_decode_masks(r, (uint32_t)vi, f->nz * f->ny * f->nx, first, f->nt, f->miss), done);
+    CZ_CHECK_GOTO(st, c->decode(r, (uint32_t)vi, e, opts, f, first), done);
     if (sliced && temporal && t0) { /* keep only the requested steps */
         size_t const plane = dims[1] * dims[2] * dims[3];
-        memmove(f.values, f.values + t0 * plane, nt * plane * sizeof *f.values);
-        memmove(f.miss, f.miss + t0 * plane, nt * plane);
-        f.nt = nt;
+        memmove(f->values, f->values + t0 * plane, nt * plane * sizeof *f->values);
+        memmove(f->miss, f->miss + t0 * plane, nt * plane);
+        f->nt = nt;
     }
-    st = io_store_field(ds, vi, &f);
 done:
-    io_field_free(&f);
-    if (st) cz_error_prefix(st, "variable '%s'", v->name);
+    if (st) {
+        io_field_free(f);
+        cz_error_prefix(st, "variable '%s'", v->name);
+    }
     return st;
 }
 
-climz_status api_open_clz(const char *path, clz_reader **r, json_t **header, cz_dataset **ds, size_t *schema_bytes) {
-    *r = NULL;
-    *header = NULL;
-    *ds = NULL;
+/* Decodes coded variable e into ds, whose time dim (tdim, tlen steps in the file) has already
+ * been cut to [t0, t0+nt). */
+static climz_status decode_var(const clz_reader *r, cz_dataset *ds, json_t *e, int tdim, size_t tlen,
+                               size_t t0, size_t nt, const climz_decompress_opts *opts) {
+    cz_field f;
+    CZ_FORWARD(api_decode_field(r, ds, e, tdim, tlen, t0, nt, opts, &f));
+    int const vi = (int)json_integer_value(json_object_get(e, "index"));
+    climz_status const st = io_store_field(ds, vi, &f);
+    io_field_free(&f);
+    if (st) cz_error_prefix(st, "variable '%s'", ds->vars[vi].name);
+    return st;
+}
+
+/* The header and the data set of an open container; on failure r is freed. */
+static climz_status open_parts(clz_reader **r, json_t **header, cz_dataset **ds, size_t *schema_bytes) {
     const uint8_t *p;
     size_t n;
-    CZ_FORWARD(clz_reader_open(path, r));
     json_error_t jerr;
     *header = json_loads(clz_reader_header(*r), 0, &jerr);
     climz_status st = CLIMZ_OK;
@@ -154,6 +164,22 @@ climz_status api_open_clz(const char *path, clz_reader **r, json_t **header, cz_
     }
     if (schema_bytes) *schema_bytes = n;
     return CLIMZ_OK;
+}
+
+climz_status api_open_clz_mem(const void *data, size_t size, clz_reader **r, json_t **header, cz_dataset **ds) {
+    *r = NULL;
+    *header = NULL;
+    *ds = NULL;
+    CZ_FORWARD(clz_reader_open_view(data, size, r));
+    return open_parts(r, header, ds, NULL);
+}
+
+climz_status api_open_clz(const char *path, clz_reader **r, json_t **header, cz_dataset **ds, size_t *schema_bytes) {
+    *r = NULL;
+    *header = NULL;
+    *ds = NULL;
+    CZ_FORWARD(clz_reader_open(path, r));
+    return open_parts(r, header, ds, schema_bytes);
 }
 
 climz_status api_decode_clz(const char *path, const climz_decompress_opts *opts, api_decoded *out) {
@@ -193,7 +219,7 @@ climz_status api_decode_clz(const char *path, const climz_decompress_opts *opts,
         keep[vi] = (uint8_t)name_listed(vars, ds->vars[vi].name);
     }
 
-    int const tdim = find_time_dim(ds, jvars);
+    int const tdim = api_find_time_dim(ds, jvars);
     size_t const tlen = tdim >= 0 ? ds->dims[tdim].len : 1;
     if (nt == 0) nt = t0 < tlen ? tlen - t0 : 0;
     if (t0 + nt > tlen || nt == 0)

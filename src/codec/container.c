@@ -213,6 +213,21 @@ climz_status clz_writer_finish_mem(clz_writer *w, const char *header_json, cz_bu
     return st;
 }
 
+climz_status clz_writer_finish_into(clz_writer *w, const char *header_json, void *dst, size_t cap, size_t *written) {
+    cz_buf head = {0};
+    CZ_FORWARD(writer_layout(w, header_json, &head));
+    size_t const total = head.size + w->payload.size;
+    climz_status st = CLIMZ_OK;
+    if (total > cap) st = cz_error(CLIMZ_ERR_DST_TOO_SMALL, "the frame needs %zu bytes, the buffer holds %zu", total, cap);
+    else {
+        memcpy(dst, head.data, head.size);
+        if (w->payload.size) memcpy((uint8_t *)dst + head.size, w->payload.data, w->payload.size);
+        *written = total;
+    }
+    cz_buf_free(&head);
+    return st;
+}
+
 climz_status clz_writer_finish(clz_writer *w, const char *header_json, const char *path) {
     cz_buf head = {0};
     CZ_FORWARD(writer_layout(w, header_json, &head));
@@ -541,6 +556,21 @@ climz_status clz_reader_open_mem(const void *data, size_t size, clz_reader **r) 
     }
     if (size) memcpy(x->owned, data, size);
     x->base = x->owned;
+    x->size = size;
+    climz_status const st = reader_parse(x);
+    if (st != CLIMZ_OK) {
+        clz_reader_free(x);
+        return st;
+    }
+    *r = x;
+    return CLIMZ_OK;
+}
+
+climz_status clz_reader_open_view(const void *data, size_t size, clz_reader **r) {
+    *r = NULL;
+    clz_reader *x = cz_calloc(1, sizeof *x);
+    CZ_RETURN_IF(!x, CLIMZ_ERR_ALLOC, "out of memory");
+    x->base = data;
     x->size = size;
     climz_status const st = reader_parse(x);
     if (st != CLIMZ_OK) {

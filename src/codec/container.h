@@ -74,6 +74,9 @@ climz_status clz_writer_finish(clz_writer *w, const char *header_json, const cha
 /*! clz_writer_finish_mem() : the same file image appended to out (tests, the fuzz corpus,
  *  in-memory use). */
 climz_status clz_writer_finish_mem(clz_writer *w, const char *header_json, cz_buf *out);
+/*! clz_writer_finish_into() : the same file image into the caller's dst (cap bytes);
+ *  *written = its size. CLIMZ_ERR_DST_TOO_SMALL (nothing written) when it does not fit. */
+climz_status clz_writer_finish_into(clz_writer *w, const char *header_json, void *dst, size_t cap, size_t *written);
 void clz_writer_free(clz_writer *w); /* NULL allowed */
 
 /* ---- reading ---------------------------------------------------------------------- */
@@ -89,6 +92,9 @@ typedef struct clz_reader clz_reader;
 climz_status clz_reader_open(const char *path, clz_reader **r);
 /*! clz_reader_open_mem() : the same on a caller buffer, which is copied. */
 climz_status clz_reader_open_mem(const void *data, size_t size, clz_reader **r);
+/*! clz_reader_open_view() : the same on a caller buffer that is not copied: it must stay
+ *  unchanged and alive until clz_reader_free(). */
+climz_status clz_reader_open_view(const void *data, size_t size, clz_reader **r);
 void clz_reader_free(clz_reader *r); /* NULL allowed */
 
 const char *clz_reader_header(const clz_reader *r); /* header JSON, NUL-terminated */
