@@ -6,6 +6,11 @@
 # when a format change is intended, and say so in the commit.
 . "$(dirname "$0")/clitest.sh"
 golden="$(dirname "$0")/golden.sha256"
+# the header records the model's path: the bundled model is read from one fixed place, so the
+# hashes do not depend on where the checkout is
+models=/tmp/climz-golden-models
+mkdir -p "$models" && cp "$(dirname "$0")/../../models/climz-default.safetensors" "$models/"
+export CLIMZ_MODEL_DIR=$models
 record=${4:-}
 fast_inr="--opt iters=200 --opt seed=3"
 code() { # code NAME ARGS...: compress to $OUT/NAME.clz
