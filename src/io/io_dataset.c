@@ -218,6 +218,7 @@ void io_free(cz_dataset *ds) {
         io_attrs_free(ds->groups[i].atts, ds->groups[i].natts);
     }
     free(ds->groups);
+    if (ds->source && ds->source->close) ds->source->close(ds->source_ctx);
     free(ds->path);
     free(ds);
 }
@@ -823,6 +824,12 @@ static void convert(const cz_var *v, const void *raw, size_t n, float *values, u
     }
 }
 
+climz_status io_source_read(const cz_dataset *ds, int var, size_t t0, size_t nt, void *buf) {
+    CZ_RETURN_IF(!ds->source || !ds->source->read_steps, CLIMZ_ERR_INVALID_ARG,
+                 "variable '%s' has no values and no source file", ds->vars[var].name);
+    return ds->source->read_steps(ds, ds->source_ctx, var, t0, nt, buf);
+}
+
 climz_status io_load_field_times(const cz_dataset *ds, int var, size_t t0, size_t nt, cz_field *f) {
     memset(f, 0, sizeof *f);
     size_t NT, nz, ny, nx;
@@ -849,7 +856,7 @@ climz_status io_load_field_times(const cz_dataset *ds, int var, size_t t0, size_
     /* a lazily opened data set: read the steps from the file */
     void *buf = cz_malloc((n ? n : 1) * cz_dtype_size(v->type));
     if (!buf) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
-    st = io_nc_read_steps(ds, var, io_var_has_time(ds, v) ? t0 : 0, io_var_has_time(ds, v) ? nt : 1, buf);
+    st = io_source_read(ds, var, io_var_has_time(ds, v) ? t0 : 0, io_var_has_time(ds, v) ? nt : 1, buf);
     if (!st) convert(v, buf, n, f->values, f->miss);
     free(buf);
     if (st) goto fail;
@@ -891,7 +898,7 @@ climz_status io_store_field_times(cz_dataset *ds, int var, size_t t0, const cz_f
         CZ_RETURN_IF(!raw, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
         /* lazily opened: the steps not stored here keep their values from the file */
         if (ds->lazy && total) {
-            climz_status const st = io_nc_read_steps(ds, var, 0, io_var_has_time(ds, v) ? NT : 1, raw);
+            climz_status const st = io_source_read(ds, var, 0, io_var_has_time(ds, v) ? NT : 1, raw);
             if (st) {
                 free(raw);
                 return st;
