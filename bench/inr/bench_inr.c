@@ -31,11 +31,11 @@
  *  - Times: fit = inr_encode wall time (fit + bit-width search + fine-tuning + the encoder's
  *    own decode); dec = inr_decode wall time; threads = OMP_NUM_THREADS (default: all).
  */
-#include "codec/residual.h"
 #include "common/cz_common.h"
 #include "inr/inr.h"
 #include "io/dataset.h"
 #include "metrics/metrics.h"
+#include "residual/residual.h"
 
 #include <zfp.h>
 #include <zstd.h>

@@ -35,11 +35,11 @@
  *  - The bench trusts nothing: every decoded field is compared with the original point by
  *    point, and a bound that is not met is flagged in the table, never hidden.
  */
-#include "codec/mask.h"
-#include "codec/residual.h"
 #include "common/cz_common.h"
+#include "container/mask.h"
 #include "io/dataset.h"
 #include "metrics/metrics.h"
+#include "residual/residual.h"
 
 #include <fpzip.h>
 #include <zfp.h>

@@ -35,12 +35,12 @@
  *    batch 8 of 64 x 64 crops).
  */
 #include "api/codec.h"
-#include "codec/container.h"
-#include "codec/residual.h"
+#include "container/container.h"
 #include "io/dataset.h"
 #include "metrics/metrics.h"
 #include "nn/nn.h"
 #include "nn/rng.h"
+#include "residual/residual.h"
 #include "vae/vae_codec.h"
 
 #include <cblas.h>

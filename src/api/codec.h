@@ -10,7 +10,7 @@
 #define CZ_API_CODEC_H
 
 #include "api_internal.h"
-#include "codec/container.h"
+#include "container/container.h"
 
 #include <jansson.h>
 

@@ -15,8 +15,8 @@
  * fit itself checks their ranges.
  * With an error bound, the residual stage codes x against the network's reconstruction. */
 #include "codec.h"
-#include "codec/residual.h"
 #include "inr/inr.h"
+#include "residual/residual.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* codec_residual.c — the error-bounded residual codec (src/codec/residual.h) as a driver
+/* codec_residual.c — the error-bounded residual codec (src/residual/residual.h) as a driver
  * codec.
  *
  * Time steps are coded in blocks of `time_block` consecutive steps (res_time_block()),
@@ -7,7 +7,7 @@
  * order, so the file is the same for any thread count. With temporal prediction (each step
  * predicted from the previous decoded one) every block is a single step. */
 #include "codec.h"
-#include "codec/residual.h"
+#include "residual/residual.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
  * codecs with a chunk per time step, any time step). The encoder measures the errors of what
  * the decoder will reproduce and records them in the header. */
 #include "codec.h"
-#include "codec/mask.h"
-#include "codec/schema.h"
+#include "container/mask.h"
+#include "container/schema.h"
 #include "metrics/metrics.h"
 
 #include <jansson.h>

@@ -1,8 +1,8 @@
 /* decode.c — a .clz back into a data set (all of it, or some variables and time steps),
  * and climz_decompress_file() which writes that data set as NetCDF. */
 #include "codec.h"
-#include "codec/mask.h"
-#include "codec/schema.h"
+#include "container/mask.h"
+#include "container/schema.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -119,7 +119,10 @@ typedef struct cz_dataset {
     int nc_kind;         /* NC_FORMAT_* of a NetCDF source, 0 otherwise: the writer keeps a
                             64-bit-offset / CDF-5 / NetCDF-4-classic source in its kind */
     int lazy;            /* opened with IO_OPEN_LAZY: gridded variables with raw == NULL are
-                            read from `path` when needed */
+                            read from `path` when needed, through `source` */
+    const struct io_source_ops *source; /* how the reader that opened a lazy data set reads
+                                           values left on disk (io_internal.h); NULL if none */
+    void *source_ctx;    /* that reader's state, passed to source's functions */
 } cz_dataset;
 
 /* A gridded variable's values as float32: shape (nt, nz, ny, nx); nt is the first dim when

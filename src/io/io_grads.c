@@ -12,7 +12,7 @@
  *    holding the first 5 levels; 0 levels = a surface variable (time, lat, lon).
  *  - UNDEF values are missing: _FillValue = UNDEF as float32, matched by exact bits.
  */
-#include "io/io_internal.h"
+#include "io/io_readers.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -13,7 +13,7 @@
  *  - Two messages for the same variable, time and level (ensemble members, overlapping
  *    forecasts) are refused: climz has no dim for them.
  */
-#include "io/io_internal.h"
+#include "io/io_readers.h"
 
 #include <eccodes.h>
 #include <errno.h>

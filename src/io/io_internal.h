@@ -5,18 +5,6 @@
 
 #include "io/dataset.h"
 
-/* Format readers: fill an empty ds (from io_dataset_new) from path; io_open() has already
- * checked the magic bytes. On failure ds may hold partial content; the caller frees it. */
-climz_status io_read_netcdf(const char *path, cz_dataset *ds, int lazy);
-climz_status io_read_grib(const char *path, cz_dataset *ds);
-climz_status io_read_grads(const char *path, cz_dataset *ds);
-
-/* Checks that a NetCDF-3 file (CDF-1/2/5) is as long as its header says: the header is
- * parsed with bounds checks, and every variable's data must lie inside the file.
- * libnetcdf silently reads zeros past the end of a truncated file, hence this check.
- * CLIMZ_ERR_CORRUPT with "truncated" in the message when it is shorter. */
-climz_status io_nc3_check_size(const char *path);
-
 void io_attrs_free(cz_attr *a, int n);
 void io_var_clear(cz_var *v, size_t count); /* frees a var's name, attributes and raw */
 climz_status io_attr_set_text(cz_attr **atts, int *natts, const char *name, const char *s);
@@ -46,9 +34,19 @@ void io_scan_begin(io_scan *s, const cz_var *v, int use_default_fill);
 void io_scan_chunk(io_scan *s, const void *data, size_t n);
 void io_scan_end(io_scan *s, cz_var *v);
 
-/* Reads time steps [t0, t0+nt) of variable var (all of it when its first dim is not time)
- * from the NetCDF file ds->path into buf, in the stored type. For lazily opened data sets. */
-climz_status io_nc_read_steps(const cz_dataset *ds, int var, size_t t0, size_t nt, void *buf);
+/* The values a lazily opened data set left on disk, read by the reader that opened it: it
+ * sets ds->source (and ds->source_ctx) with ds->lazy, and the data set code only calls
+ * through them, so that it does not depend on any file format.
+ *  - read_steps: time steps [t0, t0+nt) of variable var (all of it when its first dim is not
+ *    time) into buf, in the stored type.
+ *  - close: frees ctx (io_free calls it); NULL when the reader keeps no state. */
+typedef struct io_source_ops {
+    climz_status (*read_steps)(const cz_dataset *ds, void *ctx, int var, size_t t0, size_t nt,
+                               void *buf);
+    void (*close)(void *ctx);
+} io_source_ops;
+/* Reads steps [t0, t0+nt) of var through ds->source (CLIMZ_ERR_INVALID_ARG when it has none). */
+climz_status io_source_read(const cz_dataset *ds, int var, size_t t0, size_t nt, void *buf);
 
 /* the base name of a path ("grp1/T" -> "T") */
 const char *io_base_name(const char *path);

@@ -17,7 +17,7 @@
  *    remains possible if the disk fills up during the write; classic output has no such issue.
  *    (nc_create_mem would avoid it but loses creation order: names come back sorted.)
  */
-#include "io/io_internal.h"
+#include "io/io_readers.h"
 
 #include <errno.h>
 #include <netcdf.h>
@@ -472,7 +472,10 @@ static int find_nc_var(int ncid, const char *name, int *grp, int *varid) {
     return nc_inq_varid(*grp, b, varid);
 }
 
-climz_status io_nc_read_steps(const cz_dataset *ds, int var, size_t t0, size_t nt, void *buf) {
+/* io_source_ops.read_steps of a lazily opened NetCDF file: reopens ds->path (no state) */
+static climz_status nc_read_steps(const cz_dataset *ds, void *ctx, int var, size_t t0, size_t nt,
+                                  void *buf) {
+    (void)ctx;
     const cz_var *v = &ds->vars[var];
     CZ_RETURN_IF(!ds->path || (ds->format != CZ_FMT_NETCDF3 && ds->format != CZ_FMT_NETCDF4),
                  CLIMZ_ERR_INVALID_ARG, "variable '%s' has no values and no NetCDF source", v->name);
@@ -486,6 +489,8 @@ climz_status io_nc_read_steps(const cz_dataset *ds, int var, size_t t0, size_t n
     if (e) return nc_err(e, ds->path, "reading variable", v->name);
     return CLIMZ_OK;
 }
+
+static const io_source_ops nc_source = {nc_read_steps, NULL};
 
 static climz_status read_group(nc_rctx *c, int grp, const char *prefix, int gidx) {
     int nd = 0, e;
@@ -581,6 +586,7 @@ climz_status io_read_netcdf(const char *path, cz_dataset *ds, int lazy) {
     io_classify(ds);
     /* gridded variables stay on disk when lazy; everything else is small and loaded */
     ds->lazy = lazy;
+    if (lazy) ds->source = &nc_source;
     for (int i = 0; i < ds->nvars && !st; i++) {
         if (lazy && ds->vars[i].is_grid) {
             st = scan_lazy(&c, i);

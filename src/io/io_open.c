@@ -1,7 +1,7 @@
 /* io_open.c — format detection by magic bytes and dispatch to the readers. Anything that is
  * not NetCDF-3/4, GRIB or a GrADS descriptor is refused with CLIMZ_ERR_UNSUPPORTED and a
  * message that says what the file looks like and why it is refused. */
-#include "io/io_internal.h"
+#include "io/io_readers.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -10,9 +10,9 @@
  *
  * Built as a libFuzzer target with CLIMZ_FUZZ=ON (clang), and always linked with
  * replay_main.c into test_fuzz_replay, which runs the committed corpus. */
-#include "codec/container.h"
-#include "codec/mask.h"
-#include "codec/schema.h"
+#include "container/container.h"
+#include "container/mask.h"
+#include "container/schema.h"
 
 #include <stdlib.h>
 #include <string.h>

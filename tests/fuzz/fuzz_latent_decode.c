@@ -13,7 +13,7 @@
  * Built as a libFuzzer target with CLIMZ_FUZZ=ON (clang); replayed over the committed
  * corpus tests/fuzz/corpus-latent by test_fuzz_latent_replay. */
 #include "api/codec.h"
-#include "codec/container.h"
+#include "container/container.h"
 #include "vae/vae_codec.h"
 
 #include <jansson.h>

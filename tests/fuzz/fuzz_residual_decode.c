@@ -2,7 +2,7 @@
  * Input: 3 bytes giving the block shape (nz, ny, nx: 1..16, 1..64, 1..64), 1 byte whose bit
  * 0 says whether a prediction is passed, then the stream. Any input must return an error or
  * decode, never crash or read out of bounds. */
-#include "codec/residual.h"
+#include "residual/residual.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,9 +3,9 @@
  * ways (named err-NAME-*: they must fail with CLIMZ_ERR_NAME), and raw schema / mask
  * streams. Every file stays under 20 KB. Run by hand after a format change:
  *     cmake --build BUILD --target fuzz_make_corpus && BUILD/tests/fuzz/fuzz_make_corpus */
-#include "codec/container.h"
-#include "codec/mask.h"
-#include "codec/schema.h"
+#include "container/container.h"
+#include "container/mask.h"
+#include "container/schema.h"
 #include "testutil.h"
 
 #include <stdlib.h>

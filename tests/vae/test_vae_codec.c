@@ -7,7 +7,7 @@
 #include "testutil.h"
 
 #include "api/codec.h"
-#include "codec/container.h"
+#include "container/container.h"
 #include "io/dataset.h"
 #include "metrics/metrics.h"
 #include "nn/nn.h"

@@ -1,5 +1,5 @@
 /* container.c — .clz writer and reader; layout in doc/format.md. */
-#include "codec/container.h"
+#include "container/container.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* test_schema.c — schema round trip on every bundled data set (and the NetCDF-4 / GrADS
  * shared ones), on a hand-built data set with every attribute type, and on corrupt input. */
-#include "codec/schema.h"
+#include "container/schema.h"
 #include "testutil.h"
 
 #include <dirent.h>

@@ -1,7 +1,7 @@
 /* test_mask.c — missing-value maps: exact round trips on real land masks (bcsd pr NaN mask,
  * reduced.nc sst, the GrADS below-ground mask) with the size of every method, constant
  * maps, synthetic multi-valued maps, long runs, golden streams and corrupt streams. */
-#include "codec/mask.h"
+#include "container/mask.h"
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -1,10 +1,10 @@
-/* test_residual.c — the error-bounded residual codec (src/codec/residual.h) on real data.
+/* test_residual.c — the error-bounded residual codec (src/residual/residual.h) on real data.
  *
  * Every round trip checks, point by point: |x - x'| <= E in double at every valid point
  * (bit equality for E = 0), missing points decode to +0.0f, res_decode() returns exactly
  * the encoder's `decoded`, and a second encode gives the same bytes. */
-#include "codec/residual.h"
 #include "io/dataset.h"
+#include "residual/residual.h"
 #include "testutil.h"
 
 #include <float.h>

@@ -30,7 +30,7 @@
  * Contexts (decoder-derivable, res_ctx_init): buckets of sums of mag[] = min(|bin|, 15) of
  * neighbours already coded, and for interpolation the level group (stride 1, 2, >= 4).
  */
-#include "codec/res_internal.h"
+#include "residual/res_internal.h"
 
 #include <float.h>
 #include <math.h>

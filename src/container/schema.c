@@ -1,5 +1,5 @@
 /* schema.c — binary schema of a data set (metadata + stored variables); doc/format.md. */
-#include "codec/schema.h"
+#include "container/schema.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
 #ifndef CZ_CODEC_RES_INTERNAL_H
 #define CZ_CODEC_RES_INTERNAL_H
 
-#include "codec/residual.h"
+#include "residual/residual.h"
 #include "entropy/adaptive.h"
 
 #define RES_QMAX 32767         /* largest |bin|; larger errors are stored raw */

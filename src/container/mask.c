@@ -1,5 +1,5 @@
 /* mask.c — lossless coding of missing-value maps; see mask.h and doc/format.md. */
-#include "codec/mask.h"
+#include "container/mask.h"
 
 #include "entropy/adaptive.h"
 

@@ -1,6 +1,6 @@
 /* test_container.c — .clz container: round trip with random access, golden layout, every
  * bit flip and every truncation detected, version and flag policy, error messages. */
-#include "codec/container.h"
+#include "container/container.h"
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -26,7 +26,7 @@
  * entropy coder's alphabet, and the cheapest wins. Stage 1 compares domains, Lorenzo and
  * the cubic interpolation in each plane structure; stage 2 tries variants of the winner.
  */
-#include "codec/res_internal.h"
+#include "residual/res_internal.h"
 
 #include <float.h>
 #include <math.h>

@@ -18,7 +18,7 @@
  *   RES_MODE_LOSSLESS: varint n_entropy, entropy stream, raw bits (LSB first) to the end
  *   RES_MODE_ZSTD:     u8 variant, zstd frame to the end
  */
-#include "codec/res_internal.h"
+#include "residual/res_internal.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,0 +1,123 @@
+/* io_specials.c — exact missing values: finding a variable's specials (see dataset.h). */
+#include "io/io_elem.h"
+#include "io/io_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* netCDF default fill values (netcdf.h NC_FILL_*) as stored bits, 0 = none used for that
+ * type (bytes: the NUG says byte default fills are not to be treated as missing) */
+static int default_fill_bits(cz_dtype t, uint64_t *bits) {
+    switch (t) {
+    case CZ_T_I16: *bits = 0x8001u; return 1;                /* -32767 */
+    case CZ_T_U16: *bits = 0xffffu; return 1;                /* 65535 */
+    case CZ_T_I32: *bits = 0x80000001u; return 1;            /* -2147483647 */
+    case CZ_T_U32: *bits = 0xffffffffu; return 1;            /* 4294967295 */
+    case CZ_T_I64: *bits = 0x8000000000000002ull; return 1;  /* -9223372036854775806 */
+    case CZ_T_U64: *bits = 0xfffffffffffffffeull; return 1;  /* 18446744073709551614 */
+    case CZ_T_F32: { float const f = 9.9692099683868690e+36f; uint32_t u; memcpy(&u, &f, 4); *bits = u; return 1; }
+    case CZ_T_F64: { double const d = 9.9692099683868690e+36; memcpy(bits, &d, 8); return 1; }
+    default: return 0;
+    }
+}
+
+static int bl_find(const io_bitlist *l, uint64_t b) {
+    for (int i = 0; i < l->n; i++)
+        if (l->b[i] == b) return i;
+    return -1;
+}
+static void bl_add(io_bitlist *l, uint64_t b) {
+    if (l->n < CZ_MAX_SPECIALS && bl_find(l, b) < 0) l->b[l->n++] = b;
+}
+
+/* the declared value(s) of attribute name as stored bits of type t */
+static void add_declared(io_bitlist *l, const cz_var *v, const char *name) {
+    const cz_attr *a = io_attr_find(v->atts, v->natts, name);
+    if (!a || !is_numeric(a->type)) return;
+    size_t const es = cz_dtype_size(v->type);
+    for (size_t k = 0; k < a->len; k++) {
+        if (a->type == v->type) {
+            bl_add(l, elem_bits(a->data, k, es));
+            continue;
+        }
+        int exact;
+        uint64_t const b = to_bits(elem_value(a->data, k, a->type), v->type, &exact);
+        if (exact) bl_add(l, es == 8 ? b : b & ((1ull << (8 * es)) - 1));
+    }
+}
+
+void io_scan_begin(io_scan *s, const cz_var *v, int use_default_fill) {
+    memset(s, 0, sizeof *s);
+    s->type = v->type;
+    if (!is_numeric(v->type)) return;
+    s->es = cz_dtype_size(v->type);
+    add_declared(&s->sp, v, "_FillValue");
+    add_declared(&s->sp, v, "missing_value");
+    s->want_dfill = use_default_fill && !io_attr_find(v->atts, v->natts, "_FillValue") &&
+                    default_fill_bits(v->type, &s->dfill) && bl_find(&s->sp, s->dfill) < 0;
+    s->lo = -INFINITY, s->hi = INFINITY;
+    const cz_attr *vr = io_attr_find(v->atts, v->natts, "valid_range");
+    if (vr && vr->len == 2 && io_attr_number(vr, 0, &s->lo) && io_attr_number(vr, 1, &s->hi)) {
+        s->has_range = 1;
+    } else {
+        s->has_range |= io_attr_number(io_attr_find(v->atts, v->natts, "valid_min"), 0, &s->lo);
+        s->has_range |= io_attr_number(io_attr_find(v->atts, v->natts, "valid_max"), 0, &s->hi);
+    }
+    if (s->has_range && (isnan(s->lo) || isnan(s->hi))) s->has_range = 0;
+    /* CF: valid_* of a packed variable are packed values, unless given in the unpacked
+     * (floating-point) type; then compare unpacked values */
+    const cz_attr *va = vr ? vr : io_attr_find(v->atts, v->natts, "valid_min");
+    if (!va) va = io_attr_find(v->atts, v->natts, "valid_max");
+    if (v->packed && va && va->type != v->type && is_float(va->type)) {
+        s->unpack = 1;
+        s->scale = v->scale, s->offset = v->offset;
+    }
+}
+
+void io_scan_chunk(io_scan *s, const void *data, size_t n) {
+    if (!is_numeric(s->type)) return;
+    int const fl = is_float(s->type);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t const b = elem_bits(data, i, s->es);
+        if (bl_find(&s->sp, b) >= 0) continue;
+        if (fl && bits_is_nan(b, s->type)) {
+            bl_add(&s->nans, b); /* payloads beyond the slots are folded onto the first */
+            continue;
+        }
+        if (s->want_dfill && b == s->dfill) {
+            s->dfill_found = 1;
+            continue;
+        }
+        if (s->has_range && !s->oor_overflow) {
+            double x = elem_value(data, i, s->type);
+            if (s->unpack) x = x * s->scale + s->offset;
+            if ((x < s->lo || x > s->hi) && bl_find(&s->oor, b) < 0) {
+                if (s->oor.n == CZ_MAX_SPECIALS) s->oor_overflow = 1;
+                else s->oor.b[s->oor.n++] = b;
+            }
+        }
+    }
+}
+
+void io_scan_end(io_scan *s, cz_var *v) {
+    io_bitlist sp = s->sp;
+    if (s->dfill_found) bl_add(&sp, s->dfill);
+    for (int k = 0; k < s->nans.n; k++) bl_add(&sp, s->nans.b[k]);
+    if (!s->oor_overflow && s->oor.n <= CZ_MAX_SPECIALS - sp.n)
+        for (int k = 0; k < s->oor.n; k++) bl_add(&sp, s->oor.b[k]);
+    memset(v->specials, 0, sizeof v->specials);
+    v->nspecials = sp.n;
+    for (int k = 0; k < sp.n; k++) cz_store_le64(v->specials[k], sp.b[k]);
+}
+
+climz_status io_scan_specials(cz_dataset *ds, int vi, int use_default_fill) {
+    CZ_RETURN_IF(vi < 0 || vi >= ds->nvars, CLIMZ_ERR_INVALID_ARG, "no variable %d", vi);
+    cz_var *v = &ds->vars[vi];
+    io_scan s;
+    io_scan_begin(&s, v, use_default_fill);
+    if (v->raw) io_scan_chunk(&s, v->raw, io_var_count(ds, v));
+    io_scan_end(&s, v);
+    return CLIMZ_OK;
+}
+
+climz_status io_find_specials(cz_dataset *ds, int var) { return io_scan_specials(ds, var, 1); }
