@@ -34,17 +34,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Pushes "climz filter: <message>" on the HDF5 error stack (and nothing else: HDF5 decides
- * whether to print it). */
+/* Pushes "climz filter: <message>" on the HDF5 error stack. When the program has turned
+ * HDF5's automatic error printing off (libnetcdf does: ncdump and nccopy would only say
+ * "NetCDF: HDF error"), the line also goes to stderr, unless CLIMZ_H5_QUIET is set. */
 static void h5c_error(const char *func, int line, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* before the push: an HDF5 API call clears the error stack on entry */
+    H5E_auto2_t autof = NULL;
+    void *data = NULL;
+    int const quiet_hdf5 = H5Eget_auto2(H5E_DEFAULT, &autof, &data) >= 0 && !autof;
     H5Epush2(H5E_DEFAULT, __FILE__, func, (unsigned)line, H5E_ERR_CLS, H5E_PLINE, H5E_CANTFILTER, "climz filter: %s",
              msg);
+    const char *quiet = getenv("CLIMZ_H5_QUIET");
+    if (quiet_hdf5 && !(quiet && *quiet)) fprintf(stderr, "climz filter: %s\n", msg);
 }
+/* H5C_ERROR must be the last HDF5 call on a failure path (see above) */
 #define H5C_ERROR(...) h5c_error(__func__, __LINE__, __VA_ARGS__)
 
 /* ---- parameters ----------------------------------------------------------------------- */
@@ -263,9 +271,9 @@ static size_t encode(const h5c_params *p, size_t nbytes, size_t *buf_size, void 
     size_t const cap = climz_compress_bound(&f);
     void *out = cap ? H5allocate_memory(cap, 0) : NULL;
     if (!ctx || !out) {
-        H5C_ERROR("out of memory for a chunk of %zu bytes", nbytes);
         climz_ctx_free(ctx);
         if (out) H5free_memory(out);
+        H5C_ERROR("out of memory for a chunk of %zu bytes", nbytes);
         return 0;
     }
     climz_ctx_set_param(ctx, p->mode == CLIMZ_H5_RELATIVE ? CLIMZ_P_REL_ERROR : CLIMZ_P_MAX_ABS_ERROR, p->bound);
@@ -280,10 +288,10 @@ static size_t encode(const h5c_params *p, size_t nbytes, size_t *buf_size, void 
         st = climz_compress(ctx, &f, &opts, out, cap, &written);
     }
     if (st != CLIMZ_OK) {
+        H5free_memory(out);
         H5C_ERROR("compressing a chunk of shape (%zu, %zu, %zu, %zu) with %s: %s [%s]", p->nt, p->nz, p->ny, p->nx,
                   opts.codec, climz_ctx_last_error(ctx), climz_status_name(st));
         climz_ctx_free(ctx);
-        H5free_memory(out);
         return 0;
     }
     climz_ctx_free(ctx);
@@ -312,9 +320,9 @@ static size_t decode(const h5c_params *p, size_t nbytes, size_t *buf_size, void 
     climz_ctx *ctx = new_ctx();
     void *out = H5allocate_memory(want, 0);
     if (!ctx || !out) {
-        H5C_ERROR("out of memory for a chunk of %zu bytes", want);
         climz_ctx_free(ctx);
         if (out) H5free_memory(out);
+        H5C_ERROR("out of memory for a chunk of %zu bytes", want);
         return 0;
     }
     const char *model = getenv("CLIMZ_MODEL");
@@ -323,10 +331,10 @@ static size_t decode(const h5c_params *p, size_t nbytes, size_t *buf_size, void 
     field_of(p, out, &f);
     st = climz_decompress(ctx, *buf, nbytes, &f);
     if (st != CLIMZ_OK) {
+        H5free_memory(out);
         H5C_ERROR("a stored chunk of %zu bytes (shape (%zu, %zu, %zu, %zu)) does not decode: %s [%s]", nbytes, p->nt,
                   p->nz, p->ny, p->nx, climz_ctx_last_error(ctx), climz_status_name(st));
         climz_ctx_free(ctx);
-        H5free_memory(out);
         return 0;
     }
     climz_ctx_free(ctx);

@@ -439,7 +439,7 @@ static herr_t visit_cb(hid_t obj, const char *name, const H5O_info_t *info, void
         for (int d = 0; d < cr; d++) json_array_append_new(ch, json_integer((json_int_t)chunk[d]));
         json_object_set_new(e, "chunks", ch);
         hsize_t nch = 0;
-        if (H5Dget_num_chunks(ds, H5S_ALL, &nch) >= 0) json_object_set_new(e, "stored_chunks", json_integer((json_int_t)nch));
+        if (H5Dget_num_chunks(ds, space, &nch) >= 0) json_object_set_new(e, "stored_chunks", json_integer((json_int_t)nch));
     }
     describe_filters(dcpl, e, &uses);
     unsigned long long const stored = H5Dget_storage_size(ds), raw = npts * esz;
