@@ -6,4 +6,10 @@
 int cli_train(int argc, char **argv);    /* climz train: phase 1 of the VAEformer */
 int cli_finetune(int argc, char **argv); /* climz finetune: phase 2 */
 
+/* netCDF-4 files with the climz HDF5 filter (nc4.c) */
+int cli_compress_nc4(const char *in, const char *out, const char *codec, const char *const *vars, double max_abs_error,
+                     double rel_error, const char *chunk, int json);
+int cli_is_nc4(const char *path); /* 1: an HDF5 file (netCDF-4) */
+int cli_info_nc4(const char *path, int json);
+
 #endif

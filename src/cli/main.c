@@ -2,7 +2,8 @@
  *
  *   climz compress   --codec residual (--max-abs-error E | --rel-error R) [--var V]... IN -o OUT.clz
  *   climz decompress IN.clz -o OUT.nc [--var V]... [--times A:B]
- *   climz info       IN.clz [--json]
+ *   climz compress   --format nc4 ... IN -o OUT.nc [--chunk N|A,B,...]
+ *   climz info       IN.clz|IN.nc [--json]
  *   climz eval       --ref ORIGINAL DECODED.(nc|clz) [--var V]... [--json]
  *
  * Exit status: 0 on success, 1 on a failure reported by the library, 2 on a usage error. */
@@ -24,7 +25,7 @@ static void usage(FILE *f) {
             "climz %s — compression of gridded weather and climate data\n\n"
             "usage:\n"
             "  climz compress [--codec residual|vaeformer|inr] [--max-abs-error E | --rel-error R] [--var NAME]...\n"
-            "                 [--threads N] [--temporal] IN -o OUT.clz\n"
+            "                 [--threads N] [--temporal] [--format clz|nc4] [--chunk N|A,B,...] IN -o OUT\n"
             "      IN: NetCDF (3 or 4), GRIB (1 or 2) or GrADS .ctl. --var repeats; default: every\n"
             "      gridded data variable. E = 0 is lossless; R is relative to each variable's range.\n"
             "      The residual codec needs a bound (E = 0: lossless); with a learned codec the bound\n"
@@ -35,13 +36,18 @@ static void usage(FILE *f) {
             "      inr: [--context FILE:VAR]... [--context climatology] [--ratio R | --psnr P]\n"
             "           [--opt arch=siren|resgelu] [--opt width=W] [--opt depth=D] [--opt iters=N]\n"
             "           [--opt lr=L] [--opt batch=B] [--opt fourier=F] [--opt sigma=S] [--opt seed=S]\n"
+            "      --format nc4: a netCDF-4 file instead of a .clz, its gridded float variables coded\n"
+            "           by the climz HDF5 filter (residual or vaeformer; readers need\n"
+            "           HDF5_PLUGIN_PATH=<build>/plugins), one time step per chunk or --chunk N steps\n"
+            "           or --chunk A,B,... (the chunk shape, 0 = whole dim); see doc/hdf5-filter.md\n"
             "  climz decompress IN.clz -o OUT.nc [--var NAME]... [--times A:B] [--threads N]\n"
             "                 [--context FILE:VAR]...\n"
             "      --times A:B decodes time steps A..B (0-based, inclusive); --context points at a\n"
             "      context file that moved (its SHA-256 must match the one recorded).\n"
             "  climz train --data FILE[:VAR[,VAR...]]... --train-times A:B [--val-times C:D] -o MODEL\n"
             "  climz finetune --model MODEL --data ... -o MODEL2   (climz train --help for all options)\n"
-            "  climz info IN.clz [--json]\n"
+            "  climz info IN.clz|IN.nc [--json]\n"
+            "      IN.nc: a netCDF-4 / HDF5 file: chunks, filters and ratio of every variable\n"
             "  climz eval --ref ORIGINAL DECODED [--var NAME]... [--json]\n"
             "      DECODED: a NetCDF file or a .clz (decoded on the fly).\n"
             "  climz --version\n",
@@ -52,7 +58,7 @@ static void usage(FILE *f) {
 #define MAX_OPTS 32
 
 typedef struct cli_opts {
-    const char *in, *out, *ref, *codec, *model;
+    const char *in, *out, *ref, *codec, *model, *format, *chunk;
     char optbuf[MAX_OPTS][512]; /* codec options "key=value" */
     const char *options[MAX_OPTS + 1];
     int noptions;
@@ -121,6 +127,8 @@ static int parse_opts(int argc, char **argv, cli_opts *o) {
         else if (!strcmp(a, "--ref")) { NEED_VAL(); o->ref = val; }
         else if (!strcmp(a, "--codec")) { NEED_VAL(); o->codec = val; }
         else if (!strcmp(a, "--model")) { NEED_VAL(); o->model = val; }
+        else if (!strcmp(a, "--format")) { NEED_VAL(); o->format = val; }
+        else if (!strcmp(a, "--chunk")) { NEED_VAL(); o->chunk = val; }
         else if (!strcmp(a, "--context") || !strcmp(a, "--ratio") || !strcmp(a, "--psnr")) {
             NEED_VAL();
             if (add_option(o, a + 2, val)) return 2;
@@ -246,6 +254,15 @@ static int cmd_compress(climz_ctx *ctx, const cli_opts *o) {
         fprintf(stderr, "climz compress: the residual codec needs --max-abs-error E or --rel-error R\n");
         return 2;
     }
+    int const nc4 = o->format && !strcmp(o->format, "nc4");
+    if (o->format && !nc4 && strcmp(o->format, "clz")) {
+        fprintf(stderr, "climz compress: --format is clz or nc4, not '%s'\n", o->format);
+        return 2;
+    }
+    if (!nc4 && o->chunk) { fprintf(stderr, "climz compress: --chunk goes with --format nc4\n"); return 2; }
+    if (nc4) /* the filter's codecs, through HDF5 */
+        return cli_compress_nc4(o->in, o->out, o->codec, o->nvars ? o->vars : NULL, o->max_abs_error,
+                                o->have_rel ? o->rel_error : 0, o->chunk, o->json);
     climz_status s = o->have_rel ? climz_ctx_set_param(ctx, CLIMZ_P_REL_ERROR, o->rel_error)
                                  : climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, o->max_abs_error);
     if (!s) s = climz_ctx_set_param(ctx, CLIMZ_P_TEMPORAL, o->temporal);
@@ -279,6 +296,7 @@ static int cmd_decompress(climz_ctx *ctx, const cli_opts *o) {
 
 static int cmd_info(climz_ctx *ctx, const cli_opts *o) {
     if (!o->in) { fprintf(stderr, "climz info: need a .clz file\n"); return 2; }
+    if (cli_is_nc4(o->in)) return cli_info_nc4(o->in, o->json);
     char *info = NULL;
     climz_status const s = climz_info_json(ctx, o->in, &info);
     if (s) return fail(ctx, s);
