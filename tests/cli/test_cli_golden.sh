@@ -34,5 +34,14 @@ if [ "$record" = --record ]; then
     cp "$OUT/actual.sha256" "$golden"
     echo "recorded $(wc -l < "$golden") hashes in $golden"
 fi
-if diff -u "$golden" "$OUT/actual.sha256" >&2; then ok; else bad "output bytes differ from $golden"; fi
+# The hashes are those of the Release build: at -O0 (Debug, sanitizers) the VAEformer encoder's
+# float kernels round differently and choose other codes (its decoder stays exact either way).
+want=$golden
+if [ "${CLIMZ_BUILD_TYPE:-Release}" != Release ]; then
+    echo "note: ${CLIMZ_BUILD_TYPE} build: VAEformer hashes not compared" >&2
+    grep -v vaeformer "$golden" > "$OUT/want.sha256"
+    grep -v vaeformer "$OUT/actual.sha256" > "$OUT/actual.tmp" && mv "$OUT/actual.tmp" "$OUT/actual.sha256"
+    want=$OUT/want.sha256
+fi
+if diff -u "$want" "$OUT/actual.sha256" >&2; then ok; else bad "output bytes differ from $golden"; fi
 finish
