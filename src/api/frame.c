@@ -193,6 +193,7 @@ climz_status climz_compress(climz_ctx *ctx, const climz_field *f, const climz_co
     root = api_header_new(c->name, NULL, "memory");
     json_t *e = NULL;
     CZ_CHECK_GOTO(st, api_compress_field(&local, opts, c, ds, 0, &cf, w, &e), done);
+    json_object_del(e, "errors"); /* per-chunk statistics: not worth their bytes in a frame */
     json_array_append_new(json_object_get(root, "variables"), e);
     json_t *fr = json_object();
     json_object_set_new(fr, "max_abs_error", json_real(E));
