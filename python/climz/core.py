@@ -251,6 +251,9 @@ class Reader:
         self.schema = json.loads(_lib.take_string(js))
         self._vars = {v["name"]: v for v in self.schema["variables"]}
 
+    def __reduce__(self):  # pickled as its source, reopened on the other side (Dask workers)
+        return (Reader, (self.path if self.path is not None else self._buf.tobytes(),))
+
     def close(self):
         if getattr(self, "_p", None):
             lib.climz_reader_free(self._p)
