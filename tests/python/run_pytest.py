@@ -4,13 +4,19 @@ import importlib
 import os
 import sys
 
-test, mods = sys.argv[1], sys.argv[2:]
-for m in ["numpy", "pytest"] + mods:
-    try:
-        importlib.import_module(m)
-    except ImportError as e:
-        print("skipped: Python module %s is missing (%s); tools/deps.sh installs it" % (m, e))
-        sys.exit(77)
-import pytest  # noqa: E402
 
-sys.exit(pytest.main([test, "-q", "-p", "no:cacheprovider", "--rootdir", os.path.dirname(test)]))
+def main():
+    test, mods = sys.argv[1], sys.argv[2:]
+    for m in ["numpy", "pytest"] + mods:
+        try:
+            importlib.import_module(m)
+        except ImportError as e:
+            print("skipped: Python module %s is missing (%s); tools/deps.sh installs it" % (m, e))
+            sys.exit(77)
+    import pytest  # noqa: E402
+    sys.exit(pytest.main([test, "-q", "-p", "no:cacheprovider", "--rootdir", os.path.dirname(test)]))
+
+
+# Dask workers are spawned processes that import this module again: run only as the program
+if __name__ == "__main__":
+    main()
