@@ -5,5 +5,6 @@
 
 int cli_train(int argc, char **argv);    /* climz train: phase 1 of the VAEformer */
 int cli_finetune(int argc, char **argv); /* climz finetune: phase 2 */
+int cli_plot(int argc, char **argv);     /* climz plot: runs python3 -m climz.plot */
 
 #endif
