@@ -131,17 +131,20 @@ def compare(original, decoded, var=None, time=0, level=0, out=None, ratio=None, 
 
 
 def rate_distortion(results, out=None, xlabel="max abs error (% of range)", ylabel="compression ratio",
-                    title="rate-distortion", logx=True, logy=True, dpi=110):
+                    title="rate-distortion", logx=True, logy=True, dpi=110, ax=None):
     """A ratio-vs-error chart of several codecs. results: {codec: [(error, ratio), ...]} or a
     list of {"codec", "error", "ratio"} dicts (e.g. read from a bench CSV); one line with
-    markers per codec, points sorted by error. Returns out (or the figure)."""
+    markers per codec, points sorted by error. Returns out (or the figure); with ax, draws
+    into that matplotlib axis (one panel of a bigger figure) and returns it."""
     plt = _plt()
     if not isinstance(results, dict):
         grouped = {}
         for r in results:
             grouped.setdefault(r["codec"], []).append((float(r["error"]), float(r["ratio"])))
         results = grouped
-    fig, ax = plt.subplots(figsize=(7, 4.8), constrained_layout=True)
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(7, 4.8), constrained_layout=True)
     markers = "osD^v<>ph*"
     for i, (name, pts) in enumerate(results.items()):
         pts = sorted((float(e), float(r)) for e, r in pts)
@@ -155,6 +158,8 @@ def rate_distortion(results, out=None, xlabel="max abs error (% of range)", ylab
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+    if not own:
+        return ax
     if out is None:
         return fig
     fig.savefig(out, dpi=dpi)
