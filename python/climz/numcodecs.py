@@ -95,6 +95,11 @@ class Climz(Codec):
         return core.compress(a, max_abs_error=self.max_abs_error, rel_error=self.rel_error, codec=self.codec,
                              model=self.model, options=self.options, fill_value=self.fill_value)
 
+    def _decode_model(self):
+        # the recorded model (found by the library beside the program or in models/, checked
+        # by SHA-256) unless the configured file is here
+        return self.model if self.model and os.path.exists(self.model) else None
+
     def decode(self, buf, out=None):
         if isinstance(buf, np.ndarray) or not isinstance(buf, (bytes, bytearray)):
             buf = ensure_contiguous_ndarray(buf)
@@ -102,9 +107,9 @@ class Climz(Codec):
             o = ensure_contiguous_ndarray(out)
             dt = core.frame_info(buf)[0]
             target = o.reshape(-1).view(dt) if o.dtype != dt else o.reshape(-1)
-            core.decompress(buf, out=target, model=self.model)
+            core.decompress(buf, out=target, model=self._decode_model())
             return out
-        a = core.decompress(buf, model=self.model)
+        a = core.decompress(buf, model=self._decode_model())
         return ensure_ndarray(a).reshape(-1)
 
 
