@@ -254,6 +254,27 @@ climz_status climz_reader_find(const climz_reader *r, const char *name, size_t *
 climz_status climz_reader_read(climz_ctx *ctx, const climz_reader *r, size_t var, size_t t0, size_t nt,
                                const climz_field *dst);
 
+/* ---- the whole data set of a reader (bindings: python/climz's xarray backend) -------- */
+/*! climz_reader_schema_json() : every dimension, group, global and variable attribute and
+ *  variable (coded or stored) of the file as JSON text (caller frees with climz_free()):
+ *  {"dims": [{"name", "len", "unlimited"}], "time_dim": name or null, "attributes": [A],
+ *   "groups": [{"name", "attributes": [A]}], "variables": [{"name", "type" (CDL name:
+ *   "float", "short", ...), "dims": [names], "attributes": [A], "coded": index for
+ *   climz_reader_var() or -1 when stored losslessly, "time_axis": first dim is time_dim}],
+ *   "header": the header JSON}; an attribute A is {"name", "type", "value"} for text
+ *  ("char": a string, "string": an array of strings) or {"name", "type", "hex"} for numbers
+ *  (the little-endian bytes of the stored type, so NaN and fill bits are exact). */
+climz_status climz_reader_schema_json(climz_ctx *ctx, const climz_reader *r, char **json);
+/*! climz_reader_read_stored() : the values of the variable called name in its stored type
+ *  (schema "type"; "string" variables are CLIMZ_ERR_UNSUPPORTED) and C order, bit for bit as
+ *  climz_decompress_file() writes them: coded variables packed again and with their exact
+ *  missing-value bits, stored ones as stored. For a variable whose first dim is the time dim,
+ *  steps [t0, t0 + nt) (only their chunks are decoded); otherwise t0 = 0 and nt = 0 or 1, the
+ *  whole variable (nt = 0 with t0 = 0 is always the whole variable). cap is dst's size in
+ *  bytes (CLIMZ_ERR_DST_TOO_SMALL if short). */
+climz_status climz_reader_read_stored(climz_ctx *ctx, const climz_reader *r, const char *name, size_t t0,
+                                      size_t nt, void *dst, size_t cap);
+
 /* ======================================================================================
  * ---- training (VAEformer, SPEC section 3) --------------------------------------------
  * Phase 1 (climz_train_file) pretrains the VAEformer's encoder and decoder with MSE +

@@ -2,21 +2,11 @@
  * buffer, decoding only the chunks that hold the steps asked for. */
 #include "codec.h"
 #include "field_view.h"
+#include "reader_internal.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct climz_reader {
-    clz_reader *r;
-    json_t *header;
-    cz_dataset *ds;
-    int tdim;    /* the file's time dimension, -1 if none */
-    size_t tlen; /* its length */
-    size_t nvars;
-    json_t **entry;        /* header entry of each coded variable */
-    climz_var_info *info;
-};
 
 void climz_reader_free(climz_reader *r) {
     if (!r) return;

@@ -50,6 +50,8 @@ static void usage(FILE *f) {
             "      IN.nc: a netCDF-4 / HDF5 file: chunks, filters and ratio of every variable\n"
             "  climz eval --ref ORIGINAL DECODED [--var NAME]... [--json]\n"
             "      DECODED: a NetCDF file or a .clz (decoded on the fly).\n"
+            "  climz plot IN.clz --ref ORIGINAL.nc -o OUT.png [--var NAME] [--time T] [--level L]\n"
+            "      original, decoded and error maps (python3 -m climz.plot, matplotlib).\n"
             "  climz --version\n",
             climz_version_string());
 }
@@ -341,6 +343,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "train")) return cli_train(argc, argv);
     if (!strcmp(argv[1], "finetune")) return cli_finetune(argc, argv);
+    if (!strcmp(argv[1], "plot")) return cli_plot(argc, argv);
     cli_opts o;
     int const r = parse_opts(argc, argv, &o);
     if (r) return r;
