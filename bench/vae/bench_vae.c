@@ -564,6 +564,7 @@ int main(int argc, char **argv) {
     }
     openblas_set_num_threads(cz_num_threads()); /* the same thread count for sgemm and the codec */
     double const gf = sgemm_gflops();
+    openblas_set_num_threads(1); /* the codec's products split rows over OpenMP (nn_blas_single_thread) */
     printf("## VAEformer on held-out time steps\n\n");
     printf("%d OpenMP threads; OpenBLAS sgemm (1024^3) %.1f GFLOP/s measured in this run.\n", cz_num_threads(), gf);
     for (int k = 0; k < nm; k++) printf("- model %d: `%s`\n", k + 1, models[k]);

@@ -25,7 +25,10 @@ climz_status api_fail(climz_ctx *ctx, climz_status s) {
 void api_begin(climz_ctx *ctx) {
     ctx->last_error[0] = 0;
     cz_error_clear();
+    /* the calling thread's execution policy (nn.h): its OpenMP team, fast kernels (a codec
+     * turns deterministic mode on around its own calls) */
     nn_set_threads(ctx->threads);
+    nn_set_deterministic(0);
 }
 
 static const struct {

@@ -26,8 +26,8 @@
  *    so x_hat is bit-identical on every machine (needed when an error-bounded residual
  *    stage is coded against it); with 0 it uses the fast kernels (OpenBLAS), identical for
  *    any thread count on one machine but not guaranteed across machines.
- *  - Not reentrant across threads: deterministic mode is a process-wide switch (nn.h), so
- *    code samples one after the other (each call uses OpenMP inside).
+ *  - Deterministic mode is the calling thread's (nn.h): threads with a coder each may code
+ *    at once; OpenMP workers that code samples take the mode of the thread that forked them.
  */
 #ifndef CZ_VAE_CODEC_H
 #define CZ_VAE_CODEC_H

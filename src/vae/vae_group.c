@@ -5,7 +5,6 @@
 #include "vae/vae_group_internal.h"
 #include "nn/nn.h"
 
-#include <cblas.h>
 #include <jansson.h>
 
 #include <math.h>
@@ -161,22 +160,19 @@ static climz_status first_failure(const vf_item *it, size_t n) {
 /* Runs a stage over the coded items; the first failure (in item order) is returned. Reading
  * a group's streams goes item after item (the samples of a group share them). */
 static climz_status run_stage(vf_item *it, size_t n, int stage, int par) {
-    int const blas = openblas_get_num_threads();
     int const omp = cz_num_threads();
     int const serial = stage == ST_HYPER || stage == ST_READ_Z || stage == ST_READ_Y;
-    if (par) openblas_set_num_threads(1);
-    if (par && stage == ST_HYPER) cz_set_num_threads(1); /* small h_s: no thread team */
+    int const det = nn_deterministic(); /* the workers take the calling thread's mode (nn.h) */
+    if (par && stage == ST_HYPER) cz_set_num_threads(1); /* small h_s: no thread team (this thread's setting) */
 #pragma omp parallel for schedule(dynamic) if (par && !serial)
     for (long i = 0; i < (long)n; i++) {
+        nn_set_deterministic(det);
         vf_item *x = &it[i];
         if (!x->kind || x->st) continue;
         climz_status const st = stage_one(x, stage);
         if (st) item_fail(x, st);
     }
-    if (par) {
-        openblas_set_num_threads(blas);
-        cz_set_num_threads(omp);
-    }
+    if (par) cz_set_num_threads(omp);
     return first_failure(it, n);
 }
 
@@ -235,19 +231,16 @@ static climz_status run_synthesis(vf_item *it, size_t nsteps, size_t ns, size_t 
     }
     start[nb] = m;
     if (nb < (size_t)cz_num_threads()) par = 0; /* fewer runs than threads: the threads share each run's products */
-    int const blas = openblas_get_num_threads();
-    int const was = nn_deterministic();
-    if (det) nn_set_deterministic(1);
-    if (par) openblas_set_num_threads(1);
+    int const was = nn_deterministic(), mode = det || was;
 #pragma omp parallel for schedule(dynamic) if (par)
     for (long b = 0; b < (long)nb; b++) {
+        nn_set_deterministic(mode); /* every worker, this thread included (nn.h) */
         size_t const k0 = start[b], k1 = start[b + 1];
         int asked = 0;
         for (size_t k = k0; k < k1; k++) asked |= it[sel[k]].synth && !it[sel[k]].st;
         climz_status const st = asked ? vae_jobs_synthesis(jobs + k0, k1 - k0, xh + k0) : CLIMZ_OK;
         for (size_t k = k0; k < k1 && st; k++) item_fail(&it[sel[k]], st);
     }
-    if (par) openblas_set_num_threads(blas);
     nn_set_deterministic(was);
     free(jobs);
     free(xh);
