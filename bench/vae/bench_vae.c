@@ -421,7 +421,7 @@ static int run_vae(const blk *b, const char *model, vrun *v) {
         if (loaded && !vae_coder_init(&cd, &m, 0)) vae_coder_release(&cd);
         tl[nd] = bench_clock() - t0;
         t0 = bench_clock();
-        if (api_codec_vaeformer.decode(r, 0, entry, &dop, &g, 0)) {
+        if (api_codec_vaeformer.decode(NULL, r, 0, entry, &dop, &g, 0)) {
             fprintf(stderr, "decode %s: %s\n", model, cz_error_message());
             vae_model_free(&m);
             goto done;

@@ -31,8 +31,9 @@ typedef struct api_codec {
     climz_status (*encode)(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry);
     /* Decodes the file's time steps [t_first, t_first + f->nt) of variable var into
      * f->values; f->miss is already decoded. entry is the variable's header entry; opts
-     * (may be NULL) carries a model path or options given at decompression. */
-    climz_status (*decode)(const clz_reader *r, uint32_t var, json_t *entry,
+     * (may be NULL) carries a model path or options given at decompression; ctx (may be
+     * NULL) keeps loaded models between calls. */
+    climz_status (*decode)(const climz_ctx *ctx, const clz_reader *r, uint32_t var, json_t *entry,
                            const climz_decompress_opts *opts, cz_field *f, size_t t_first);
 } api_codec;
 

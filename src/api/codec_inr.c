@@ -283,8 +283,9 @@ static climz_status load_contexts(const clz_reader *r, uint32_t var, json_t *ent
     return CLIMZ_OK;
 }
 
-static climz_status inr_decode_var(const clz_reader *r, uint32_t var, json_t *entry, const climz_decompress_opts *opts,
-                                   cz_field *f, size_t t_first) {
+static climz_status inr_decode_var(const climz_ctx *cctx, const clz_reader *r, uint32_t var, json_t *entry,
+                                   const climz_decompress_opts *opts, cz_field *f, size_t t_first) {
+    (void)cctx;
     ctx_field ctx[MAX_CTX] = {{0}};
     int nctx = 0;
     float *recon = NULL;

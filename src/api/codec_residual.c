@@ -128,8 +128,9 @@ static climz_status residual_encode(const api_encode_args *a, clz_writer *w, flo
     return api_residual_encode(a, NULL, w, decoded, entry);
 }
 
-static climz_status residual_decode(const clz_reader *r, uint32_t var, json_t *entry,
+static climz_status residual_decode(const climz_ctx *ctx, const clz_reader *r, uint32_t var, json_t *entry,
                                     const climz_decompress_opts *opts, cz_field *f, size_t t_first) {
+    (void)ctx;
     (void)opts;
     return api_residual_decode(r, var, entry, f, t_first, NULL, 0);
 }

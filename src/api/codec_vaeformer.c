@@ -150,6 +150,42 @@ static climz_status parse_options(const char *const *kv, vf_opts *o) {
     return CLIMZ_OK;
 }
 
+/* ---- loaded models -------------------------------------------------------------------------- */
+
+/* Opens path (a heap model for the context's cache); *v NULL on failure. */
+static climz_status model_open(const char *path, int det, vae_loaded **v) {
+    *v = malloc(sizeof **v);
+    CZ_RETURN_IF(!*v, CLIMZ_ERR_ALLOC, "out of memory");
+    climz_status const st = vae_loaded_open(*v, path, det);
+    if (st) {
+        free(*v);
+        *v = NULL;
+    }
+    return st;
+}
+
+/* A model this call opened and the context did not take (*owned), or NULL. */
+static void model_release(vae_loaded *v, int owned) {
+    if (v && owned) {
+        vae_loaded_close(v);
+        free(v);
+    }
+}
+
+/* The model at path for the encoder: the context's when it keeps one of the same SHA-256,
+ * path and det, else opened and handed to the context. */
+static climz_status model_for_encode(const climz_ctx *ctx, const char *path, int det, vae_loaded **v, int *owned) {
+    uint8_t d[32];
+    char sha[65] = "";
+    if (cz_sha256_file(path, d) == CLIMZ_OK) cz_sha256_hex(d, sha);
+    else cz_error_clear(); /* the loader reports what is wrong with the file */
+    *owned = 0;
+    if (*sha && (*v = api_model_find(ctx, sha, path, det))) return CLIMZ_OK;
+    CZ_FORWARD(model_open(path, det, v));
+    *owned = !api_model_keep(ctx, *v, path);
+    return CLIMZ_OK;
+}
+
 /* decoded (or f->values) = the reconstruction, 0 at missing points (nt planes) */
 static void copy_unmasked(float *out, const float *rec, const uint8_t *miss, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = miss[i] ? 0.0f : rec[i];
@@ -180,8 +216,9 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     char *abs = realpath(path, NULL); /* recorded absolute, so decoding works from anywhere */
     if (abs && strlen(abs) < sizeof path) memcpy(path, abs, strlen(abs) + 1);
     free(abs);
-    vae_loaded vm, *const v = &vm; /* ~12 KB: on the stack, closed at the end */
-    climz_status st = vae_loaded_open(v, path, det);
+    vae_loaded *v;
+    int owned;
+    climz_status st = model_for_encode(a->ctx, path, det, &v, &owned);
     if (st) return st;
     size_t const plane = f->nz * f->ny * f->nx;
     int const bounded = a->max_abs_error > 0;
@@ -229,7 +266,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     json_object_set_new(entry, "vaeformer", j);
 done:
     free(rec);
-    vae_loaded_close(v);
+    model_release(v, owned);
     return st;
 }
 
@@ -237,8 +274,9 @@ done:
 
 /* The model a file was compressed with: opts->model if given; else the recorded (absolute)
  * path, then the default lookup when the recorded file name is the default model's; the
- * first candidate whose SHA-256 is the recorded one is used. */
-static climz_status open_for_decode(vae_loaded *v, json_t *entry, const climz_decompress_opts *opts, int det) {
+ * first candidate whose SHA-256 is the recorded one is used, the context's when it keeps it. */
+static climz_status open_for_decode(const climz_ctx *ctx, json_t *entry, const climz_decompress_opts *opts, int det,
+                                    vae_loaded **v, int *owned) {
     const char *sha = json_string_value(json_object_get(entry, "model_sha256"));
     const char *rec_path = json_string_value(json_object_get(entry, "model"));
     const char *rec_name = json_string_value(json_object_get(entry, "model_name"));
@@ -258,11 +296,17 @@ static climz_status open_for_decode(vae_loaded *v, json_t *entry, const climz_de
                         "the file was compressed with model %s (sha256 %s), which is not here: give it with the "
                         "model option", rec_path ? rec_path : "?", sha);
     char first_sha[65] = "";
+    *owned = 0;
     for (int i = 0; i < n; i++) {
-        CZ_FORWARD(vae_loaded_open(v, cand[i], det));
-        if (!strcmp(v->m.sha256, sha)) return CLIMZ_OK;
-        if (!i) snprintf(first_sha, sizeof first_sha, "%s", v->m.sha256);
-        vae_loaded_close(v);
+        if ((*v = api_model_find(ctx, sha, cand[i], det))) return CLIMZ_OK;
+        CZ_FORWARD(model_open(cand[i], det, v));
+        if (!strcmp((*v)->m.sha256, sha)) {
+            *owned = !api_model_keep(ctx, *v, cand[i]);
+            return CLIMZ_OK;
+        }
+        if (!i) snprintf(first_sha, sizeof first_sha, "%s", (*v)->m.sha256);
+        model_release(*v, 1);
+        *v = NULL;
     }
     return cz_error(CLIMZ_ERR_MODEL_MISMATCH, "model %s has sha256 %s, the file was compressed with %s (sha256 %s)",
                     cand[0], first_sha, rec_path ? rec_path : "?", sha);
@@ -279,7 +323,7 @@ static climz_status get_latent(void *user, size_t t0, const uint8_t **p, size_t 
     return clz_reader_get(s->r, s->var, (uint32_t)t0, CLZ_STREAM_LATENT, p, n);
 }
 
-static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *entry,
+static climz_status vaeformer_decode(const climz_ctx *ctx, const clz_reader *r, uint32_t var, json_t *entry,
                                      const climz_decompress_opts *opts, cz_field *f, size_t t_first) {
     json_t *j = json_object_get(entry, "vaeformer");
     CZ_RETURN_IF(!json_is_object(j), CLIMZ_ERR_CORRUPT, "header entry has no vaeformer settings");
@@ -302,8 +346,9 @@ static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *
     /* the steps to reconstruct: those asked for, or the residual blocks that cover them */
     size_t s0 = t_first, s1 = t_first + f->nt;
     if (residual) CZ_FORWARD(api_residual_blocks(entry, t_first, f->nt, &s0, &s1));
-    vae_loaded vm, *const v = &vm; /* ~12 KB: on the stack, closed at the end */
-    climz_status st = open_for_decode(v, entry, opts, det);
+    vae_loaded *v;
+    int owned;
+    climz_status st = open_for_decode(ctx, entry, opts, det, &v, &owned);
     if (st) return st;
     size_t const plane = f->nz * f->ny * f->nx;
     vf_source src = {r, var};
@@ -315,7 +360,7 @@ static climz_status vaeformer_decode(const clz_reader *r, uint32_t var, json_t *
     else copy_unmasked(f->values, rec, f->miss, f->nt * plane);
 done:
     free(rec);
-    vae_loaded_close(v);
+    model_release(v, owned);
     return st;
 }
 
