@@ -35,6 +35,7 @@
  *    so that the same input gives the same file).
  */
 #include "codec.h"
+#include "codec_options.h"
 #include "vae/vae_group.h"
 
 #include <limits.h>
@@ -107,47 +108,20 @@ typedef struct vf_opts {
 } vf_opts;
 
 /* The codec options (--opt key=value): the field each sets and the values it takes. */
-static const struct vf_opt_spec {
-    const char *key;
-    size_t field;   /* offsetof(vf_opts, ...) */
-    long lo, hi;    /* allowed range */
-    long gap;       /* values 1 .. gap - 1 refused too (tile: 0 or >= 8); 0: none */
-    const char *use; /* the range in words, for the message */
-} vf_opt_specs[] = {
-    {"tile", offsetof(vf_opts, tile), 0, LONG_MAX, 8, "0 (no tiling) or >= 8"},
-    {"group", offsetof(vf_opts, group), 1, 4096, 0, "1 (no prediction) .. 4096"},
-    {"levels", offsetof(vf_opts, levels), 0, 1, 0, "0 or 1"},
-    {"deterministic", offsetof(vf_opts, det), 0, 1, 0, "0 or 1"},
-    {"refine", offsetof(vf_opts, refine), 0, 1000, 0, "0 (off) .. 1000 steps"},
-    {"interp", offsetof(vf_opts, interp), 0, 1, 0, "0 or 1"},
-    {"spatial", offsetof(vf_opts, spatial), 0, 1, 0, "0 or 1"},
-    {"timings", offsetof(vf_opts, timings), 0, 1, 0, "0 or 1"},
+static const api_opt_spec vf_opt_specs[] = {
+    {"tile", API_OPT_LONG, offsetof(vf_opts, tile), 0, (double)LONG_MAX, 8, "0 (no tiling) or >= 8"},
+    {"group", API_OPT_LONG, offsetof(vf_opts, group), 1, 4096, 0, "1 (no prediction) .. 4096"},
+    {"levels", API_OPT_LONG, offsetof(vf_opts, levels), 0, 1, 0, "0 or 1"},
+    {"deterministic", API_OPT_LONG, offsetof(vf_opts, det), 0, 1, 0, "0 or 1"},
+    {"refine", API_OPT_LONG, offsetof(vf_opts, refine), 0, 1000, 0, "0 (off) .. 1000 steps"},
+    {"interp", API_OPT_LONG, offsetof(vf_opts, interp), 0, 1, 0, "0 or 1"},
+    {"spatial", API_OPT_LONG, offsetof(vf_opts, spatial), 0, 1, 0, "0 or 1"},
+    {"timings", API_OPT_LONG, offsetof(vf_opts, timings), 0, 1, 0, "0 or 1"},
 };
 
 static climz_status parse_options(const char *const *kv, vf_opts *o) {
     *o = (vf_opts){.tile = VAE_GROUP_TILE_AUTO, .group = VAE_GROUP_AUTO, .levels = 1, .det = -1, .interp = -1, .spatial = 1};
-    for (; kv && *kv; kv++) {
-        const char *eq = strchr(*kv, '=');
-        CZ_RETURN_IF(!eq, CLIMZ_ERR_INVALID_ARG, "codec option '%s' is not key=value", *kv);
-        size_t const kl = (size_t)(eq - *kv);
-        char *end;
-        long const v = strtol(eq + 1, &end, 10);
-        CZ_RETURN_IF(!eq[1] || *end || v < 0, CLIMZ_ERR_INVALID_ARG, "codec option '%s' needs an integer >= 0", *kv);
-        const struct vf_opt_spec *sp = NULL;
-        for (size_t k = 0; k < sizeof vf_opt_specs / sizeof *vf_opt_specs && !sp; k++)
-            if (strlen(vf_opt_specs[k].key) == kl && !strncmp(*kv, vf_opt_specs[k].key, kl)) sp = &vf_opt_specs[k];
-        if (!sp) {
-            char names[128];
-            size_t n = 0;
-            for (size_t k = 0; k < sizeof vf_opt_specs / sizeof *vf_opt_specs && n < sizeof names; k++)
-                n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", k ? ", " : "", vf_opt_specs[k].key);
-            return cz_error(CLIMZ_ERR_INVALID_ARG, "vaeformer has no option '%.*s' (options: %s)", (int)kl, *kv, names);
-        }
-        CZ_RETURN_IF(v < sp->lo || v > sp->hi || (v > 0 && v < sp->gap), CLIMZ_ERR_INVALID_ARG, "%s=%ld: use %s",
-                     sp->key, v, sp->use);
-        *(long *)((char *)o + sp->field) = v;
-    }
-    return CLIMZ_OK;
+    return api_parse_options("vaeformer", vf_opt_specs, sizeof vf_opt_specs / sizeof *vf_opt_specs, kv, o);
 }
 
 /* ---- loaded models -------------------------------------------------------------------------- */
