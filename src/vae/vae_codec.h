@@ -2,7 +2,7 @@
  * vae_codec.h — the entropy-coding side of the VAEformer (SPEC section 3): the quantised
  * CDF tables kept in the model file, and the coder of one sample (one normalised image
  * (C, H, W)) into a z stream and a y stream and back. The file-level codec
- * (src/api/codec_vaeformer.c) wraps these streams into .clz chunks.
+ * (src/vae/vae_group.c, behind src/api/codec_vaeformer.c) wraps these streams into .clz chunks.
  *
  * READ ME FIRST
  *  - Tables live in the model file as extra tensors (vae.h), written by
