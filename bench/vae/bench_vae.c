@@ -421,7 +421,7 @@ static int run_vae(const blk *b, const char *model, vrun *v) {
         if (loaded && !vae_coder_init(&cd, &m, 0)) vae_coder_release(&cd);
         tl[nd] = bench_clock() - t0;
         t0 = bench_clock();
-        if (api_codec_vaeformer.decode(r, 0, entry, &dop, &g, 0)) {
+        if (api_codec_vaeformer.decode(NULL, r, 0, entry, &dop, &g, 0)) {
             fprintf(stderr, "decode %s: %s\n", model, cz_error_message());
             vae_model_free(&m);
             goto done;
@@ -564,6 +564,7 @@ int main(int argc, char **argv) {
     }
     openblas_set_num_threads(cz_num_threads()); /* the same thread count for sgemm and the codec */
     double const gf = sgemm_gflops();
+    openblas_set_num_threads(1); /* the codec's products split rows over OpenMP (nn_blas_single_thread) */
     printf("## VAEformer on held-out time steps\n\n");
     printf("%d OpenMP threads; OpenBLAS sgemm (1024^3) %.1f GFLOP/s measured in this run.\n", cz_num_threads(), gf);
     for (int k = 0; k < nm; k++) printf("- model %d: `%s`\n", k + 1, models[k]);

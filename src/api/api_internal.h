@@ -11,6 +11,22 @@
 #include "common/cz_common.h"
 #include "io/dataset.h"
 
+/* The VAEformer models a context keeps loaded, keyed by SHA-256 + path + deterministic
+ * synthesis (the coder depends on it): a file with many variables, or many calls on one
+ * context, loads a model once. The least recently used entry makes room. */
+#define API_MODEL_CACHE 4
+struct vae_loaded;
+typedef struct api_model_cache {
+    struct api_model_entry {
+        char sha256[65];
+        char path[4096];
+        int det;
+        struct vae_loaded *model; /* NULL: a free entry */
+        uint64_t used;            /* clock of the last lookup */
+    } e[API_MODEL_CACHE];
+    uint64_t clock;
+} api_model_cache;
+
 struct climz_ctx {
     double max_abs_error;
     double rel_error;
@@ -18,12 +34,19 @@ struct climz_ctx {
     int temporal;
     char *model; /* climz_ctx_set_model(): the model decoding uses; NULL = the recorded one */
     char last_error[1024];
+    api_model_cache *models; /* allocated with the context, so that a const ctx still caches */
 };
 
 /* Copy the thread-local error message into ctx and return s. */
 climz_status api_fail(climz_ctx *ctx, climz_status s);
 /* Clear ctx's message and apply its thread count; call at the start of each public op. */
 void api_begin(climz_ctx *ctx);
+
+/* The model ctx keeps under (sha256, path, det), or NULL (also for a NULL ctx). */
+struct vae_loaded *api_model_find(const climz_ctx *ctx, const char *sha256, const char *path, int det);
+/* Hands v (malloc'ed, open; its key: v->m.sha256, path, v->det) to ctx, which closes and frees
+ * it in climz_ctx_free or when it makes room; 0 (the caller keeps v) for a NULL ctx. */
+int api_model_keep(const climz_ctx *ctx, struct vae_loaded *v, const char *path);
 
 /* Variables of a data set that a codec compresses: the named ones (error if one is missing
  * or not gridded), or every gridded data variable. sel[i] = 1 for selected vars. */
@@ -41,7 +64,8 @@ typedef struct api_decoded {
 /* Decode a .clz into a data set. opts (NULL = everything): the variables to keep (NULL = all
  * coded variables) and the time range [time_first, time_first + time_count) (count 0: to
  * the end) applied to every time-dependent variable, plus codec model/options. */
-climz_status api_decode_clz(const char *path, const climz_decompress_opts *opts, api_decoded *out);
+climz_status api_decode_clz(const climz_ctx *ctx, const char *path, const climz_decompress_opts *opts,
+                            api_decoded *out);
 void api_decoded_free(api_decoded *d);
 
 /* Variable name -> is the file a .clz (by magic)? */

@@ -31,8 +31,9 @@ typedef struct api_codec {
     climz_status (*encode)(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry);
     /* Decodes the file's time steps [t_first, t_first + f->nt) of variable var into
      * f->values; f->miss is already decoded. entry is the variable's header entry; opts
-     * (may be NULL) carries a model path or options given at decompression. */
-    climz_status (*decode)(const clz_reader *r, uint32_t var, json_t *entry,
+     * (may be NULL) carries a model path or options given at decompression; ctx (may be
+     * NULL) keeps loaded models between calls. */
+    climz_status (*decode)(const climz_ctx *ctx, const clz_reader *r, uint32_t var, json_t *entry,
                            const climz_decompress_opts *opts, cz_field *f, size_t t_first);
 } api_codec;
 
@@ -53,8 +54,8 @@ climz_status api_header_finish(const cz_dataset *ds, const uint8_t *stored, json
 /* Decodes the file's time steps [t0, t0 + nt) of the coded variable of header entry e into f
  * (allocated here; free with io_field_free). tdim is the file's time dimension (-1: none) and
  * tlen its length in the file; ds's dims may already be cut to the requested range. */
-climz_status api_decode_field(const clz_reader *r, const cz_dataset *ds, json_t *e, int tdim, size_t tlen,
-                              size_t t0, size_t nt, const climz_decompress_opts *opts, cz_field *f);
+climz_status api_decode_field(const climz_ctx *ctx, const clz_reader *r, const cz_dataset *ds, json_t *e, int tdim,
+                              size_t tlen, size_t t0, size_t nt, const climz_decompress_opts *opts, cz_field *f);
 /* The time dimension of a file (-1 if none), from its header's variable list. */
 int api_find_time_dim(const cz_dataset *ds, json_t *vars);
 /* Opens a .clz image in memory without copying it (it must outlive r): like api_open_clz. */

@@ -15,9 +15,12 @@
  * fit itself checks their ranges.
  * With an error bound, the residual stage codes x against the network's reconstruction. */
 #include "codec.h"
+#include "codec_options.h"
 #include "inr/inr.h"
 #include "residual/residual.h"
 
+#include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -72,16 +75,33 @@ static climz_status read_context_file(const char *spec, size_t ny, size_t nx, ct
 }
 
 static const char *opt_value(const climz_compress_opts *o, const char *key, int nth) {
-    size_t const k = strlen(key);
-    for (const char *const *p = o && o->options ? o->options : NULL; p && *p; p++)
-        if (strncmp(*p, key, k) == 0 && (*p)[k] == '=' && nth-- == 0) return *p + k + 1;
-    return NULL;
+    return api_option_value(o ? o->options : NULL, key, nth);
 }
 
-static double opt_double(const climz_compress_opts *o, const char *key, double dflt) {
-    const char *v = opt_value(o, key, 0);
-    return v ? atof(v) : dflt;
-}
+/* The codec options (numbers as doubles, cast to the fit's types as before; the fit checks
+ * their ranges itself). */
+typedef struct inr_opts {
+    double ratio, psnr, iters, width, depth, lr, batch, fourier, sigma, omega0, seed;
+    const char *arch;
+} inr_opts;
+
+#define INR_NUM(key, member, help) {key, API_OPT_DOUBLE, offsetof(inr_opts, member), -HUGE_VAL, HUGE_VAL, 0, help}
+static const api_opt_spec inr_opt_specs[] = {
+    INR_NUM("ratio", ratio, "a target compression ratio"),
+    INR_NUM("psnr", psnr, "a target PSNR in dB"),
+    {"arch", API_OPT_STRING, offsetof(inr_opts, arch), 0, 0, 0, "siren or resgelu"},
+    INR_NUM("width", width, "the hidden width"),
+    INR_NUM("depth", depth, "the hidden layers"),
+    INR_NUM("iters", iters, "the fitting steps"),
+    INR_NUM("lr", lr, "the learning rate"),
+    INR_NUM("batch", batch, "the points per step"),
+    INR_NUM("fourier", fourier, "the Gaussian Fourier features"),
+    INR_NUM("sigma", sigma, "their scale"),
+    INR_NUM("omega0", omega0, "SIREN's first-layer frequency"),
+    INR_NUM("seed", seed, "the seed"),
+    {"context", API_OPT_LIST, 0, 0, 0, 0, "FILE:VAR or climatology (repeatable)"},
+};
+#undef INR_NUM
 
 /* zstd -19 size of a float32 field: what an external context costs if shipped alongside. */
 static size_t lossless_bytes(const float *v, size_t n) {
@@ -180,19 +200,23 @@ static climz_status inr_encode_var(const api_encode_args *a, clz_writer *w, floa
 
     inr_config cfg;
     inr_config_default(&cfg);
-    cfg.target_ratio = opt_double(o, "ratio", 0);
-    cfg.target_psnr = opt_double(o, "psnr", 0);
+    inr_opts io = {0, 0, cfg.iters, cfg.width, cfg.depth, cfg.lr, cfg.batch, cfg.n_fourier, cfg.fourier_sigma,
+                   cfg.omega0, (double)cfg.seed, NULL};
+    CZ_CHECK_GOTO(st, api_parse_options("inr", inr_opt_specs, sizeof inr_opt_specs / sizeof *inr_opt_specs,
+                                        o ? o->options : NULL, &io), done);
+    cfg.target_ratio = io.ratio;
+    cfg.target_psnr = io.psnr;
     if (cfg.target_ratio <= 0 && cfg.target_psnr <= 0) cfg.target_ratio = 100; /* a sensible default size */
-    cfg.iters = (int)opt_double(o, "iters", cfg.iters);
-    cfg.width = (int)opt_double(o, "width", cfg.width);
-    cfg.depth = (int)opt_double(o, "depth", cfg.depth);
-    cfg.lr = (float)opt_double(o, "lr", cfg.lr);
-    cfg.batch = (int)opt_double(o, "batch", cfg.batch);
-    cfg.n_fourier = (int)opt_double(o, "fourier", cfg.n_fourier);
-    cfg.fourier_sigma = (float)opt_double(o, "sigma", cfg.fourier_sigma);
-    cfg.omega0 = (float)opt_double(o, "omega0", cfg.omega0);
-    cfg.seed = (uint64_t)opt_double(o, "seed", (double)cfg.seed);
-    const char *arch = opt_value(o, "arch", 0);
+    cfg.iters = (int)io.iters;
+    cfg.width = (int)io.width;
+    cfg.depth = (int)io.depth;
+    cfg.lr = (float)io.lr;
+    cfg.batch = (int)io.batch;
+    cfg.n_fourier = (int)io.fourier;
+    cfg.fourier_sigma = (float)io.sigma;
+    cfg.omega0 = (float)io.omega0;
+    cfg.seed = (uint64_t)io.seed;
+    const char *arch = io.arch;
     if (arch && strcmp(arch, "resgelu") == 0) cfg.arch = INR_RESGELU;
     else if (arch && strcmp(arch, "siren") != 0)
         CZ_FAIL_GOTO(st, done, CLIMZ_ERR_INVALID_ARG, "arch must be siren or resgelu, not '%s'", arch);
@@ -283,8 +307,9 @@ static climz_status load_contexts(const clz_reader *r, uint32_t var, json_t *ent
     return CLIMZ_OK;
 }
 
-static climz_status inr_decode_var(const clz_reader *r, uint32_t var, json_t *entry, const climz_decompress_opts *opts,
-                                   cz_field *f, size_t t_first) {
+static climz_status inr_decode_var(const climz_ctx *cctx, const clz_reader *r, uint32_t var, json_t *entry,
+                                   const climz_decompress_opts *opts, cz_field *f, size_t t_first) {
+    (void)cctx;
     ctx_field ctx[MAX_CTX] = {{0}};
     int nctx = 0;
     float *recon = NULL;

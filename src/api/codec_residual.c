@@ -7,6 +7,7 @@
  * order, so the file is the same for any thread count. With temporal prediction (each step
  * predicted from the previous decoded one) every block is a single step. */
 #include "codec.h"
+#include "codec_options.h"
 #include "residual/residual.h"
 
 #include <stdlib.h>
@@ -125,11 +126,13 @@ climz_status api_residual_decode(const clz_reader *r, uint32_t var, json_t *entr
 }
 
 static climz_status residual_encode(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry) {
+    CZ_FORWARD(api_parse_options("residual", NULL, 0, a->opts ? a->opts->options : NULL, NULL)); /* it takes none */
     return api_residual_encode(a, NULL, w, decoded, entry);
 }
 
-static climz_status residual_decode(const clz_reader *r, uint32_t var, json_t *entry,
+static climz_status residual_decode(const climz_ctx *ctx, const clz_reader *r, uint32_t var, json_t *entry,
                                     const climz_decompress_opts *opts, cz_field *f, size_t t_first) {
+    (void)ctx;
     (void)opts;
     return api_residual_decode(r, var, entry, f, t_first, NULL, 0);
 }

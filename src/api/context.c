@@ -1,17 +1,33 @@
-/* context.c — climz_ctx: parameters, thread count and the last error message. */
+/* context.c — climz_ctx: parameters, thread count, the last error message and the loaded
+ * models. */
 #include "api_internal.h"
 #include "nn/nn.h"
+#include "vae/vae_group.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 climz_ctx *climz_ctx_create(void) {
     climz_ctx *ctx = calloc(1, sizeof *ctx);
+    if (ctx && !(ctx->models = calloc(1, sizeof *ctx->models))) {
+        free(ctx);
+        return NULL;
+    }
     return ctx;
+}
+
+static void model_drop(struct api_model_entry *e) {
+    if (e->model) {
+        vae_loaded_close(e->model);
+        free(e->model);
+    }
+    memset(e, 0, sizeof *e);
 }
 
 void climz_ctx_free(climz_ctx *ctx) {
     if (!ctx) return;
+    for (int i = 0; ctx->models && i < API_MODEL_CACHE; i++) model_drop(&ctx->models->e[i]);
+    free(ctx->models);
     free(ctx->model);
     free(ctx);
 }
@@ -23,6 +39,33 @@ climz_status climz_ctx_set_model(climz_ctx *ctx, const char *path) {
     free(ctx->model);
     ctx->model = p;
     return CLIMZ_OK;
+}
+
+struct vae_loaded *api_model_find(const climz_ctx *ctx, const char *sha256, const char *path, int det) {
+    api_model_cache *const c = ctx ? ctx->models : NULL;
+    for (int i = 0; c && i < API_MODEL_CACHE; i++) {
+        struct api_model_entry *e = &c->e[i];
+        if (e->model && e->det == det && !strcmp(e->sha256, sha256) && !strcmp(e->path, path)) {
+            e->used = ++c->clock;
+            return e->model;
+        }
+    }
+    return NULL;
+}
+
+int api_model_keep(const climz_ctx *ctx, struct vae_loaded *v, const char *path) {
+    api_model_cache *const c = ctx ? ctx->models : NULL;
+    if (!c || strlen(path) >= sizeof c->e[0].path) return 0;
+    struct api_model_entry *e = &c->e[0];
+    for (int i = 1; i < API_MODEL_CACHE && e->model; i++) /* a free entry, else the least recently used */
+        if (!c->e[i].model || c->e[i].used < e->used) e = &c->e[i];
+    model_drop(e);
+    snprintf(e->sha256, sizeof e->sha256, "%s", v->m.sha256);
+    snprintf(e->path, sizeof e->path, "%s", path);
+    e->det = v->det;
+    e->model = v;
+    e->used = ++c->clock;
+    return 1;
 }
 
 const char *climz_ctx_last_error(const climz_ctx *ctx) { return ctx ? ctx->last_error : ""; }
@@ -38,7 +81,10 @@ climz_status api_fail(climz_ctx *ctx, climz_status s) {
 void api_begin(climz_ctx *ctx) {
     ctx->last_error[0] = 0;
     cz_error_clear();
+    /* the calling thread's execution policy (nn.h): its OpenMP team, fast kernels (a codec
+     * turns deterministic mode on around its own calls) */
     nn_set_threads(ctx->threads);
+    nn_set_deterministic(0);
 }
 
 static const struct {

@@ -76,8 +76,8 @@ climz_status api_decode_masks(const clz_reader *r, uint32_t var, size_t plane, s
     return CLIMZ_OK;
 }
 
-climz_status api_decode_field(const clz_reader *r, const cz_dataset *ds, json_t *e, int tdim, size_t tlen,
-                              size_t t0, size_t nt, const climz_decompress_opts *opts, cz_field *f) {
+climz_status api_decode_field(const climz_ctx *ctx, const clz_reader *r, const cz_dataset *ds, json_t *e, int tdim,
+                              size_t tlen, size_t t0, size_t nt, const climz_decompress_opts *opts, cz_field *f) {
     memset(f, 0, sizeof *f);
     int const vi = (int)json_integer_value(json_object_get(e, "index"));
     json_t *shape = json_object_get(e, "shape");
@@ -116,7 +116,7 @@ climz_status api_decode_field(const clz_reader *r, const cz_dataset *ds, json_t 
     if (!f->values || !f->miss) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory decoding '%s'", v->name);
     CZ_CHECK_GOTO(st, io_field_coords(ds, vi, f), done);
     CZ_CHECK_GOTO(st, api_decode_masks(r, (uint32_t)vi, f->nz * f->ny * f->nx, first, f->nt, f->miss), done);
-    CZ_CHECK_GOTO(st, c->decode(r, (uint32_t)vi, e, opts, f, first), done);
+    CZ_CHECK_GOTO(st, c->decode(ctx, r, (uint32_t)vi, e, opts, f, first), done);
     if (sliced && temporal && t0) { /* keep only the requested steps */
         size_t const plane = dims[1] * dims[2] * dims[3];
         memmove(f->values, f->values + t0 * plane, nt * plane * sizeof *f->values);
@@ -133,10 +133,10 @@ done:
 
 /* Decodes coded variable e into ds, whose time dim (tdim, tlen steps in the file) has already
  * been cut to [t0, t0+nt). */
-static climz_status decode_var(const clz_reader *r, cz_dataset *ds, json_t *e, int tdim, size_t tlen,
-                               size_t t0, size_t nt, const climz_decompress_opts *opts) {
+static climz_status decode_var(const climz_ctx *ctx, const clz_reader *r, cz_dataset *ds, json_t *e, int tdim,
+                               size_t tlen, size_t t0, size_t nt, const climz_decompress_opts *opts) {
     cz_field f;
-    CZ_FORWARD(api_decode_field(r, ds, e, tdim, tlen, t0, nt, opts, &f));
+    CZ_FORWARD(api_decode_field(ctx, r, ds, e, tdim, tlen, t0, nt, opts, &f));
     int const vi = (int)json_integer_value(json_object_get(e, "index"));
     climz_status const st = io_store_field(ds, vi, &f);
     io_field_free(&f);
@@ -182,7 +182,8 @@ climz_status api_open_clz(const char *path, clz_reader **r, json_t **header, cz_
     return open_parts(r, header, ds, schema_bytes);
 }
 
-climz_status api_decode_clz(const char *path, const climz_decompress_opts *opts, api_decoded *out) {
+climz_status api_decode_clz(const climz_ctx *ctx, const char *path, const climz_decompress_opts *opts,
+                            api_decoded *out) {
     memset(out, 0, sizeof *out);
     CZ_RETURN_IF(opts && (opts->time_first < 0 || opts->time_count < 0), CLIMZ_ERR_INVALID_ARG,
                  "negative time range");
@@ -235,7 +236,7 @@ climz_status api_decode_clz(const char *path, const climz_decompress_opts *opts,
     }
     json_array_foreach(jvars, k, e) {
         int const vi = (int)json_integer_value(json_object_get(e, "index"));
-        if (keep[vi]) CZ_CHECK_GOTO(st, decode_var(r, ds, e, tdim, tlen, t0, nt, opts), done);
+        if (keep[vi]) CZ_CHECK_GOTO(st, decode_var(ctx, r, ds, e, tdim, tlen, t0, nt, opts), done);
     }
     io_drop_vars(ds, keep);
     out->header_json = cz_strdup(clz_reader_header(r));
@@ -260,7 +261,7 @@ climz_status climz_decompress_file(climz_ctx *ctx, const char *clz_path, const c
     if (!clz_path || !out_path)
         return api_fail(ctx, cz_error(CLIMZ_ERR_INVALID_ARG, "input and output paths are required"));
     api_decoded d;
-    climz_status st = api_decode_clz(clz_path, opts, &d);
+    climz_status st = api_decode_clz(ctx, clz_path, opts, &d);
     if (st) return api_fail(ctx, st);
     st = io_write_netcdf(d.ds, out_path);
     api_decoded_free(&d);

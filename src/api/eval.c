@@ -134,7 +134,7 @@ climz_status climz_eval_json(climz_ctx *ctx, const char *ref_path, const char *t
 
     CZ_CHECK_GOTO(st, io_open(ref_path, &ref), done);
     if (is_clz) {
-        CZ_CHECK_GOTO(st, api_decode_clz(test_path, NULL, &dec), done);
+        CZ_CHECK_GOTO(st, api_decode_clz(ctx, test_path, NULL, &dec), done);
         test = dec.ds;
     } else {
         CZ_CHECK_GOTO(st, io_open(test_path, &test), done);

@@ -297,7 +297,7 @@ climz_status climz_decompress(climz_ctx *ctx, const void *src, size_t size, cons
     int const tdim = api_find_time_dim(fr.ds, json_object_get(fr.header, "variables"));
     size_t const tlen = tdim >= 0 ? fr.ds->dims[tdim].len : 1;
     climz_decompress_opts const dopts = {.model = ctx->model};
-    CZ_CHECK_GOTO(st, api_decode_field(fr.r, fr.ds, fr.entry, tdim, tlen, 0, tlen, &dopts, &cf), done);
+    CZ_CHECK_GOTO(st, api_decode_field(ctx, fr.r, fr.ds, fr.entry, tdim, tlen, 0, tlen, &dopts, &cf), done);
     if (cf.nt != out->nt || cf.nz != out->nz || cf.ny != out->ny || cf.nx != out->nx)
         CZ_FAIL_GOTO(st, done, CLIMZ_ERR_DIMENSION,
                      "the frame holds (%zu, %zu, %zu, %zu) points, the output field is (%zu, %zu, %zu, %zu)", cf.nt,

@@ -157,7 +157,7 @@ climz_status climz_reader_read(climz_ctx *ctx, const climz_reader *r, size_t var
                                       in->name, in->nt));
     climz_decompress_opts const dopts = {.model = ctx->model};
     cz_field f;
-    climz_status st = api_decode_field(r->r, r->ds, r->entry[var], r->tdim, r->tlen, t0, nt, &dopts, &f);
+    climz_status st = api_decode_field(ctx, r->r, r->ds, r->entry[var], r->tdim, r->tlen, t0, nt, &dopts, &f);
     if (!st) {
         fv_scatter_opts const so = {.has_fill = (dst->flags & CLIMZ_FIELD_FILL) != 0, .fill = dst->fill_value};
         fv_scatter(&f, &so, dst);

@@ -116,7 +116,7 @@ static climz_status read_coded(climz_ctx *ctx, const climz_reader *r, size_t k, 
     const cz_dataset *ds = r->ds;
     climz_decompress_opts const dopts = {.model = ctx->model};
     cz_field f;
-    CZ_FORWARD(api_decode_field(r->r, ds, r->entry[k], r->tdim, r->tlen, t0, nt, &dopts, &f));
+    CZ_FORWARD(api_decode_field(ctx, r->r, ds, r->entry[k], r->tdim, r->tlen, t0, nt, &dopts, &f));
     cz_dataset tmp = *ds;
     tmp.dims = malloc((size_t)ds->ndims * sizeof *tmp.dims);
     tmp.vars = malloc((size_t)ds->nvars * sizeof *tmp.vars);

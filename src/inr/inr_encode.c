@@ -3,6 +3,7 @@
  * the weight bit width, write the stream, and decode it to give the caller the exact
  * reconstruction (inr.h). */
 #include "inr/inr_internal.h"
+#include "nn/nn.h"
 #include "nn/optim.h"
 #include "nn/rng.h"
 
@@ -91,8 +92,10 @@ static double inr_psnr_(double range, double rmse) {
 static void inr_eval_fast_(inr_enc *e, const size_t *pts, size_t npts, inr_err *r) {
     size_t const cap = e->w[0].cap, nch = (npts + cap - 1) / cap;
     int nthr = 1;
+    int const det = nn_deterministic(); /* the workers take the calling thread's mode (nn.h) */
 #pragma omp parallel num_threads(e->nth)
     {
+        nn_set_deterministic(det);
         int const tid = INR_TID();
         inr_work *const w = &e->w[tid];
         double sse = 0, mx = 0;
@@ -347,8 +350,10 @@ static climz_status inr_fit_(inr_enc *e, inr_progress_fn progress, void *user, i
         double loss = 0;
         climz_status ost = CLIMZ_OK;
         double const lr = nn_lr_at(&sch, (uint64_t)it);
+        int const det = nn_deterministic(); /* the workers take the calling thread's mode (nn.h) */
 #pragma omp parallel num_threads(e->nth)
         {
+            nn_set_deterministic(det);
             int const tid = INR_TID(), nt_ = INR_NTHREADS();
             size_t const j0 = B * (size_t)tid / (size_t)nt_, j1 = B * (size_t)(tid + 1) / (size_t)nt_;
             size_t const m = j1 - j0;
@@ -583,11 +588,9 @@ climz_status inr_encode(const cz_field *f, const inr_context *ctx, int nctx,
     float *saved = NULL, *dec = NULL;
     inr_stats s;
     memset(&s, 0, sizeof s);
-#if defined(OPENBLAS_CONFIG_H)
-    /* each thread runs its own sub-batch: BLAS calls must not start threads of their own */
-    int const blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-#endif
+    /* each thread runs its own sub-batch: BLAS calls must not start threads of their own
+     * (OpenBLAS single-threaded once per process; never set and reset around a call) */
+    nn_blas_single_thread();
     climz_status st = inr_enc_setup_(&e, f, ctx, nctx, cfg);
     if (st != CLIMZ_OK) goto done;
     s.arch = e.net.a.arch, s.width = e.net.a.width, s.depth = e.net.a.depth;
@@ -685,8 +688,5 @@ done:
     free(saved);
     cz_buf_free(&sb);
     inr_enc_free_(&e);
-#if defined(OPENBLAS_CONFIG_H)
-    openblas_set_num_threads(blas_threads);
-#endif
     return st;
 }

@@ -1,4 +1,5 @@
-/* nn.c — the deterministic-mode switch and portable exp/erf (see nn.h). */
+/* nn.c — the calling thread's deterministic-mode flag, the one-time OpenBLAS setting and
+ * portable exp/erf (see nn.h). */
 #include "nn/nn.h"
 #include "common/cz_common.h"
 
@@ -7,7 +8,9 @@
 #include <pthread.h>
 #include <string.h>
 
-static int nn_det_mode_ = 0;
+/* Per thread: two threads (two climz contexts) coding at once never see each other's mode.
+ * OpenMP workers do not inherit it: see nn.h. */
+static _Thread_local int nn_det_mode_ = 0;
 
 void nn_set_deterministic(int on) { nn_det_mode_ = on ? 1 : 0; }
 int nn_deterministic(void) { return nn_det_mode_; }
@@ -86,10 +89,14 @@ double nn_det_erfc(double x) {
     return 1.0 - nn_det_erf(x); /* erfc(x) > 2e-5 here: at most ~1e-11 relative lost */
 }
 
-void nn_blas_single_thread(void) {
+static pthread_once_t nn_blas_once_ = PTHREAD_ONCE_INIT;
+
+static void nn_blas_setup_(void) {
     /* the OpenMP build of OpenBLAS (openblas_get_parallel() == 2) shares our pool already */
     if (openblas_get_parallel() != 2 && openblas_get_num_threads() != 1) openblas_set_num_threads(1);
 }
+
+void nn_blas_single_thread(void) { pthread_once(&nn_blas_once_, nn_blas_setup_); }
 
 void nn_set_threads(int n) {
     cz_set_num_threads(n);

@@ -33,15 +33,27 @@
 
 /* ---- deterministic mode ------------------------------------------------------------ */
 
-/* Global switch, off by default. Set it before starting work, not while kernels run on
- * other threads. */
-void nn_set_deterministic(int on);
-/* Threads of the OpenMP team, n <= 0 = all cores. Matrix products split their rows over that
- * team and OpenBLAS runs single-threaded (nn_blas_single_thread), so only one thread pool
- * ever spins on the cores. */
+/* The execution policy is the calling thread's, never the process's: a climz context sets
+ * it at each entry point (api_begin: its thread count, fast kernels) and a codec switches
+ * deterministic mode on and off around its own calls. So two threads, each with its own
+ * context, never change each other's numbers or speed.
+ *
+ * Deterministic mode is a thread-local flag, off by default. OpenMP workers do not inherit
+ * thread-locals: a parallel region whose workers call nn kernels reads the flag before the
+ * region and sets it first thing in each worker:
+ *     int const det = nn_deterministic();
+ *     #pragma omp parallel for
+ *     for (...) { nn_set_deterministic(det); ... kernels ... }
+ * (the kernels' own parallel regions read it before forking and need nothing). */
+void nn_set_deterministic(int on); /* the calling thread's mode */
+int nn_deterministic(void);        /* 1 when the calling thread's mode is on */
+/* Threads of the calling thread's OpenMP team, n <= 0 = all cores (omp_set_num_threads: per
+ * thread), and nn_blas_single_thread(). Matrix products split their rows over that team. */
 void nn_set_threads(int n);
+/* OpenBLAS single-threaded, once per process (pthread_once; OpenBLAS's thread count is
+ * process-wide, so it is never changed around a call): only one thread pool ever spins on
+ * the cores. nn_gemm calls it; a caller that later sets OpenBLAS's threads keeps them. */
 void nn_blas_single_thread(void);
-int nn_deterministic(void); /* 1 when on */
 
 /* ---- portable math ------------------------------------------------------------------- */
 /* Plain double arithmetic (no libm, no FMA): the same bits on every IEEE-754 machine.

@@ -15,7 +15,7 @@
 #include <cblas.h>
 #include <omp.h>
 
-/* One thread pool: OpenBLAS's own threads off (process-wide; climz is the only BLAS user),
+/* One thread pool: OpenBLAS's own threads off (once per process, nn_blas_single_thread),
  * nn_gemm splits rows over the OpenMP team instead. Two pools on the same cores spin against
  * each other (1.6-2.6x slower transformer blocks on 2 cores). */
 static void nn_blas_single_thread_(void) { nn_blas_single_thread(); }

@@ -25,13 +25,11 @@
  *    (one variable, level and time step) by its own mean/std, which the codec computes at
  *    compression and stores in the .clz; the model's stats are then informative only.
  *    The inference functions below take and return NORMALISED data.
- *  - Determinism. vae_hyper_decode() switches nn_set_deterministic(1) on for its duration
- *    (and restores the previous setting): the scales and means it returns are bit-identical
- *    on any thread count and any IEEE-754 machine. The switch is process-wide: do not call
- *    it while other threads run nn kernels (the restore could switch their deterministic mode
- *    off under them). A caller that codes samples in parallel sets nn_set_deterministic(1)
- *    once around the whole parallel region (a call that finds it on leaves it on). The other
- *    entry points use whatever mode is set (fast by default).
+ *  - Determinism. vae_hyper_decode() switches the calling thread's deterministic mode on
+ *    for its duration (nn_set_deterministic, and restores it): the scales and means it
+ *    returns are bit-identical on any thread count and any IEEE-754 machine. The mode is
+ *    per thread (nn.h): a caller that runs samples in an OpenMP region sets each worker's
+ *    mode from its own. The other entry points use the calling thread's mode.
  *  - Inference calls take a const model and allocate their own activations: apart from the
  *    switch above, several may run at once on one model (each call uses OpenMP inside).
  *  - Model files are safetensors (nn/checkpoint.h): every parameter under its PyTorch-style

@@ -2,7 +2,7 @@
  * vae_codec.h — the entropy-coding side of the VAEformer (SPEC section 3): the quantised
  * CDF tables kept in the model file, and the coder of one sample (one normalised image
  * (C, H, W)) into a z stream and a y stream and back. The file-level codec
- * (src/api/codec_vaeformer.c) wraps these streams into .clz chunks.
+ * (src/vae/vae_group.c, behind src/api/codec_vaeformer.c) wraps these streams into .clz chunks.
  *
  * READ ME FIRST
  *  - Tables live in the model file as extra tensors (vae.h), written by
@@ -26,8 +26,8 @@
  *    so x_hat is bit-identical on every machine (needed when an error-bounded residual
  *    stage is coded against it); with 0 it uses the fast kernels (OpenBLAS), identical for
  *    any thread count on one machine but not guaranteed across machines.
- *  - Not reentrant across threads: deterministic mode is a process-wide switch (nn.h), so
- *    code samples one after the other (each call uses OpenMP inside).
+ *  - Deterministic mode is the calling thread's (nn.h): threads with a coder each may code
+ *    at once; OpenMP workers that code samples take the mode of the thread that forked them.
  */
 #ifndef CZ_VAE_CODEC_H
 #define CZ_VAE_CODEC_H

@@ -127,7 +127,7 @@ climz_status fuzz_latent_decode_one(const uint8_t *data, size_t size) {
     json_t *entry = fuzz_entry(group);
     climz_decompress_opts const opts = {.model = path};
     cz_field f = {nt, FL_NZ, FL_NY, FL_NX, values, miss, NULL, NULL};
-    if (!st) st = api_codec_vaeformer.decode(r, 0, entry, &opts, &f, first);
+    if (!st) st = api_codec_vaeformer.decode(NULL, r, 0, entry, &opts, &f, first);
     json_decref(entry);
     free(values);
     free(miss);
