@@ -24,6 +24,13 @@ climz_status api_fail(climz_ctx *ctx, climz_status s);
 /* Clear ctx's message and apply its thread count; call at the start of each public op. */
 void api_begin(climz_ctx *ctx);
 
+/* Refuse an output path that is one of the files an operation reads (outpath.c): the input,
+ * a GrADS data file (in_data), the model and the "context=FILE:VAR" options; or that exists
+ * and is not a regular file. Any argument but out may be NULL. */
+climz_status api_check_output(const char *out, const char *in, const char *in_data,
+                              const char *model, const char *const *options);
+climz_status api_check_train_output(const char *out, const char *ckpt, const climz_train_opts *o);
+
 /* Variables of a data set that a codec compresses: the named ones (error if one is missing
  * or not gridded), or every gridded data variable. sel[i] = 1 for selected vars. */
 climz_status api_select_vars(const cz_dataset *ds, const char *const *names, uint8_t *sel);

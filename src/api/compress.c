@@ -170,7 +170,10 @@ climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char
     cz_buf schema = {0};
     climz_status st = CLIMZ_OK;
 
+    CZ_CHECK_GOTO(st, api_check_output(out_path, in_path, NULL, opts ? opts->model : NULL,
+                                       opts ? opts->options : NULL), done);
     CZ_CHECK_GOTO(st, io_open(in_path, &ds), done);
+    CZ_CHECK_GOTO(st, api_check_output(out_path, NULL, ds->data_path, NULL, NULL), done);
     sel = calloc((size_t)ds->nvars + 1, 1);
     keep = calloc((size_t)ds->nvars + 1, 1);
     if (!sel || !keep) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory");

@@ -233,8 +233,11 @@ climz_status climz_decompress_file(climz_ctx *ctx, const char *clz_path, const c
     api_begin(ctx);
     if (!clz_path || !out_path)
         return api_fail(ctx, cz_error(CLIMZ_ERR_INVALID_ARG, "input and output paths are required"));
+    climz_status st = api_check_output(out_path, clz_path, NULL, opts ? opts->model : NULL,
+                                       opts ? opts->options : NULL);
+    if (st) return api_fail(ctx, st);
     api_decoded d;
-    climz_status st = api_decode_clz(clz_path, opts, &d);
+    st = api_decode_clz(clz_path, opts, &d);
     if (st) return api_fail(ctx, st);
     st = io_write_netcdf(d.ds, out_path);
     api_decoded_free(&d);

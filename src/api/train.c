@@ -835,6 +835,7 @@ static climz_status train_common(tr_run *r) {
     else if ((r->ckpt_path = cz_malloc(strlen(r->out_path) + 6)))
         sprintf(r->ckpt_path, "%s.ckpt", r->out_path);
     CZ_RETURN_IF(!r->ckpt_path, CLIMZ_ERR_ALLOC, "out of memory");
+    CZ_FORWARD(api_check_train_output(r->out_path, r->ckpt_path, o));
     CZ_FORWARD(resolve_opts(o, r->ph, &r->t));
     if (o->resume) {
         CZ_FORWARD(vae_model_load(&r->m, o->resume, 1, &r->opt));

@@ -5,5 +5,7 @@
 
 int cli_train(int argc, char **argv);    /* climz train: phase 1 of the VAEformer */
 int cli_finetune(int argc, char **argv); /* climz finetune: phase 2 */
+/* SIGTERM/SIGINT/SIGHUP remove the temporary output files before the program ends */
+void cli_install_signal_handlers(void);
 
 #endif

@@ -313,6 +313,7 @@ int main(int argc, char **argv) {
     passive_openmp(argv);
     /* a file-size limit (ulimit -f) must surface as a write error, not kill the process */
     signal(SIGXFSZ, SIG_IGN);
+    cli_install_signal_handlers();
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

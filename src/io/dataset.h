@@ -120,6 +120,8 @@ typedef struct cz_dataset {
                             64-bit-offset / CDF-5 / NetCDF-4-classic source in its kind */
     int lazy;            /* opened with IO_OPEN_LAZY: gridded variables with raw == NULL are
                             read from `path` when needed */
+    char *data_path;     /* the file the values are read from when it is not `path` (the
+                            DSET of a GrADS .ctl), NULL otherwise: an output must not be it */
 } cz_dataset;
 
 /* A gridded variable's values as float32: shape (nt, nz, ny, nx); nt is the first dim when

@@ -880,7 +880,7 @@ climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
 fail:
     /* NetCDF-4: nc_close, not nc_abort, which crashes inside HDF5 after a failed write */
     if (w.ncid >= 0) (void)(nc4 ? nc_close(w.ncid) : nc_abort(w.ncid));
-    unlink(tmp);
+    cz_temp_remove(tmp);
 done:
     for (int i = 0; i < w.ng; i++) free(w.gpath[i]);
     free(w.gpath);
