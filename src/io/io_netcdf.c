@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <netcdf.h>
+#include <netcdf_mem.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -849,10 +850,15 @@ climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
 
     CZ_FORWARD(check_room(path, total));
     char *tmp = NULL;
-    CZ_FORWARD(cz_temp_path_beside(path, &tmp));
-    /* libnetcdf creates the file itself, with the usual permissions rather than mkstemp's
-     * 0600; the name stays ours through NC_NOCLOBBER */
-    unlink(tmp);
+    /* NetCDF-4 is built in memory and written by us: when HDF5 fails to write a file (disk
+     * full), libnetcdf's nc_close leaves HDF5 with a half-closed file that crashes the
+     * process in HDF5's exit handler. The image costs memory about the size of the output. */
+    if (!nc4) {
+        CZ_FORWARD(cz_temp_path_beside(path, &tmp));
+        /* libnetcdf creates the file itself, with the usual permissions rather than
+         * mkstemp's 0600; the name stays ours through NC_NOCLOBBER */
+        unlink(tmp);
+    }
     nc_wctx w = {path, -1, !nc4, NULL, NULL, 0};
     int *ncdim = cz_calloc((size_t)ds->ndims + 1, sizeof *ncdim);
     int *ncvar = cz_calloc((size_t)ds->nvars + 1, sizeof *ncvar);
@@ -861,13 +867,31 @@ climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
     int e;
     if (!ncdim || !ncvar || !vgrp) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory");
     errno = 0;
-    e = nc_create(tmp, NC_NOCLOBBER | cmode, &w.ncid);
+    if (nc4) e = nc_create_mem(path, cmode, (size_t)(total / 8) + ((size_t)1 << 20), &w.ncid);
+    else e = nc_create(tmp, NC_NOCLOBBER | cmode, &w.ncid);
     if (e) {
         w.ncid = -1;
         st = nc_werr(e, &w, "cannot create", NULL);
         goto fail;
     }
     CZ_CHECK_GOTO(st, write_all(&w, ds, ncdim, ncvar, vgrp), fail);
+    if (nc4) {
+        NC_memio mem = {0, NULL, 0};
+        e = nc_close_memio(w.ncid, &mem);
+        w.ncid = -1;
+        if (e) {
+            free(mem.memory);
+            st = nc_werr(e, &w, "closing (building) the output", NULL);
+            goto fail;
+        }
+        cz_atomic a;
+        st = cz_atomic_open(&a, path);
+        if (!st) st = cz_atomic_write(&a, mem.memory, mem.size);
+        if (!st) st = cz_atomic_commit(&a);
+        else if (a.tmp_path) cz_atomic_abort(&a);
+        free(mem.memory);
+        goto done;
+    }
     errno = 0;
     e = nc_close(w.ncid);
     w.ncid = -1;
@@ -880,7 +904,7 @@ climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
 fail:
     /* NetCDF-4: nc_close, not nc_abort, which crashes inside HDF5 after a failed write */
     if (w.ncid >= 0) (void)(nc4 ? nc_close(w.ncid) : nc_abort(w.ncid));
-    cz_temp_remove(tmp);
+    if (tmp) cz_temp_remove(tmp);
 done:
     for (int i = 0; i < w.ng; i++) free(w.gpath[i]);
     free(w.gpath);
