@@ -3,7 +3,8 @@
 # missing. As root it runs apt-get; otherwise it prints the command to run and fails.
 set -e
 PKGS="build-essential cmake pkg-config libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools
-libopenblas-dev libjansson-dev nettle-dev libzstd-dev zlib1g-dev libzfp-dev zfp libfpzip-dev fpzip-utils zstd"
+libopenblas-dev libjansson-dev nettle-dev libzstd-dev zlib1g-dev libzfp-dev zfp libfpzip-dev fpzip-utils zstd
+python3-netcdf4 python3-numpy"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

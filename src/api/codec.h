@@ -45,6 +45,9 @@ climz_status api_decode_masks(const clz_reader *r, uint32_t var, size_t plane, s
  * set rebuilt from its schema chunk (schema_bytes, if not NULL, gets that chunk's size).
  * On failure nothing is left open. */
 climz_status api_open_clz(const char *path, clz_reader **r, json_t **header, cz_dataset **ds, size_t *schema_bytes);
+/* Each header entry names a distinct coded variable of ds with a shape that holds its points
+ * (header_check.c); called by api_open_clz. */
+climz_status api_check_header_vars(const cz_dataset *ds, json_t *vars);
 
 /* The codec called name, or NULL. */
 const api_codec *api_codec_find(const char *name);

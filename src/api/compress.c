@@ -85,6 +85,10 @@ static climz_status compress_var(const climz_ctx *ctx, const climz_compress_opts
     size_t nvalid;
     field_range(&f, n, &lo, &hi, &nvalid);
     double const range = hi - lo;
+    if (ctx->rel_error > 0 && !isfinite(range))
+        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_INVALID_ARG, "variable '%s' has an infinite value at a "
+                     "valid point (range %g to %g), so a bound relative to its range (--rel-error) "
+                     "is not defined; give --max-abs-error instead", v->name, lo, hi);
     double const E = ctx->rel_error > 0 ? ctx->rel_error * range : ctx->max_abs_error;
     decoded = malloc(n * sizeof *decoded);
     if (!decoded) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
@@ -192,6 +196,19 @@ climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char
     json_object_set_new(root, "source", json_string(base_name(in_path)));
     json_object_set_new(root, "source_format", json_string(format_name(ds->format)));
     json_object_set_new(root, "variables", vars);
+    /* a variable with no points (a dimension of size 0) has nothing to code: it is stored as
+     * it is with the coordinates, and the header says so */
+    json_t *notes = json_array();
+    for (int i = 0; i < ds->nvars; i++) {
+        if (!sel[i] || io_var_count(ds, &ds->vars[i]) != 0) continue;
+        sel[i] = 0;
+        char note[512];
+        snprintf(note, sizeof note, "variable '%s' has no points (a dimension of size 0): stored "
+                 "as it is", ds->vars[i].name);
+        json_array_append_new(notes, json_string(note));
+    }
+    if (json_array_size(notes)) json_object_set_new(root, "notes", notes);
+    else json_decref(notes);
     size_t f32_bytes = 0;
     for (int i = 0; i < ds->nvars; i++) {
         if (!sel[i]) continue;

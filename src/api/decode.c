@@ -145,7 +145,10 @@ climz_status api_open_clz(const char *path, clz_reader **r, json_t **header, cz_
         st = cz_error(CLIMZ_ERR_CORRUPT, "header is not a climz header (%s)", *header ? "no variable list" : jerr.text);
     if (!st) st = clz_reader_get(*r, CLZ_NO_VAR, CLZ_NO_TIME, CLZ_STREAM_SCHEMA, &p, &n);
     if (!st) st = clz_schema_decode(p, n, ds);
+    if (!st) st = api_check_header_vars(*ds, json_object_get(*header, "variables"));
     if (st) {
+        io_free(*ds);
+        *ds = NULL;
         json_decref(*header);
         clz_reader_free(*r);
         *header = NULL;
