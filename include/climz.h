@@ -135,6 +135,13 @@ climz_status climz_eval_json(climz_ctx *ctx, const char *ref_path, const char *t
 
 void climz_free(void *p); /* frees memory returned by climz; NULL is allowed */
 
+/*! climz_remove_temp_files() : removes the temporary files ("OUT.tmp.<pid>.XXXXXX") of the
+ *  outputs this process is writing. Async-signal-safe: meant for a SIGTERM/SIGINT/SIGHUP
+ *  handler, which then re-raises the signal; an output written afterwards by this process
+ *  fails. A process killed by SIGKILL leaves its temporary: the next write to the same output
+ *  removes temporaries whose process no longer exists. */
+void climz_remove_temp_files(void);
+
 /* ======================================================================================
  * ---- in-memory API ------------------------------------------------------------------------
  * For filters, bindings and parallel drivers (HDF5, Zarr, Python, MPI): one field in the

@@ -47,6 +47,12 @@ struct vae_loaded *api_model_find(const climz_ctx *ctx, const char *sha256, cons
 /* Hands v (malloc'ed, open; its key: v->m.sha256, path, v->det) to ctx, which closes and frees
  * it in climz_ctx_free or when it makes room; 0 (the caller keeps v) for a NULL ctx. */
 int api_model_keep(const climz_ctx *ctx, struct vae_loaded *v, const char *path);
+/* Refuse an output path that is one of the files an operation reads (outpath.c): the input,
+ * a GrADS data file (in_data), the model and the "context=FILE:VAR" options; or that exists
+ * and is not a regular file. Any argument but out may be NULL. */
+climz_status api_check_output(const char *out, const char *in, const char *in_data,
+                              const char *model, const char *const *options);
+climz_status api_check_train_output(const char *out, const char *ckpt, const climz_train_opts *o);
 
 /* Variables of a data set that a codec compresses: the named ones (error if one is missing
  * or not gridded), or every gridded data variable. sel[i] = 1 for selected vars. */

@@ -70,6 +70,17 @@ climz_status api_decode_masks(const clz_reader *r, uint32_t var, size_t plane, s
  * set rebuilt from its schema chunk (schema_bytes, if not NULL, gets that chunk's size).
  * On failure nothing is left open. */
 climz_status api_open_clz(const char *path, clz_reader **r, json_t **header, cz_dataset **ds, size_t *schema_bytes);
+/* Each header entry names a distinct coded variable of ds with a shape that holds its points
+ * (header_check.c); called by api_open_clz. */
+climz_status api_check_header_vars(const cz_dataset *ds, json_t *vars);
+
+/* Integer-valued storage (storage.c): the quantum of v's stored values (|scale_factor| when
+ * packed, 1 for an integer type, 0 for floating point); the largest whole number of quanta
+ * within E; and decoded values rounded as the NetCDF writer will store them (valid points
+ * only), returning how many would be written as one of v's missing values. */
+double api_storage_quantum(const cz_var *v);
+double api_bound_in_quanta(double E, double q);
+size_t api_round_to_storage(const cz_var *v, float *y, const uint8_t *miss, size_t n);
 
 /* The codec called name, or NULL. */
 const api_codec *api_codec_find(const char *name);

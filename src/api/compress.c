@@ -83,19 +83,55 @@ climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts 
     size_t nvalid;
     field_range(&f, n, &lo, &hi, &nvalid);
     double const range = hi - lo;
-    double const E = ctx->rel_error > 0 ? ctx->rel_error * range : ctx->max_abs_error;
+    if (ctx->rel_error > 0 && !isfinite(range))
+        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_INVALID_ARG, "variable '%s' has an infinite value at a "
+                     "valid point (range %g to %g), so a bound relative to its range (--rel-error) "
+                     "is not defined; give --max-abs-error instead", v->name, lo, hi);
+    double E = ctx->rel_error > 0 ? ctx->rel_error * range : ctx->max_abs_error;
+    /* integer-valued storage: the bound in whole quanta, so that the value written after
+     * rounding is within E (storage.c); E = 0 asked is lossless (residual) or no bound */
+    int const bound_asked = E > 0;
+    double const q = api_storage_quantum(v);
+    if (q > 0) E = api_bound_in_quanta(E, q);
     decoded = malloc(n * sizeof *decoded);
     if (!decoded) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
     size_t mask_bytes = 0;
     CZ_CHECK_GOTO(st, clz_writer_set_var_name(w, (uint32_t)i, v->name), done);
     CZ_CHECK_GOTO(st, write_masks(w, (uint32_t)i, &f, &mask_bytes), done);
 
-    json_t *e = json_object();
-    api_encode_args const args = {ctx, opts, ds, i, &f, E};
-    st = c->encode(&args, w, decoded, e);
-    if (st) {
-        json_decref(e);
-        goto done;
+    size_t const mark_n = clz_writer_nchunks(w), mark_b = clz_writer_payload_bytes(w);
+    const api_codec *const residual = api_codec_find("residual");
+    json_t *e = NULL;
+    for (;;) {
+        /* a bound under one quantum means lossless, which only the residual codec does */
+        if (bound_asked && E == 0) c = residual;
+        e = json_object();
+        api_encode_args const args = {ctx, opts, ds, i, &f, E};
+        st = c->encode(&args, w, decoded, e);
+        if (st) {
+            json_decref(e);
+            goto done;
+        }
+        size_t bad = 0;
+        for (size_t k = 0; k < n; k++) bad += !f.miss[k] && !isfinite(decoded[k]);
+        if (bad) { /* a learned codec's network gave NaN/inf: the residual codec, or fail */
+            json_decref(e);
+            clz_writer_rollback(w, mark_n, mark_b);
+            if (c == residual || !bound_asked)
+                CZ_FAIL_GOTO(st, done, CLIMZ_ERR_BOUND, "the %s codec reconstructs %zu valid "
+                             "points as NaN or infinity", c->name, bad);
+            c = residual;
+            continue;
+        }
+        /* a valid value written as the fill value (an integer _FillValue inside the data
+         * range) would be lost: code again with half the quanta, down to lossless */
+        if (api_round_to_storage(v, decoded, f.miss, n) && bound_asked && E > 0) {
+            json_decref(e);
+            clz_writer_rollback(w, mark_n, mark_b);
+            E = api_bound_in_quanta(floor(E / q / 2) * q, q);
+            continue;
+        }
+        break;
     }
     json_object_set_new(e, "name", json_string(v->name));
     json_object_set_new(e, "index", json_integer(i));
@@ -211,7 +247,10 @@ climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char
     char *header = NULL;
     climz_status st = CLIMZ_OK;
 
+    CZ_CHECK_GOTO(st, api_check_output(out_path, in_path, NULL, opts ? opts->model : NULL,
+                                       opts ? opts->options : NULL), done);
     CZ_CHECK_GOTO(st, io_open(in_path, &ds), done);
+    CZ_CHECK_GOTO(st, api_check_output(out_path, NULL, ds->data_path, NULL, NULL), done);
     sel = calloc((size_t)ds->nvars + 1, 1);
     keep = calloc((size_t)ds->nvars + 1, 1);
     if (!sel || !keep) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory");
@@ -223,6 +262,19 @@ climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char
 
     CZ_CHECK_GOTO(st, clz_writer_create(&w), done);
     root = api_header_new(c->name, base_name(in_path), format_name(ds->format));
+    /* a variable with no points (a dimension of size 0) has nothing to code: it is stored as
+     * it is with the coordinates, and the header says so */
+    json_t *notes = json_array();
+    for (int i = 0; i < ds->nvars; i++) {
+        if (!sel[i] || io_var_count(ds, &ds->vars[i]) != 0) continue;
+        sel[i] = 0;
+        char note[512];
+        snprintf(note, sizeof note, "variable '%s' has no points (a dimension of size 0): stored "
+                 "as it is", ds->vars[i].name);
+        json_array_append_new(notes, json_string(note));
+    }
+    if (json_array_size(notes)) json_object_set_new(root, "notes", notes);
+    else json_decref(notes);
     for (int i = 0; i < ds->nvars; i++) {
         if (!sel[i]) continue;
         json_t *e = NULL;

@@ -155,7 +155,10 @@ static climz_status open_parts(clz_reader **r, json_t **header, cz_dataset **ds,
         st = cz_error(CLIMZ_ERR_CORRUPT, "header is not a climz header (%s)", *header ? "no variable list" : jerr.text);
     if (!st) st = clz_reader_get(*r, CLZ_NO_VAR, CLZ_NO_TIME, CLZ_STREAM_SCHEMA, &p, &n);
     if (!st) st = clz_schema_decode(p, n, ds);
+    if (!st) st = api_check_header_vars(*ds, json_object_get(*header, "variables"));
     if (st) {
+        io_free(*ds);
+        *ds = NULL;
         json_decref(*header);
         clz_reader_free(*r);
         *header = NULL;
@@ -260,8 +263,11 @@ climz_status climz_decompress_file(climz_ctx *ctx, const char *clz_path, const c
     api_begin(ctx);
     if (!clz_path || !out_path)
         return api_fail(ctx, cz_error(CLIMZ_ERR_INVALID_ARG, "input and output paths are required"));
+    climz_status st = api_check_output(out_path, clz_path, NULL, opts ? opts->model : NULL,
+                                       opts ? opts->options : NULL);
+    if (st) return api_fail(ctx, st);
     api_decoded d;
-    climz_status st = api_decode_clz(ctx, clz_path, opts, &d);
+    st = api_decode_clz(ctx, clz_path, opts, &d);
     if (st) return api_fail(ctx, st);
     st = io_write_netcdf(d.ds, out_path);
     api_decoded_free(&d);

@@ -12,5 +12,7 @@ int cli_compress_nc4(const char *in, const char *out, const char *codec, const c
                      double rel_error, const char *chunk, int json);
 int cli_is_nc4(const char *path); /* 1: an HDF5 file (netCDF-4) */
 int cli_info_nc4(const char *path, int json);
+/* SIGTERM/SIGINT/SIGHUP remove the temporary output files before the program ends */
+void cli_install_signal_handlers(void);
 
 #endif

@@ -140,6 +140,12 @@ static int parse_opts(int argc, char **argv, cli_opts *o) {
         }
         else if (!strcmp(a, "--var") || !strcmp(a, "--vars")) {
             NEED_VAL();
+            /* an empty name (--var '', "a,,b") would silently mean every variable */
+            size_t const vl = strlen(val);
+            if (!vl || val[0] == ',' || val[vl - 1] == ',' || strstr(val, ",,")) {
+                fprintf(stderr, "climz: %s needs variable names, got '%s'\n", a, val);
+                return 2;
+            }
             /* --vars takes a comma-separated list too (argv strings may be modified) */
             for (char *tok = strtok(argv[i], ","); tok; tok = strtok(NULL, ",")) {
                 if (o->nvars == MAX_VARS) { fprintf(stderr, "climz: too many --var\n"); return 2; }
@@ -161,8 +167,13 @@ static int parse_opts(int argc, char **argv, cli_opts *o) {
             o->have_rel = 1;
         } else if (!strcmp(a, "--threads")) {
             NEED_VAL();
-            o->threads = atoi(val);
-            if (o->threads < 0) { fprintf(stderr, "climz: --threads must be >= 0\n"); return 2; }
+            char *end;
+            long const t = strtol(val, &end, 10);
+            if (!*val || *end || t < 0 || t > 1024) {
+                fprintf(stderr, "climz: --threads needs a whole number from 0 to 1024, got '%s'\n", val);
+                return 2;
+            }
+            o->threads = (int)t;
         } else if (!strcmp(a, "--times")) {
             NEED_VAL();
             if (!parse_times(val, &o->t_first, &o->t_count)) {
@@ -200,10 +211,11 @@ static void print_info(const char *text) {
     if (json_object_get(root, "ratio_with_external_contexts"))
         printf("  ratio %.2f counting the external context files (zstd -19 of their values)\n",
                jnum(root, "ratio_with_external_contexts"));
-    printf("  %-16s %-22s %10s %12s %12s %12s %9s\n", "variable", "shape (t,z,y,x)", "ratio", "bound", "rmse",
-           "max error", "psnr dB");
     size_t k;
     json_t *e;
+    json_array_foreach(json_object_get(root, "notes"), k, e) printf("  note: %s\n", json_string_value(e));
+    printf("  %-16s %-22s %10s %12s %12s %12s %9s\n", "variable", "shape (t,z,y,x)", "ratio", "bound", "rmse",
+           "max error", "psnr dB");
     json_array_foreach(json_object_get(root, "variables"), k, e) {
         json_t *sh = json_object_get(e, "shape"), *er = json_object_get(e, "errors");
         char shape[64];
@@ -333,6 +345,7 @@ int main(int argc, char **argv) {
     passive_openmp(argv);
     /* a file-size limit (ulimit -f) must surface as a write error, not kill the process */
     signal(SIGXFSZ, SIG_IGN);
+    cli_install_signal_handlers();
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

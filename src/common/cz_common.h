@@ -156,7 +156,7 @@ climz_status cz_sha256_file(const char *path, uint8_t out[32]);
 /* Read a whole file into memory (malloc'd, caller frees). */
 climz_status cz_read_file(const char *path, uint8_t **data, size_t *size);
 
-/* Atomic output: cz_atomic_open() creates "<path>.tmp.XXXXXX" beside path;
+/* Atomic output: cz_atomic_open() creates "<path>.tmp.<pid>.XXXXXX" beside path;
  * cz_atomic_commit() flushes, checks every write for errors (full disk, file-size limit)
  * and renames it to path; cz_atomic_abort() removes it. Exactly one of commit/abort must
  * follow a successful open; commit removes the temporary itself on failure. */
@@ -173,6 +173,20 @@ void cz_atomic_abort(cz_atomic *a);
  * fills tmp with a fresh unused name beside path. Caller renames with cz_rename_into_place. */
 climz_status cz_temp_path_beside(const char *path, char **tmp);
 climz_status cz_rename_into_place(const char *tmp, const char *path);
+
+/* Output-path safety (outpath.c). cz_output_check() refuses an output that is one of the
+ * inputs (same device and inode, through symlinks and hard links) or that exists and is not
+ * a regular file; call it before any work. cz_rename_into_place() checks again with
+ * cz_output_replaceable(). Temporaries are registered while they exist, so that
+ * cz_temp_remove_all() (async-signal-safe) can remove them from a signal handler;
+ * cz_temp_remove_stale() removes those of dead processes beside an output. */
+climz_status cz_output_check(const char *out, const char *const *inputs, int ninputs);
+climz_status cz_output_replaceable(const char *out);
+void cz_temp_register(const char *path);
+void cz_temp_forget(const char *path);
+void cz_temp_remove(const char *path); /* unlink and forget */
+void cz_temp_remove_all(void);
+void cz_temp_remove_stale(const char *path);
 
 /* errno of a failed write mapped to a status: ENOSPC/EFBIG/EDQUOT -> CLIMZ_ERR_NO_SPACE */
 climz_status cz_status_from_errno(int err);

@@ -42,11 +42,45 @@ const char *climz_status_message(climz_status s) {
     return cz_status_table[s].message;
 }
 
+/* Length of the valid UTF-8 sequence of a character at p (1..4), 0 if it is not one. */
+static size_t utf8_len(const unsigned char *p) {
+    unsigned const c = p[0];
+    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (c >= 0xf5 || c < 0xc2) return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+/* Names read from files (attributes, variables) end up in messages: control bytes and
+ * bytes that are not UTF-8 are written as \xNN, so a damaged file cannot drive the
+ * terminal. */
+static void escape_message(char *msg, size_t cap) {
+    char out[sizeof cz_msg];
+    size_t o = 0;
+    cap = cap < sizeof out ? cap : sizeof out;
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 5 < cap;) {
+        size_t const u = *p >= 0x80 ? utf8_len(p) : 0;
+        if (u) {
+            if (o + u + 1 >= cap) break;
+            memcpy(out + o, p, u);
+            o += u, p += u;
+        } else if (*p < 0x20 || *p >= 0x7f) {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p++);
+        } else {
+            out[o++] = (char)*p++;
+        }
+    }
+    out[o] = 0;
+    memcpy(msg, out, o + 1);
+}
+
 climz_status cz_error(climz_status code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(cz_msg, sizeof cz_msg, fmt, ap);
     va_end(ap);
+    escape_message(cz_msg, sizeof cz_msg);
     return code;
 }
 
@@ -65,6 +99,7 @@ climz_status cz_error_prefix(climz_status code, const char *fmt, ...) {
     memcpy(out + pl + 2, old, ol);
     out[pl + 2 + ol] = 0;
     memcpy(cz_msg, out, pl + 3 + ol);
+    escape_message(cz_msg, sizeof cz_msg);
     return code;
 }
 

@@ -51,10 +51,12 @@ climz_status cz_read_file(const char *path, uint8_t **data, size_t *size) {
 }
 
 climz_status cz_temp_path_beside(const char *path, char **tmp) {
-    size_t const n = strlen(path) + 16;
+    /* a temporary that a killed run to the same output left behind */
+    cz_temp_remove_stale(path);
+    size_t const n = strlen(path) + 40;
     char *t = malloc(n);
     CZ_RETURN_IF(!t, CLIMZ_ERR_ALLOC, "out of memory");
-    snprintf(t, n, "%s.tmp.XXXXXX", path);
+    snprintf(t, n, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
     int const fd = mkstemp(t);
     if (fd < 0) {
         int const e = errno;
@@ -67,17 +69,24 @@ climz_status cz_temp_path_beside(const char *path, char **tmp) {
     umask(mask);
     if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600: a stricter mode is harmless */ }
     close(fd);
+    cz_temp_register(t);
     *tmp = t;
     return CLIMZ_OK;
 }
 
 climz_status cz_rename_into_place(const char *tmp, const char *path) {
+    climz_status const ok = cz_output_replaceable(path);
+    if (ok != CLIMZ_OK) {
+        cz_temp_remove(tmp);
+        return ok;
+    }
     if (rename(tmp, path) != 0) {
         int const e = errno;
-        unlink(tmp);
+        cz_temp_remove(tmp);
         return cz_error(cz_status_from_errno(e), "%s: cannot rename output into place: %s", path,
                         strerror(e));
     }
+    cz_temp_forget(tmp);
     return CLIMZ_OK;
 }
 
@@ -123,7 +132,7 @@ climz_status cz_atomic_commit(cz_atomic *a) {
 
 void cz_atomic_abort(cz_atomic *a) {
     if (a->f) fclose(a->f);
-    if (a->tmp_path) unlink(a->tmp_path);
+    if (a->tmp_path) cz_temp_remove(a->tmp_path);
     free(a->tmp_path);
     free(a->final_path);
     memset(a, 0, sizeof *a);

@@ -68,6 +68,10 @@ void clz_writer_free(clz_writer *w) {
 
 size_t clz_writer_nchunks(const clz_writer *w) { return w->n; }
 size_t clz_writer_payload_bytes(const clz_writer *w) { return w->payload.size; }
+void clz_writer_rollback(clz_writer *w, size_t n, size_t bytes) {
+    if (n < w->n) w->n = n;
+    if (bytes < w->payload.size) w->payload.size = bytes;
+}
 
 climz_status clz_writer_add(clz_writer *w, uint32_t var, uint32_t t, uint16_t stream,
                             const void *data, size_t size) {

@@ -66,6 +66,9 @@ climz_status clz_writer_add(clz_writer *w, uint32_t var, uint32_t t, uint16_t st
 climz_status clz_writer_set_var_name(clz_writer *w, uint32_t var, const char *name);
 size_t clz_writer_nchunks(const clz_writer *w);
 size_t clz_writer_payload_bytes(const clz_writer *w); /* sum of the chunk sizes so far */
+/* Drops the chunks added after the writer had n chunks and `bytes` payload bytes (a variable
+ * coded again with other settings). */
+void clz_writer_rollback(clz_writer *w, size_t n, size_t bytes);
 /*! clz_writer_finish() : writes preamble, header_json (UTF-8, stored without its NUL),
  *  index and chunks to path atomically (temp file + rename). The writer stays valid, so a
  *  failed write may be retried. CLIMZ_ERR_INVALID_ARG (NULL header), CLIMZ_ERR_IO,

@@ -123,6 +123,8 @@ typedef struct cz_dataset {
     const struct io_source_ops *source; /* how the reader that opened a lazy data set reads
                                            values left on disk (io_internal.h); NULL if none */
     void *source_ctx;    /* that reader's state, passed to source's functions */
+    char *data_path;     /* the file the values are read from when it is not `path` (the
+                            DSET of a GrADS .ctl), NULL otherwise: an output must not be it */
 } cz_dataset;
 
 /* A gridded variable's values as float32: shape (nt, nz, ny, nx); nt is the first dim when

@@ -89,6 +89,7 @@ void io_free(cz_dataset *ds) {
         io_var_clear(v, n);
     }
     free(ds->vars);
+    free(ds->data_path);
     for (int i = 0; i < ds->ndims; i++) free(ds->dims[i].name);
     free(ds->dims);
     io_attrs_free(ds->gatts, ds->ngatts);

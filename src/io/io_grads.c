@@ -439,6 +439,7 @@ climz_status io_read_grads(const char *path, cz_dataset *ds) {
             snprintf(data_path, sizeof data_path, "%s", c.dset);
         }
         st = build(&c, path, data_path, ds);
+        if (!st && !(ds->data_path = cz_strdup(data_path))) st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
     }
     ctl_free(&c);
     free(s);

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <netcdf.h>
+#include <netcdf_mem.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -803,8 +804,10 @@ static climz_status write_all(nc_wctx *w, const cz_dataset *ds, int *ncdim, int 
 
 /* fails with CLIMZ_ERR_NO_SPACE when `need` bytes cannot fit beside path: free space of the
  * file system, or the process file-size limit */
-static climz_status check_room(const char *path, uint64_t need) {
+static climz_status check_room(const char *path, uint64_t need, uint64_t *room) {
+    *room = UINT64_MAX;
     struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) *room = rl.rlim_cur;
     if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
         return cz_error(CLIMZ_ERR_NO_SPACE, "%s: the output needs at least %llu bytes, over the "
                         "file-size limit of %llu", path, (unsigned long long)need,
@@ -815,6 +818,7 @@ static climz_status check_room(const char *path, uint64_t need) {
     struct statvfs fs;
     if (statvfs(dir, &fs) == 0) {
         uint64_t const avail = (uint64_t)fs.f_bavail * (uint64_t)fs.f_frsize;
+        if (avail < *room) *room = avail;
         if (avail < need)
             return cz_error(CLIMZ_ERR_NO_SPACE, "%s: the output needs at least %llu bytes, only "
                             "%llu are free", path, (unsigned long long)need, (unsigned long long)avail);
@@ -853,12 +857,22 @@ climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
         cmode = 0; /* CDF-1 classic */
     }
 
-    CZ_FORWARD(check_room(path, total));
+    uint64_t room;
+    CZ_FORWARD(check_room(path, total, &room));
     char *tmp = NULL;
-    CZ_FORWARD(cz_temp_path_beside(path, &tmp));
-    /* libnetcdf creates the file itself, with the usual permissions rather than mkstemp's
-     * 0600; the name stays ours through NC_NOCLOBBER */
-    unlink(tmp);
+    /* When HDF5 fails to write a file (disk full), libnetcdf's nc_close leaves HDF5 with a
+     * half-closed file that crashes the process in HDF5's exit handler. So where the room
+     * left is tight (under twice the estimate plus 16 MiB: the estimate counts the values
+     * only), NetCDF-4 is built in memory and written by us, which fails cleanly. Such a file
+     * lists groups and variables by name, not in creation order (libnetcdf's in-memory
+     * files do not track it), so the usual case stays on disk. */
+    int const in_memory = nc4 && room / 2 < total + ((uint64_t)8 << 20);
+    if (!in_memory) {
+        CZ_FORWARD(cz_temp_path_beside(path, &tmp));
+        /* libnetcdf creates the file itself, with the usual permissions rather than
+         * mkstemp's 0600; the name stays ours through NC_NOCLOBBER */
+        unlink(tmp);
+    }
     nc_wctx w = {path, -1, !nc4, NULL, NULL, 0};
     int *ncdim = cz_calloc((size_t)ds->ndims + 1, sizeof *ncdim);
     int *ncvar = cz_calloc((size_t)ds->nvars + 1, sizeof *ncvar);
@@ -867,13 +881,31 @@ climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
     int e;
     if (!ncdim || !ncvar || !vgrp) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory");
     errno = 0;
-    e = nc_create(tmp, NC_NOCLOBBER | cmode, &w.ncid);
+    if (in_memory) e = nc_create_mem(path, cmode, (size_t)(total / 8) + ((size_t)1 << 20), &w.ncid);
+    else e = nc_create(tmp, NC_NOCLOBBER | cmode, &w.ncid);
     if (e) {
         w.ncid = -1;
         st = nc_werr(e, &w, "cannot create", NULL);
         goto fail;
     }
     CZ_CHECK_GOTO(st, write_all(&w, ds, ncdim, ncvar, vgrp), fail);
+    if (in_memory) {
+        NC_memio mem = {0, NULL, 0};
+        e = nc_close_memio(w.ncid, &mem);
+        w.ncid = -1;
+        if (e) {
+            free(mem.memory);
+            st = nc_werr(e, &w, "closing (building) the output", NULL);
+            goto fail;
+        }
+        cz_atomic a;
+        st = cz_atomic_open(&a, path);
+        if (!st) st = cz_atomic_write(&a, mem.memory, mem.size);
+        if (!st) st = cz_atomic_commit(&a);
+        else if (a.tmp_path) cz_atomic_abort(&a);
+        free(mem.memory);
+        goto done;
+    }
     errno = 0;
     e = nc_close(w.ncid);
     w.ncid = -1;
@@ -886,7 +918,7 @@ climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
 fail:
     /* NetCDF-4: nc_close, not nc_abort, which crashes inside HDF5 after a failed write */
     if (w.ncid >= 0) (void)(nc4 ? nc_close(w.ncid) : nc_abort(w.ncid));
-    unlink(tmp);
+    if (tmp) cz_temp_remove(tmp);
 done:
     for (int i = 0; i < w.ng; i++) free(w.gpath[i]);
     free(w.gpath);

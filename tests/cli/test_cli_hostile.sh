@@ -1,0 +1,107 @@
+#!/bin/bash
+# What a careless or hostile user does (issue 20): a disk that fills while a NetCDF-4 output
+# is written, odd option values, damaged headers. Each must end with a message, a non-zero
+# exit, no crash and nothing left behind.
+. "$(dirname "$0")/clitest.sh"
+
+# --- a full disk while NetCDF-4 is written: the free-space check is an estimate (464,760
+# bytes for model_T.nc, 479,408 written), so a file-size limit between the two makes HDF5's
+# own writes fail; climz used to crash in HDF5's exit handler (exit 139)
+check "compress model_T" "$CLIMZ" compress --rel-error 1e-3 "$DATA/model_T.nc" -o "$OUT/mt.clz"
+for kb in 456 460 464 468; do
+    expect_fail "NetCDF-4 output over a ${kb} KB file-size limit" "NO_SPACE|too large|no space" "$OUT/mt.nc" \
+        bash -c "ulimit -f $kb; exec \"\$0\" decompress \"\$1\" -o \"\$2\"" "$CLIMZ" "$OUT/mt.clz" "$OUT/mt.nc"
+done
+check "decompress model_T without a limit" "$CLIMZ" decompress "$OUT/mt.clz" -o "$OUT/mt.nc"
+
+# --- option values that used to be accepted
+cp "$DATA/hgt.nc" "$OUT/h.nc"
+for t in abc '' 2x -1; do
+    expect_fail "--threads '$t'" "threads needs a whole number" "$OUT/x.clz" \
+        "$CLIMZ" compress --threads "$t" --rel-error 1e-2 "$OUT/h.nc" -o "$OUT/x.clz"
+done
+for v in '' , 'HGT,' ',HGT' 'HGT,,HGT'; do
+    expect_fail "--var '$v'" "var needs variable names" "$OUT/x.clz" \
+        "$CLIMZ" compress --var "$v" --rel-error 1e-2 "$OUT/h.nc" -o "$OUT/x.clz"
+done
+
+# --- synthetic NetCDF: a variable with no points (no records yet), an infinite value
+if command -v ncgen >/dev/null; then
+    cat >"$OUT/z.cdl" <<'CDL'
+netcdf z {
+dimensions: t = UNLIMITED ; y = 3 ; x = 4 ;
+variables:
+  float a(y, x) ; a:units = "K" ;
+  float b(t, y, x) ;
+data:
+  a = 1,2,3,4,5,6,7,8,9,10,11,12 ;
+}
+CDL
+    ncgen -o "$OUT/z.nc" "$OUT/z.cdl"
+    check "a zero-size variable is stored as it is, the others coded" \
+        "$CLIMZ" compress --rel-error 1e-2 "$OUT/z.nc" -o "$OUT/z.clz"
+    grep -q "note: variable 'b' has no points" "$OUT/last.out" && ok || bad "no note about the zero-size variable"
+    check "decompress with the zero-size variable" "$CLIMZ" decompress "$OUT/z.clz" -o "$OUT/z2.nc"
+    ncdump -h "$OUT/z2.nc" | grep -q "float b(t, y, x)" && ok || bad "the zero-size variable is missing"
+    sed 's/a = 1,2,3/a = 1,Infinity,3/' "$OUT/z.cdl" >"$OUT/inf.cdl"
+    ncgen -o "$OUT/inf.nc" "$OUT/inf.cdl"
+    expect_fail "--rel-error with an infinite value" "infinite value at a valid point" "$OUT/x.clz" \
+        "$CLIMZ" compress --rel-error 1e-2 "$OUT/inf.nc" -o "$OUT/x.clz"
+    grep -q "error bound inf" "$OUT/last.err" && bad "the message talks of an error bound inf" || ok
+    # an attribute name with terminal control bytes (patched in the file) is escaped
+    python3 -c "import sys; d=open(sys.argv[1],'rb').read(); open(sys.argv[2],'wb').write(d.replace(b'units', b'\x1b[2J\x07'))" \
+        "$OUT/z.nc" "$OUT/esc.nc"
+    "$CLIMZ" compress --rel-error 1e-2 "$OUT/esc.nc" -o "$OUT/esc.clz" >/dev/null 2>&1
+    "$CLIMZ" decompress "$OUT/esc.clz" -o "$OUT/esc2.nc" >/dev/null 2>"$OUT/esc.err"
+    if LC_ALL=C grep -q "$(printf '\033')" "$OUT/esc.err"; then bad "a control byte from the file reached the terminal"; else ok; fi
+    grep -q 'x1b' "$OUT/esc.err" && ok || bad "the escaped name is not in the message"
+fi
+
+# --- integer storage: the bound holds after rounding to the stored type (a byte with an
+# integer _FillValue inside the data range came back with errors of 2 at bound 1.06, and of
+# 1 at 0.6); checked with an independent reader when python3-netcdf4 is there
+if command -v ncgen >/dev/null && /usr/bin/python3 -c "import netCDF4" 2>/dev/null; then
+    cat >"$OUT/fill.cdl" <<'CDL'
+netcdf fill {
+dimensions: y = 4 ; x = 8 ;
+variables:
+  byte v(y, x) ; v:_FillValue = -1b ;
+  short p(y, x) ; p:scale_factor = 0.01 ; p:add_offset = 250. ;
+  float y(y) ; float x(x) ;
+data:
+  v = 0,1,2,3,4,5,6,7, 0,0,1,1,-1,2,3,4, 5,6,7,8,9,10,11,12, 0,3,0,3,0,3,0,3 ;
+  p = 0,7,13,-400,901,33,5,-5, 1,2,3,4,5,6,7,8, 100,-100,50,-50,25,-25,12,-12, 3,3,3,3,9,9,9,9 ;
+  y = 1,2,3,4 ; x = 1,2,3,4,5,6,7,8 ;
+}
+CDL
+    ncgen -o "$OUT/fill.nc" "$OUT/fill.cdl"
+    for E in 1.06 0.6 0.05 0.005; do
+        check "integer storage at $E" "$CLIMZ" compress --max-abs-error $E "$OUT/fill.nc" -o "$OUT/fill.clz"
+        check "integer storage at $E: decompress" "$CLIMZ" decompress "$OUT/fill.clz" -o "$OUT/fill2.nc"
+        check "integer storage at $E: the bound holds in the file" /usr/bin/python3 -c "
+import sys, netCDF4, numpy as np
+for n in ('v', 'p'):
+    a = netCDF4.Dataset(sys.argv[1])[n][:]; b = netCDF4.Dataset(sys.argv[2])[n][:]
+    ma, mb = np.ma.getmaskarray(a), np.ma.getmaskarray(b)
+    err = np.abs(a.astype(float) - b.astype(float))[~ma & ~mb].max()
+    print(n, 'masks differ', int((ma != mb).sum()), 'max error', err, file=sys.stderr)
+    assert (ma == mb).all() and err <= $E * (1 + 1e-6), n
+" "$OUT/fill.nc" "$OUT/fill2.nc"
+    done
+fi
+
+# --- damaged headers with a valid container (CRCs recomputed): duplicate entries (2,000 of
+# them took 6 s to decode one by one) and impossible shapes (info printed them, exit 0)
+check "compress hgt" "$CLIMZ" compress --rel-error 1e-2 "$OUT/h.nc" -o "$OUT/h.clz"
+hdr() { python3 "$(dirname "$0")/clz_header.py" "$OUT/h.clz" "$OUT/$1" "$2"; }
+hdr dup.clz 'dict(h, variables=h["variables"] * 2000)'
+expect_fail "2,000 duplicate header entries" "more than once" "$OUT/x.nc" "$CLIMZ" decompress "$OUT/dup.clz" -o "$OUT/x.nc"
+expect_fail "info: duplicate header entries" "more than once" - "$CLIMZ" info "$OUT/dup.clz"
+hdr dims.clz 'dict(h, variables=[dict(v, shape=[21, 1, -73, 99999]) for v in h["variables"]])'
+expect_fail "info: impossible shape" "shape does not match" - "$CLIMZ" info "$OUT/dims.clz"
+expect_fail "decompress: impossible shape" "shape does not match" "$OUT/x.nc" "$CLIMZ" decompress "$OUT/dims.clz" -o "$OUT/x.nc"
+hdr dims2.clz 'dict(h, variables=[dict(v, shape=[21, 1, 144, 73]) for v in h["variables"]])'
+check "a transposed shape with the same points still decodes" "$CLIMZ" info "$OUT/dims2.clz"
+hdr idx.clz 'dict(h, variables=[dict(v, index=99) for v in h["variables"]])'
+expect_fail "header entry naming a stored variable" "as coded|more than once|names variable" - "$CLIMZ" info "$OUT/idx.clz"
+finish
