@@ -15,7 +15,8 @@
  * SSE2 (the x86-64 baseline), so with GCC on x86-64 the functions marked NN_SIMD_CLONES are
  * also compiled for AVX2 and AVX-512 and picked at load time (ifunc). The formula is the
  * same in every clone: lanes change how many elements run at once, not the arithmetic. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(CLIMZ_NO_IFUNC) /* ThreadSanitizer: an ifunc resolver runs before its runtime */
 #define NN_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NN_SIMD_CLONES
