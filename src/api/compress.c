@@ -69,34 +69,26 @@ static json_t *dims_json(const cz_dataset *ds, const cz_var *v) {
     return a;
 }
 
-climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
-                                const cz_dataset *ds, int i, const cz_field *fp, clz_writer *w, json_t **entry) {
+double api_field_bound(const climz_ctx *ctx, const cz_field *f) {
+    double lo, hi;
+    size_t nvalid;
+    field_range(f, f->nt * f->nz * f->ny * f->nx, &lo, &hi, &nvalid);
+    return ctx->rel_error > 0 ? ctx->rel_error * (hi - lo) : ctx->max_abs_error;
+}
+
+climz_status api_write_masks(clz_writer *w, uint32_t var, const cz_field *f, size_t *bytes) {
+    return write_masks(w, var, f, bytes);
+}
+
+climz_status api_entry_finish(const climz_ctx *ctx, const api_codec *c, const cz_dataset *ds, int i,
+                              const cz_field *fp, const float *decoded, size_t mask_bytes, json_t *e) {
     cz_field const f = *fp;
-    float *decoded = NULL;
-    climz_status st = CLIMZ_OK;
     const cz_var *v = &ds->vars[i];
-    size_t n;
-    if (!cz_mul_ok(f.nt * f.nz, f.ny * f.nx, &n) || n == 0)
-        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_EMPTY, "variable '%s' has no points (a dimension of size 0)",
-                     v->name);
+    size_t const n = f.nt * f.nz * f.ny * f.nx;
     double lo, hi;
     size_t nvalid;
     field_range(&f, n, &lo, &hi, &nvalid);
-    double const range = hi - lo;
-    double const E = ctx->rel_error > 0 ? ctx->rel_error * range : ctx->max_abs_error;
-    decoded = malloc(n * sizeof *decoded);
-    if (!decoded) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
-    size_t mask_bytes = 0;
-    CZ_CHECK_GOTO(st, clz_writer_set_var_name(w, (uint32_t)i, v->name), done);
-    CZ_CHECK_GOTO(st, write_masks(w, (uint32_t)i, &f, &mask_bytes), done);
-
-    json_t *e = json_object();
-    api_encode_args const args = {ctx, opts, ds, i, &f, E};
-    st = c->encode(&args, w, decoded, e);
-    if (st) {
-        json_decref(e);
-        goto done;
-    }
+    double const E = ctx->rel_error > 0 ? ctx->rel_error * (hi - lo) : ctx->max_abs_error;
     json_object_set_new(e, "name", json_string(v->name));
     json_object_set_new(e, "index", json_integer(i));
     json_object_set_new(e, "codec", json_string(c->name));
@@ -117,10 +109,33 @@ climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts 
     if (nvalid) {
         met_field_view const view = {f.values, decoded, f.miss, f.lat, f.nt * f.nz, f.ny, f.nx};
         met_stats s;
-        CZ_CHECK_GOTO(st, met_compare(&view, &s), done_entry);
+        CZ_FORWARD(met_compare(&view, &s));
         json_object_set_new(e, "errors", stats_json(&s));
     }
-done_entry:
+    return CLIMZ_OK;
+}
+
+climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
+                                const cz_dataset *ds, int i, const cz_field *fp, clz_writer *w, json_t **entry) {
+    cz_field const f = *fp;
+    float *decoded = NULL;
+    climz_status st = CLIMZ_OK;
+    const cz_var *v = &ds->vars[i];
+    size_t n;
+    if (!cz_mul_ok(f.nt * f.nz, f.ny * f.nx, &n) || n == 0)
+        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_EMPTY, "variable '%s' has no points (a dimension of size 0)",
+                     v->name);
+    double const E = api_field_bound(ctx, &f);
+    decoded = malloc(n * sizeof *decoded);
+    if (!decoded) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
+    size_t mask_bytes = 0;
+    CZ_CHECK_GOTO(st, clz_writer_set_var_name(w, (uint32_t)i, v->name), done);
+    CZ_CHECK_GOTO(st, write_masks(w, (uint32_t)i, &f, &mask_bytes), done);
+
+    json_t *e = json_object();
+    api_encode_args const args = {ctx, opts, ds, i, &f, E};
+    st = c->encode(&args, w, decoded, e);
+    if (!st) st = api_entry_finish(ctx, c, ds, i, &f, decoded, mask_bytes, e);
     if (st) json_decref(e);
     else *entry = e;
 done:
