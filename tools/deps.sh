@@ -4,7 +4,8 @@
 set -e
 PKGS="build-essential cmake pkg-config libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools
 libopenblas-dev libjansson-dev nettle-dev libzstd-dev zlib1g-dev libzfp-dev zfp libfpzip-dev fpzip-utils zstd
-libhdf5-dev hdf5-tools hdf5-filter-plugin-zfp-serial python3-h5py python3-netcdf4 python3-xarray"
+libhdf5-dev hdf5-tools hdf5-filter-plugin-zfp-serial python3-h5py python3-netcdf4 python3-xarray
+libopenmpi-dev openmpi-bin"
 # the Python package (python/climz) and its tests: numpy API, xarray backend, Zarr codec, Dask, plots
 PKGS="$PKGS python3-numpy python3-zarr python3-numcodecs python3-dask python3-distributed
 python3-matplotlib python3-pytest"

@@ -45,6 +45,20 @@ const api_codec *api_codec_for(const climz_compress_opts *opts);
  * into w, and its header entry (shape, bound, range, errors) into *entry. */
 climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
                                 const cz_dataset *ds, int i, const cz_field *f, clz_writer *w, json_t **entry);
+/* The pieces of api_compress_field(), for drivers that code a field in parts (src/mpi/):
+ * the error bound of the loaded field f of variable v (E absolute, in whole quanta for integer
+ * storage; asked: E > 0 before the quanta; quantum 0 for float storage), its mask chunks
+ * (*bytes += their size), and the driver's keys of its header entry e (after the codec's),
+ * with the errors measured against decoded (the whole field as the decoder returns it). */
+typedef struct api_bound {
+    double E;
+    int asked;
+    double quantum;
+} api_bound;
+climz_status api_field_bound(const climz_ctx *ctx, const cz_var *v, const cz_field *f, api_bound *b);
+climz_status api_write_masks(clz_writer *w, uint32_t var, const cz_field *f, size_t *bytes);
+climz_status api_entry_finish(const climz_ctx *ctx, const api_codec *c, const cz_dataset *ds, int i,
+                              const cz_field *f, const float *decoded, size_t mask_bytes, double E, json_t *e);
 /* A new header object with an empty "variables" array; source may be NULL. */
 json_t *api_header_new(const char *codec, const char *source, const char *source_format);
 /* Adds the schema chunk (variables with stored[i] keep their values) and float32_bytes, and
@@ -56,6 +70,13 @@ climz_status api_header_finish(const cz_dataset *ds, const uint8_t *stored, json
  * tlen its length in the file; ds's dims may already be cut to the requested range. */
 climz_status api_decode_field(const climz_ctx *ctx, const clz_reader *r, const cz_dataset *ds, json_t *e, int tdim,
                               size_t tlen, size_t t0, size_t nt, const climz_decompress_opts *opts, cz_field *f);
+/* api_decode_clz() with the coded fields obtained by fetch (arguments as api_decode_field,
+ * which it replaces; NULL = api_decode_field): the MPI driver decodes steps on other ranks. */
+typedef climz_status (*api_field_fetch)(void *user, const climz_ctx *ctx, const clz_reader *r, const cz_dataset *ds, json_t *e, int tdim,
+                                        size_t tlen, size_t t0, size_t nt, const climz_decompress_opts *opts,
+                                        cz_field *f);
+climz_status api_decode_clz_fetch(const climz_ctx *ctx, const char *path, const climz_decompress_opts *opts, api_field_fetch fetch,
+                                  void *user, api_decoded *out);
 /* The time dimension of a file (-1 if none), from its header's variable list. */
 int api_find_time_dim(const cz_dataset *ds, json_t *vars);
 /* Opens a .clz image in memory without copying it (it must outlive r): like api_open_clz. */

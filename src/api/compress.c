@@ -69,70 +69,36 @@ static json_t *dims_json(const cz_dataset *ds, const cz_var *v) {
     return a;
 }
 
-climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
-                                const cz_dataset *ds, int i, const cz_field *fp, clz_writer *w, json_t **entry) {
+climz_status api_field_bound(const climz_ctx *ctx, const cz_var *v, const cz_field *f, api_bound *b) {
+    double lo, hi;
+    size_t nvalid;
+    field_range(f, f->nt * f->nz * f->ny * f->nx, &lo, &hi, &nvalid);
+    double const range = hi - lo;
+    CZ_RETURN_IF(ctx->rel_error > 0 && !isfinite(range), CLIMZ_ERR_INVALID_ARG,
+                 "variable '%s' has an infinite value at a valid point (range %g to %g), so a bound "
+                 "relative to its range (--rel-error) is not defined; give --max-abs-error instead",
+                 v->name, lo, hi);
+    b->E = ctx->rel_error > 0 ? ctx->rel_error * range : ctx->max_abs_error;
+    /* integer-valued storage: the bound in whole quanta, so that the value written after
+     * rounding is within E (storage.c); E = 0 asked is lossless (residual) or no bound */
+    b->asked = b->E > 0;
+    b->quantum = api_storage_quantum(v);
+    if (b->quantum > 0) b->E = api_bound_in_quanta(b->E, b->quantum);
+    return CLIMZ_OK;
+}
+
+climz_status api_write_masks(clz_writer *w, uint32_t var, const cz_field *f, size_t *bytes) {
+    return write_masks(w, var, f, bytes);
+}
+
+climz_status api_entry_finish(const climz_ctx *ctx, const api_codec *c, const cz_dataset *ds, int i,
+                              const cz_field *fp, const float *decoded, size_t mask_bytes, double E, json_t *e) {
     cz_field const f = *fp;
-    float *decoded = NULL;
-    climz_status st = CLIMZ_OK;
     const cz_var *v = &ds->vars[i];
-    size_t n;
-    if (!cz_mul_ok(f.nt * f.nz, f.ny * f.nx, &n) || n == 0)
-        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_EMPTY, "variable '%s' has no points (a dimension of size 0)",
-                     v->name);
+    size_t const n = f.nt * f.nz * f.ny * f.nx;
     double lo, hi;
     size_t nvalid;
     field_range(&f, n, &lo, &hi, &nvalid);
-    double const range = hi - lo;
-    if (ctx->rel_error > 0 && !isfinite(range))
-        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_INVALID_ARG, "variable '%s' has an infinite value at a "
-                     "valid point (range %g to %g), so a bound relative to its range (--rel-error) "
-                     "is not defined; give --max-abs-error instead", v->name, lo, hi);
-    double E = ctx->rel_error > 0 ? ctx->rel_error * range : ctx->max_abs_error;
-    /* integer-valued storage: the bound in whole quanta, so that the value written after
-     * rounding is within E (storage.c); E = 0 asked is lossless (residual) or no bound */
-    int const bound_asked = E > 0;
-    double const q = api_storage_quantum(v);
-    if (q > 0) E = api_bound_in_quanta(E, q);
-    decoded = malloc(n * sizeof *decoded);
-    if (!decoded) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
-    size_t mask_bytes = 0;
-    CZ_CHECK_GOTO(st, clz_writer_set_var_name(w, (uint32_t)i, v->name), done);
-    CZ_CHECK_GOTO(st, write_masks(w, (uint32_t)i, &f, &mask_bytes), done);
-
-    size_t const mark_n = clz_writer_nchunks(w), mark_b = clz_writer_payload_bytes(w);
-    const api_codec *const residual = api_codec_find("residual");
-    json_t *e = NULL;
-    for (;;) {
-        /* a bound under one quantum means lossless, which only the residual codec does */
-        if (bound_asked && E == 0) c = residual;
-        e = json_object();
-        api_encode_args const args = {ctx, opts, ds, i, &f, E};
-        st = c->encode(&args, w, decoded, e);
-        if (st) {
-            json_decref(e);
-            goto done;
-        }
-        size_t bad = 0;
-        for (size_t k = 0; k < n; k++) bad += !f.miss[k] && !isfinite(decoded[k]);
-        if (bad) { /* a learned codec's network gave NaN/inf: the residual codec, or fail */
-            json_decref(e);
-            clz_writer_rollback(w, mark_n, mark_b);
-            if (c == residual || !bound_asked)
-                CZ_FAIL_GOTO(st, done, CLIMZ_ERR_BOUND, "the %s codec reconstructs %zu valid "
-                             "points as NaN or infinity", c->name, bad);
-            c = residual;
-            continue;
-        }
-        /* a valid value written as the fill value (an integer _FillValue inside the data
-         * range) would be lost: code again with half the quanta, down to lossless */
-        if (api_round_to_storage(v, decoded, f.miss, n) && bound_asked && E > 0) {
-            json_decref(e);
-            clz_writer_rollback(w, mark_n, mark_b);
-            E = api_bound_in_quanta(floor(E / q / 2) * q, q);
-            continue;
-        }
-        break;
-    }
     json_object_set_new(e, "name", json_string(v->name));
     json_object_set_new(e, "index", json_integer(i));
     json_object_set_new(e, "codec", json_string(c->name));
@@ -153,10 +119,76 @@ climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts 
     if (nvalid) {
         met_field_view const view = {f.values, decoded, f.miss, f.lat, f.nt * f.nz, f.ny, f.nx};
         met_stats s;
-        CZ_CHECK_GOTO(st, met_compare(&view, &s), done_entry);
+        CZ_FORWARD(met_compare(&view, &s));
         json_object_set_new(e, "errors", stats_json(&s));
     }
-done_entry:
+    return CLIMZ_OK;
+}
+
+/* Codes f with codec c under bound b into w (after mark_n chunks, mark_b bytes), checking what
+ * the decoder will give: a learned codec's NaN/inf falls back to the residual codec (under a
+ * bound) or fails; a valid value written as an integer fill value codes again with half the
+ * quanta. *c and b->E are what was finally used; *entry the codec's keys. */
+static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec **c,
+                                   const cz_dataset *ds, int i, const cz_field *f, api_bound *b, clz_writer *w,
+                                   float *decoded, json_t **entry) {
+    const cz_var *v = &ds->vars[i];
+    size_t const n = f->nt * f->nz * f->ny * f->nx;
+    size_t const mark_n = clz_writer_nchunks(w), mark_b = clz_writer_payload_bytes(w);
+    const api_codec *const residual = api_codec_find("residual");
+    for (;;) {
+        /* a bound under one quantum means lossless, which only the residual codec does */
+        if (b->asked && b->E == 0) *c = residual;
+        json_t *e = json_object();
+        api_encode_args const args = {ctx, opts, ds, i, f, b->E};
+        climz_status const st = (*c)->encode(&args, w, decoded, e);
+        if (st) {
+            json_decref(e);
+            return st;
+        }
+        size_t bad = 0;
+        for (size_t k = 0; k < n; k++) bad += !f->miss[k] && !isfinite(decoded[k]);
+        if (bad) { /* a learned codec's network gave NaN/inf: the residual codec, or fail */
+            json_decref(e);
+            clz_writer_rollback(w, mark_n, mark_b);
+            CZ_RETURN_IF(*c == residual || !b->asked, CLIMZ_ERR_BOUND,
+                         "the %s codec reconstructs %zu valid points as NaN or infinity", (*c)->name, bad);
+            *c = residual;
+            continue;
+        }
+        /* a valid value written as the fill value (an integer _FillValue inside the data
+         * range) would be lost: code again with half the quanta, down to lossless */
+        if (api_round_to_storage(v, decoded, f->miss, n) && b->asked && b->E > 0) {
+            json_decref(e);
+            clz_writer_rollback(w, mark_n, mark_b);
+            b->E = api_bound_in_quanta(floor(b->E / b->quantum / 2) * b->quantum, b->quantum);
+            continue;
+        }
+        *entry = e;
+        return CLIMZ_OK;
+    }
+}
+
+climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
+                                const cz_dataset *ds, int i, const cz_field *fp, clz_writer *w, json_t **entry) {
+    cz_field const f = *fp;
+    float *decoded = NULL;
+    climz_status st = CLIMZ_OK;
+    const cz_var *v = &ds->vars[i];
+    size_t n;
+    if (!cz_mul_ok(f.nt * f.nz, f.ny * f.nx, &n) || n == 0)
+        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_EMPTY, "variable '%s' has no points (a dimension of size 0)",
+                     v->name);
+    api_bound b;
+    CZ_CHECK_GOTO(st, api_field_bound(ctx, v, &f, &b), done);
+    decoded = malloc(n * sizeof *decoded);
+    if (!decoded) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
+    size_t mask_bytes = 0;
+    CZ_CHECK_GOTO(st, clz_writer_set_var_name(w, (uint32_t)i, v->name), done);
+    CZ_CHECK_GOTO(st, write_masks(w, (uint32_t)i, &f, &mask_bytes), done);
+    json_t *e = NULL;
+    CZ_CHECK_GOTO(st, encode_checked(ctx, opts, &c, ds, i, &f, &b, w, decoded, &e), done);
+    st = api_entry_finish(ctx, c, ds, i, &f, decoded, mask_bytes, b.E, e);
     if (st) json_decref(e);
     else *entry = e;
 done:

@@ -134,9 +134,11 @@ done:
 /* Decodes coded variable e into ds, whose time dim (tdim, tlen steps in the file) has already
  * been cut to [t0, t0+nt). */
 static climz_status decode_var(const climz_ctx *ctx, const clz_reader *r, cz_dataset *ds, json_t *e, int tdim,
-                               size_t tlen, size_t t0, size_t nt, const climz_decompress_opts *opts) {
+                               size_t tlen, size_t t0, size_t nt, const climz_decompress_opts *opts,
+                               api_field_fetch fetch, void *user) {
     cz_field f;
-    CZ_FORWARD(api_decode_field(ctx, r, ds, e, tdim, tlen, t0, nt, opts, &f));
+    CZ_FORWARD(fetch ? fetch(user, ctx, r, ds, e, tdim, tlen, t0, nt, opts, &f)
+                     : api_decode_field(ctx, r, ds, e, tdim, tlen, t0, nt, opts, &f));
     int const vi = (int)json_integer_value(json_object_get(e, "index"));
     climz_status const st = io_store_field(ds, vi, &f);
     io_field_free(&f);
@@ -187,6 +189,11 @@ climz_status api_open_clz(const char *path, clz_reader **r, json_t **header, cz_
 
 climz_status api_decode_clz(const climz_ctx *ctx, const char *path, const climz_decompress_opts *opts,
                             api_decoded *out) {
+    return api_decode_clz_fetch(ctx, path, opts, NULL, NULL, out);
+}
+
+climz_status api_decode_clz_fetch(const climz_ctx *ctx, const char *path, const climz_decompress_opts *opts,
+                                  api_field_fetch fetch, void *user, api_decoded *out) {
     memset(out, 0, sizeof *out);
     CZ_RETURN_IF(opts && (opts->time_first < 0 || opts->time_count < 0), CLIMZ_ERR_INVALID_ARG,
                  "negative time range");
@@ -239,7 +246,7 @@ climz_status api_decode_clz(const climz_ctx *ctx, const char *path, const climz_
     }
     json_array_foreach(jvars, k, e) {
         int const vi = (int)json_integer_value(json_object_get(e, "index"));
-        if (keep[vi]) CZ_CHECK_GOTO(st, decode_var(ctx, r, ds, e, tdim, tlen, t0, nt, opts), done);
+        if (keep[vi]) CZ_CHECK_GOTO(st, decode_var(ctx, r, ds, e, tdim, tlen, t0, nt, opts, fetch, user), done);
     }
     io_drop_vars(ds, keep);
     out->header_json = cz_strdup(clz_reader_header(r));

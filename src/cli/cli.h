@@ -15,4 +15,14 @@ int cli_info_nc4(const char *path, int json);
 /* SIGTERM/SIGINT/SIGHUP remove the temporary output files before the program ends */
 void cli_install_signal_handlers(void);
 
+/* MPI (mpi_cli.c): started only under mpirun and only where CMake found MPI; otherwise one
+ * process (size 1, rank 0) and the plain library calls. */
+#include "climz.h"
+int cli_mpi_start(int *argc, char ***argv); /* MPI_Init under mpirun; returns the rank count */
+void cli_mpi_stop(void);                    /* MPI_Finalize if started */
+int cli_mpi_rank(void);
+int cli_mpi_size(void);
+climz_status cli_mpi_compress(climz_ctx *ctx, const char *in, const char *out, const climz_compress_opts *o);
+climz_status cli_mpi_decompress(climz_ctx *ctx, const char *in, const char *out, const climz_decompress_opts *o);
+
 #endif

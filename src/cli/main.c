@@ -285,8 +285,9 @@ static int cmd_compress(climz_ctx *ctx, const cli_opts *o) {
     climz_compress_opts const co = {.codec = o->codec, .vars = o->nvars ? o->vars : NULL, .model = o->model,
                                     .options = o->noptions ? o->options : NULL, .progress = print_progress,
                                     .progress_user = &progressed};
-    s = climz_compress_file(ctx, o->in, o->out, &co);
+    s = cli_mpi_compress(ctx, o->in, o->out, &co); /* climz_compress_file, spread over ranks under mpirun */
     if (progressed && isatty(2)) fputc('\n', stderr); /* end the overwritten line */
+    if (cli_mpi_rank()) return s ? 1 : 0;           /* rank 0 alone reports */
     if (s) return fail(ctx, s);
     char *info = NULL;
     s = climz_info_json(ctx, o->out, &info);
@@ -302,7 +303,8 @@ static int cmd_decompress(climz_ctx *ctx, const cli_opts *o) {
     climz_decompress_opts const d = {.vars = o->nvars ? o->vars : NULL, .time_first = o->t_first,
                                      .time_count = o->t_count, .model = o->model,
                                      .options = o->noptions ? o->options : NULL};
-    climz_status const s = climz_decompress_file(ctx, o->in, o->out, &d);
+    climz_status const s = cli_mpi_decompress(ctx, o->in, o->out, &d);
+    if (cli_mpi_rank()) return s ? 1 : 0;
     if (s) return fail(ctx, s);
     if (!o->json) printf("%s -> %s\n", o->in, o->out);
     return 0;
@@ -360,6 +362,7 @@ int main(int argc, char **argv) {
     cli_opts o;
     int const r = parse_opts(argc, argv, &o);
     if (r) return r;
+    if (!strcmp(argv[1], "compress") || !strcmp(argv[1], "decompress")) cli_mpi_start(&argc, &argv);
     climz_ctx *ctx = climz_ctx_create();
     if (!ctx) { fprintf(stderr, "climz: out of memory\n"); return 1; }
     int rc = 2;
@@ -373,5 +376,6 @@ int main(int argc, char **argv) {
         usage(stderr);
     }
     climz_ctx_free(ctx);
+    cli_mpi_stop();
     return rc;
 }

@@ -47,6 +47,7 @@ struct clz_writer {
     clz_chunk *chunks; /* offset = position in payload until finish */
     size_t n, cap;
     cz_buf payload;
+    uint64_t ext_bytes; /* payload bytes of external chunks (written elsewhere), see clz_writer_add_external */
     clz_wname *names;
     size_t nnames, names_cap;
 };
@@ -67,16 +68,13 @@ void clz_writer_free(clz_writer *w) {
 }
 
 size_t clz_writer_nchunks(const clz_writer *w) { return w->n; }
-size_t clz_writer_payload_bytes(const clz_writer *w) { return w->payload.size; }
-void clz_writer_rollback(clz_writer *w, size_t n, size_t bytes) {
+size_t clz_writer_payload_bytes(const clz_writer *w) { return w->payload.size + (size_t)w->ext_bytes; }
+void clz_writer_rollback(clz_writer *w, size_t n, size_t bytes) { /* chunks in the payload only */
     if (n < w->n) w->n = n;
-    if (bytes < w->payload.size) w->payload.size = bytes;
+    if (bytes - (size_t)w->ext_bytes < w->payload.size) w->payload.size = bytes - (size_t)w->ext_bytes;
 }
 
-climz_status clz_writer_add(clz_writer *w, uint32_t var, uint32_t t, uint16_t stream,
-                            const void *data, size_t size) {
-    CZ_RETURN_IF(stream == 0, CLIMZ_ERR_INVALID_ARG, "chunk stream 0 is reserved");
-    CZ_RETURN_IF(size && !data, CLIMZ_ERR_INVALID_ARG, "chunk data is NULL");
+static climz_status writer_grow(clz_writer *w) {
     CZ_RETURN_IF(w->n >= UINT32_MAX - 1, CLIMZ_ERR_INVALID_ARG, "too many chunks");
     if (w->n == w->cap) {
         size_t const cap = w->cap ? 2 * w->cap : 64;
@@ -85,6 +83,33 @@ climz_status clz_writer_add(clz_writer *w, uint32_t var, uint32_t t, uint16_t st
         w->chunks = c;
         w->cap = cap;
     }
+    return CLIMZ_OK;
+}
+
+climz_status clz_writer_add_external(clz_writer *w, uint32_t var, uint32_t t, uint16_t stream, uint64_t size,
+                                     uint32_t crc) {
+    CZ_RETURN_IF(stream == 0, CLIMZ_ERR_INVALID_ARG, "chunk stream 0 is reserved");
+    CZ_RETURN_IF(w->payload.size, CLIMZ_ERR_INVALID_ARG, "a writer holds stored or external chunks, not both");
+    CZ_FORWARD(writer_grow(w));
+    clz_chunk *c = &w->chunks[w->n++];
+    *c = (clz_chunk){.var = var, .t = t, .stream = stream, .offset = w->ext_bytes, .size = size, .crc = crc};
+    w->ext_bytes += size;
+    return CLIMZ_OK;
+}
+
+climz_status clz_writer_chunk_at(const clz_writer *w, size_t i, clz_chunk *c, const uint8_t **data) {
+    CZ_RETURN_IF(i >= w->n, CLIMZ_ERR_NOT_FOUND, "chunk %zu of %zu", i, w->n);
+    *c = w->chunks[i];
+    *data = w->ext_bytes ? NULL : w->payload.data + c->offset;
+    return CLIMZ_OK;
+}
+
+climz_status clz_writer_add(clz_writer *w, uint32_t var, uint32_t t, uint16_t stream,
+                            const void *data, size_t size) {
+    CZ_RETURN_IF(stream == 0, CLIMZ_ERR_INVALID_ARG, "chunk stream 0 is reserved");
+    CZ_RETURN_IF(size && !data, CLIMZ_ERR_INVALID_ARG, "chunk data is NULL");
+    CZ_RETURN_IF(w->ext_bytes, CLIMZ_ERR_INVALID_ARG, "a writer holds stored or external chunks, not both");
+    CZ_FORWARD(writer_grow(w));
     /* duplicates are rejected at finish (one sort) rather than here (n^2) */
     size_t const at = w->payload.size;
     CZ_FORWARD(cz_buf_put(&w->payload, data, size));
@@ -190,7 +215,7 @@ static climz_status writer_layout(clz_writer *w, const char *header_json, cz_buf
     cz_store_le32(pre + 12, CLZ_PREAMBLE_SIZE);
     cz_store_le32(pre + 16, 0); /* flags */
     cz_store_le32(pre + 20, cz_crc32c(0, header_json, hsize));
-    cz_store_le64(pre + 24, data_off + w->payload.size);
+    cz_store_le64(pre + 24, data_off + w->payload.size + w->ext_bytes);
     cz_store_le64(pre + 32, CLZ_PREAMBLE_SIZE);
     cz_store_le64(pre + 40, hsize);
     cz_store_le64(pre + 48, index_off);
@@ -208,7 +233,12 @@ out:
     return st;
 }
 
+climz_status clz_writer_head(clz_writer *w, const char *header_json, cz_buf *head) {
+    return writer_layout(w, header_json, head);
+}
+
 climz_status clz_writer_finish_mem(clz_writer *w, const char *header_json, cz_buf *out) {
+    CZ_RETURN_IF(w->ext_bytes, CLIMZ_ERR_INVALID_ARG, "the writer has external chunks: use clz_writer_head");
     cz_buf head = {0};
     climz_status st = writer_layout(w, header_json, &head);
     if (st == CLIMZ_OK) st = cz_buf_put(out, head.data, head.size);
@@ -218,6 +248,7 @@ climz_status clz_writer_finish_mem(clz_writer *w, const char *header_json, cz_bu
 }
 
 climz_status clz_writer_finish_into(clz_writer *w, const char *header_json, void *dst, size_t cap, size_t *written) {
+    CZ_RETURN_IF(w->ext_bytes, CLIMZ_ERR_INVALID_ARG, "the writer has external chunks: use clz_writer_head");
     cz_buf head = {0};
     CZ_FORWARD(writer_layout(w, header_json, &head));
     size_t const total = head.size + w->payload.size;
@@ -233,6 +264,7 @@ climz_status clz_writer_finish_into(clz_writer *w, const char *header_json, void
 }
 
 climz_status clz_writer_finish(clz_writer *w, const char *header_json, const char *path) {
+    CZ_RETURN_IF(w->ext_bytes, CLIMZ_ERR_INVALID_ARG, "the writer has external chunks: use clz_writer_head");
     cz_buf head = {0};
     CZ_FORWARD(writer_layout(w, header_json, &head));
     cz_atomic a;

@@ -82,6 +82,19 @@ climz_status clz_writer_finish_mem(clz_writer *w, const char *header_json, cz_bu
 climz_status clz_writer_finish_into(clz_writer *w, const char *header_json, void *dst, size_t cap, size_t *written);
 void clz_writer_free(clz_writer *w); /* NULL allowed */
 
+/* For writers that lay payloads down themselves (the MPI driver, src/mpi/: every rank writes
+ * its chunks at its offset of one shared file). A writer holds stored chunks (clz_writer_add)
+ * or external ones, never both. */
+/*! clz_writer_add_external() : appends an index entry whose payload (size bytes, CRC-32C crc)
+ *  the caller writes at data start + the sizes of the entries before it. */
+climz_status clz_writer_add_external(clz_writer *w, uint32_t var, uint32_t t, uint16_t stream, uint64_t size,
+                                     uint32_t crc);
+/*! clz_writer_head() : preamble + header + index (the bytes before the first payload) into head. */
+climz_status clz_writer_head(clz_writer *w, const char *header_json, cz_buf *head);
+/*! clz_writer_chunk_at() : entry i in the order added (offset relative to the first payload)
+ *  and its stored payload (*data NULL for external chunks). CLIMZ_ERR_NOT_FOUND past the end. */
+climz_status clz_writer_chunk_at(const clz_writer *w, size_t i, clz_chunk *c, const uint8_t **data);
+
 /* ---- reading ---------------------------------------------------------------------- */
 
 typedef struct clz_reader clz_reader;

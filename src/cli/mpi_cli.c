@@ -1,0 +1,64 @@
+/* mpi_cli.c — the climz program under mpirun (README "MPI"). Built with MPI when CMake found
+ * it (CLIMZ_HAVE_MPI); without it, or when the program was not started by mpirun, every
+ * function here is the one-process behaviour. */
+#include "cli.h"
+
+#include <stdlib.h>
+
+#ifdef CLIMZ_HAVE_MPI
+#include "mpi/climz_mpi.h"
+
+static int mpi_on, mpi_rank, mpi_size = 1;
+
+/* mpirun (OpenMPI, MPICH, Slurm's PMI) sets one of these in every process it starts; a
+ * program run alone does not start MPI (a singleton MPI_Init is slow and noisy). */
+static int under_mpirun(void) {
+    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE");
+}
+
+int cli_mpi_start(int *argc, char ***argv) {
+    if (mpi_on || !under_mpirun()) return mpi_size;
+    int provided;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) return 1;
+    mpi_on = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
+    return mpi_size;
+}
+
+void cli_mpi_stop(void) {
+    if (mpi_on) MPI_Finalize();
+    mpi_on = 0;
+}
+
+int cli_mpi_rank(void) { return mpi_rank; }
+int cli_mpi_size(void) { return mpi_size; }
+
+climz_status cli_mpi_compress(climz_ctx *ctx, const char *in, const char *out, const climz_compress_opts *o) {
+    if (mpi_size > 1) return czmpi_compress_file(ctx, in, out, o, MPI_COMM_WORLD);
+    return climz_compress_file(ctx, in, out, o);
+}
+
+climz_status cli_mpi_decompress(climz_ctx *ctx, const char *in, const char *out, const climz_decompress_opts *o) {
+    if (mpi_size > 1) return czmpi_decompress_file(ctx, in, out, o, MPI_COMM_WORLD);
+    return climz_decompress_file(ctx, in, out, o);
+}
+
+#else /* no MPI at build time */
+
+int cli_mpi_start(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    return 1;
+}
+void cli_mpi_stop(void) {}
+int cli_mpi_rank(void) { return 0; }
+int cli_mpi_size(void) { return 1; }
+climz_status cli_mpi_compress(climz_ctx *ctx, const char *in, const char *out, const climz_compress_opts *o) {
+    return climz_compress_file(ctx, in, out, o);
+}
+climz_status cli_mpi_decompress(climz_ctx *ctx, const char *in, const char *out, const climz_decompress_opts *o) {
+    return climz_decompress_file(ctx, in, out, o);
+}
+
+#endif
