@@ -195,6 +195,9 @@ typedef struct climz_field {
                                   grid, within the bound. 0 = not packed */
     double add_offset;
     const char *name;          /* variable name recorded in the frame; NULL = "data" */
+    int ndims;                 /* dims of the caller's array (1..4, its last ones are y and x),
+                                  recorded in the frame for bindings that restore the shape;
+                                  0 = not said */
 } climz_field;
 
 /*! climz_compress_bound() : the largest frame climz_compress() writes for f with any codec

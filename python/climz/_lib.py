@@ -42,7 +42,8 @@ class Field(C.Structure):
                 ("nt", C.c_size_t), ("nz", C.c_size_t), ("ny", C.c_size_t), ("nx", C.c_size_t),
                 ("st", C.c_ssize_t), ("sz", C.c_ssize_t), ("sy", C.c_ssize_t), ("sx", C.c_ssize_t),
                 ("flags", C.c_uint), ("fill_value", C.c_double), ("lat", C.POINTER(C.c_double)),
-                ("scale_factor", C.c_double), ("add_offset", C.c_double), ("name", C.c_char_p)]
+                ("scale_factor", C.c_double), ("add_offset", C.c_double), ("name", C.c_char_p),
+                ("ndims", C.c_int)]
 
 
 class CompressOpts(C.Structure):

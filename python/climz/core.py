@@ -126,6 +126,7 @@ def compress(array, max_abs_error=None, rel_error=None, codec="residual", model=
     if f is None:
         a4 = np.ascontiguousarray(a4)
         f = _field(a4, fill_value, lat, name, scale_factor, add_offset)
+    f.ndims = a.ndim if 1 <= a.ndim <= 4 else 0
     c = ctx()
     _set_bound(c, max_abs_error, rel_error, threads)
     opts = _opts(codec, model, options)
@@ -146,32 +147,45 @@ def _buffer(data):
 
 def frame_info(data):
     """(dtype, (nt, nz, ny, nx), fill_value or None, scale_factor, add_offset) of a frame."""
+    return _frame_info(data)[:5]
+
+
+def _frame_info(data):
+    """frame_info() and the number of dims of the array the frame was made from (0: unknown)."""
     buf, addr = _buffer(data)
     f = Field()
     check(lib.climz_frame_info(addr, buf.size, C.byref(f)))
     fill = f.fill_value if f.flags & _lib.CLIMZ_FIELD_FILL else None
-    return _DTYPES[f.type], (f.nt, f.nz, f.ny, f.nx), fill, f.scale_factor, f.add_offset
+    return _DTYPES[f.type], (f.nt, f.nz, f.ny, f.nx), fill, f.scale_factor, f.add_offset, f.ndims
+
+
+def _shape_of(shape4, ndims):
+    """The shape of an array of ndims dims that _as4d made (t, z, y, x) of."""
+    t, z, y, x = shape4
+    return {1: (x,), 2: (y, x), 3: (t, y, x), 4: shape4}[ndims]
 
 
 def _squeeze_shape(shape4):
     """The frame's (t, z, y, x) without t and z where they are one: (t, y, x) arrays come back
-    as such, 2-D ones as 2-D. A frame does not record how many dims the array had: pass shape=
-    or out= to decompress for the others ((1, y, x), (x,), ...)."""
+    as such, 2-D ones as 2-D: for frames that do not record how many dims the array had."""
     t, z, y, x = shape4
     return tuple(d for d in (t, z) if d != 1) + (y, x)
 
 
 def decompress(data, out=None, *, shape=None, dtype=None, model=None, threads=None):
-    """Decodes a frame into a numpy array: the frame's dtype (or dtype=), and its dims with
-    leading dims of one dropped (at least 2-D) unless shape= is given. out: an array to decode
+    """Decodes a frame into a numpy array: the frame's dtype (or dtype=), and the shape of the
+    array it was made from (frames of this package record it; for others leading dims of one
+    are dropped, at least 2-D) unless shape= is given. out: an array to decode
     into instead (any strides; float32 or float64; as many points as the frame). Missing
     points come back with their exact bits (NaN payloads and fill values). model: the model
     file of a learned codec when not at its recorded place."""
     buf, addr = _buffer(data)
-    fdt, shape4, _, _, _ = frame_info(buf)
+    fdt, shape4, _, _, _, ndims = _frame_info(buf)
     if out is None:
         dt = np.dtype(dtype) if dtype is not None else fdt
-        out = np.empty(shape if shape is not None else _squeeze_shape(shape4), dtype=dt)
+        if shape is None:
+            shape = _shape_of(shape4, ndims) if ndims else _squeeze_shape(shape4)
+        out = np.empty(shape, dtype=dt)
     target = out
     if not isinstance(out, np.ndarray) or out.dtype not in _TYPES:
         target = np.frombuffer(out, dtype=fdt) if not isinstance(out, np.ndarray) else out.reshape(-1).view(fdt)

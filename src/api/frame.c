@@ -198,6 +198,7 @@ climz_status climz_compress(climz_ctx *ctx, const climz_field *f, const climz_co
     json_t *fr = json_object();
     json_object_set_new(fr, "max_abs_error", json_real(E));
     if (ctx->rel_error > 0) json_object_set_new(fr, "rel_error", json_real(ctx->rel_error));
+    if (f->ndims >= 1 && f->ndims <= 4) json_object_set_new(fr, "ndims", json_integer(f->ndims));
     if (f->scale_factor != 0) {
         json_object_set_new(fr, "scale_factor", json_real(f->scale_factor));
         json_object_set_new(fr, "add_offset", json_real(f->add_offset));
@@ -281,6 +282,8 @@ climz_status climz_frame_info(const void *src, size_t size, climz_field *out) {
     }
     out->scale_factor = fr.scale;
     out->add_offset = fr.offset;
+    json_int_t const nd = json_integer_value(json_object_get(json_object_get(fr.header, "frame"), "ndims"));
+    out->ndims = nd >= 1 && nd <= 4 ? (int)nd : 0;
     frame_close(&fr);
     return st;
 }

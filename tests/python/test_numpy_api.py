@@ -130,3 +130,13 @@ def test_reader_matches_cli(tmp_path):
             d.set_auto_maskandscale(False)
             ref = d["tas"][:]
         assert climz.Reader(clz).read_stored("tas").tobytes() == np.asarray(ref).tobytes()
+
+
+def test_frame_records_the_shape():
+    """frames of this package record how many dims the array had: the shape comes back as it was"""
+    rng = np.random.default_rng(3)
+    for shp in [(5,), (1, 7, 9), (3, 7, 9), (2, 1, 7, 9), (7, 9), (1, 1, 7, 9)]:
+        a = rng.random(shp).astype(np.float32)
+        b = climz.decompress(climz.compress(a, max_abs_error=1e-3))
+        assert b.shape == a.shape
+        assert np.max(np.abs(a - b)) <= 1e-3
