@@ -22,7 +22,10 @@
  *    scale_factor/add_offset is given as stored (its attributes still say how to scale it),
  *    so that its values round-trip bit for bit.
  *  - Specials are found when the file is read, over the whole variable: first _FillValue,
- *    then each missing_value entry, then the netCDF default fill (only when no _FillValue is
+ *    then each missing_value entry, then the float zero of the other sign when a declared
+ *    float fill or missing_value is a zero and that zero occurs (netCDF and CF readers
+ *    compare float fills by value: -0.0 == 0.0; its own slot brings its sign back; with no
+ *    slot left it is folded onto the declared zero), then the netCDF default fill (only when no _FillValue is
  *    declared, fill mode is on, the type is not a byte type, and the value occurs), then
  *    every NaN payload that occurs (declared or not), then values outside valid_min /
  *    valid_max / valid_range (compared unpacked when given in a float type for a packed

@@ -38,11 +38,14 @@ static void convert(const cz_var *v, const void *raw, size_t n, float *values, u
     size_t const es = cz_dtype_size(v->type);
     int const ns = v->nspecials;
     uint64_t sp[CZ_MAX_SPECIALS];
-    int first_nan = -1;
+    int first_nan = -1, first_zero = -1;
+    uint64_t const nosign = v->type == CZ_T_F32 ? 0x7fffffffu : 0x7fffffffffffffffull;
     for (int k = 0; k < ns; k++) {
         sp[k] = cz_load_le64(v->specials[k]);
         if (first_nan < 0 && bits_is_nan(sp[k], v->type)) first_nan = k;
+        if (first_zero < 0 && is_float(v->type) && (sp[k] & nosign) == 0) first_zero = k;
     }
+    /* a float zero not listed (its sign's slot was not free) is missing by value as well */
     if (v->type == CZ_T_F32) { /* the common case, without the per-element type switch */
         const uint32_t *r = raw;
         for (size_t i = 0; i < n; i++) {
@@ -50,6 +53,7 @@ static void convert(const cz_var *v, const void *raw, size_t n, float *values, u
             int k = 0;
             while (k < ns && b != (uint32_t)sp[k]) k++;
             if (k == ns && first_nan >= 0 && bits_is_nan(b, CZ_T_F32)) k = first_nan;
+            if (k == ns && first_zero >= 0 && (b & nosign) == 0) k = first_zero;
             if (k < ns) {
                 miss[i] = (uint8_t)(k + 1);
                 values[i] = 0;
@@ -65,6 +69,7 @@ static void convert(const cz_var *v, const void *raw, size_t n, float *values, u
         int k = 0;
         while (k < ns && b != sp[k]) k++;
         if (k == ns && first_nan >= 0 && bits_is_nan(b, v->type)) k = first_nan;
+        if (k == ns && first_zero >= 0 && (b & nosign) == 0) k = first_zero;
         if (k < ns) {
             miss[i] = (uint8_t)(k + 1);
             values[i] = 0;

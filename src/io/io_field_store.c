@@ -12,6 +12,15 @@ static int is_special(const uint64_t *sp, int ns, uint64_t b) {
     return 0;
 }
 
+/* float specials compare by value, as netCDF does: a zero of either sign is missing when
+ * one zero is a special */
+static int is_special_f(const uint64_t *sp, int ns, uint64_t b, uint64_t nosign) {
+    if ((b & nosign) == 0)
+        for (int k = 0; k < ns; k++)
+            if ((sp[k] & nosign) == 0) return 1;
+    return is_special(sp, ns, b);
+}
+
 climz_status io_store_field_times(cz_dataset *ds, int var, size_t t0, const cz_field *f) {
     size_t NT, nz, ny, nx;
     CZ_FORWARD(io_field_shape(ds, var, &NT, &nz, &ny, &nx));
@@ -61,7 +70,7 @@ climz_status io_store_field_times(cz_dataset *ds, int var, size_t t0, const cz_f
             uint32_t u;
             memcpy(&u, &y, 4);
             /* a valid value must never read back as missing: step one ulp away */
-            for (int g = 0; g < CZ_MAX_SPECIALS + 1 && is_special(sp, ns, u); g++) {
+            for (int g = 0; g < CZ_MAX_SPECIALS + 1 && is_special_f(sp, ns, u, 0x7fffffffu); g++) {
                 y = nextafterf(y, y > 0 ? 0.0f : INFINITY);
                 memcpy(&u, &y, 4);
             }
@@ -69,7 +78,7 @@ climz_status io_store_field_times(cz_dataset *ds, int var, size_t t0, const cz_f
         } else if (v->type == CZ_T_F64) {
             double y = x;
             memcpy(&b, &y, 8);
-            for (int g = 0; g < CZ_MAX_SPECIALS + 1 && is_special(sp, ns, b); g++) {
+            for (int g = 0; g < CZ_MAX_SPECIALS + 1 && is_special_f(sp, ns, b, 0x7fffffffffffffffull); g++) {
                 y = nextafter(y, y > 0 ? 0.0 : INFINITY);
                 memcpy(&b, &y, 8);
             }

@@ -26,8 +26,8 @@ typedef struct io_scan {
     cz_dtype type;
     size_t es;
     io_bitlist sp, nans, oor;
-    uint64_t dfill;
-    int want_dfill, dfill_found, has_range, oor_overflow, unpack;
+    uint64_t dfill, zero2;
+    int want_zero2, zero2_found, want_dfill, dfill_found, has_range, oor_overflow, unpack;
     double lo, hi, scale, offset;
 } io_scan;
 void io_scan_begin(io_scan *s, const cz_var *v, int use_default_fill);

@@ -21,6 +21,12 @@ static int default_fill_bits(cz_dtype t, uint64_t *bits) {
     }
 }
 
+/* the bits of a float zero of type t with the other sign, or 0 when b is no float zero */
+static uint64_t other_zero(uint64_t b, cz_dtype t) {
+    uint64_t const sign = t == CZ_T_F32 ? 0x80000000u : t == CZ_T_F64 ? 0x8000000000000000ull : 0;
+    return sign && (b & ~sign) == 0 ? b ^ sign : 0;
+}
+
 static int bl_find(const io_bitlist *l, uint64_t b) {
     for (int i = 0; i < l->n; i++)
         if (l->b[i] == b) return i;
@@ -53,6 +59,11 @@ void io_scan_begin(io_scan *s, const cz_var *v, int use_default_fill) {
     s->es = cz_dtype_size(v->type);
     add_declared(&s->sp, v, "_FillValue");
     add_declared(&s->sp, v, "missing_value");
+    /* netCDF and every CF reader compare float fills by value: -0.0 == 0.0. The zero of the
+     * other sign, when it occurs, becomes a special of its own (so its bits come back) */
+    for (int k = 0; k < s->sp.n; k++)
+        if (other_zero(s->sp.b[k], v->type) && bl_find(&s->sp, other_zero(s->sp.b[k], v->type)) < 0)
+            s->zero2 = other_zero(s->sp.b[k], v->type), s->want_zero2 = 1;
     s->want_dfill = use_default_fill && !io_attr_find(v->atts, v->natts, "_FillValue") &&
                     default_fill_bits(v->type, &s->dfill) && bl_find(&s->sp, s->dfill) < 0;
     s->lo = -INFINITY, s->hi = INFINITY;
@@ -80,6 +91,10 @@ void io_scan_chunk(io_scan *s, const void *data, size_t n) {
     for (size_t i = 0; i < n; i++) {
         uint64_t const b = elem_bits(data, i, s->es);
         if (bl_find(&s->sp, b) >= 0) continue;
+        if (s->want_zero2 && b == s->zero2) {
+            s->zero2_found = 1;
+            continue;
+        }
         if (fl && bits_is_nan(b, s->type)) {
             bl_add(&s->nans, b); /* payloads beyond the slots are folded onto the first */
             continue;
@@ -101,6 +116,7 @@ void io_scan_chunk(io_scan *s, const void *data, size_t n) {
 
 void io_scan_end(io_scan *s, cz_var *v) {
     io_bitlist sp = s->sp;
+    if (s->zero2_found) bl_add(&sp, s->zero2);
     if (s->dfill_found) bl_add(&sp, s->dfill);
     for (int k = 0; k < s->nans.n; k++) bl_add(&sp, s->nans.b[k]);
     if (!s->oor_overflow && s->oor.n <= CZ_MAX_SPECIALS - sp.n)
