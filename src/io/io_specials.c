@@ -66,23 +66,28 @@ void io_scan_begin(io_scan *s, const cz_var *v, int use_default_fill) {
             s->zero2 = other_zero(s->sp.b[k], v->type), s->want_zero2 = 1;
     s->want_dfill = use_default_fill && !io_attr_find(v->atts, v->natts, "_FillValue") &&
                     default_fill_bits(v->type, &s->dfill) && bl_find(&s->sp, s->dfill) < 0;
-    s->lo = -INFINITY, s->hi = INFINITY;
+    s->has_range = io_valid_range(v, &s->lo, &s->hi, &s->unpack);
+    s->scale = v->scale, s->offset = v->offset;
+}
+
+int io_valid_range(const cz_var *v, double *lo, double *hi, int *unpack) {
+    *lo = -INFINITY, *hi = INFINITY, *unpack = 0;
+    if (!is_numeric(v->type)) return 0;
+    int has = 0;
     const cz_attr *vr = io_attr_find(v->atts, v->natts, "valid_range");
-    if (vr && vr->len == 2 && io_attr_number(vr, 0, &s->lo) && io_attr_number(vr, 1, &s->hi)) {
-        s->has_range = 1;
+    if (vr && vr->len == 2 && io_attr_number(vr, 0, lo) && io_attr_number(vr, 1, hi)) {
+        has = 1;
     } else {
-        s->has_range |= io_attr_number(io_attr_find(v->atts, v->natts, "valid_min"), 0, &s->lo);
-        s->has_range |= io_attr_number(io_attr_find(v->atts, v->natts, "valid_max"), 0, &s->hi);
+        has |= io_attr_number(io_attr_find(v->atts, v->natts, "valid_min"), 0, lo);
+        has |= io_attr_number(io_attr_find(v->atts, v->natts, "valid_max"), 0, hi);
     }
-    if (s->has_range && (isnan(s->lo) || isnan(s->hi))) s->has_range = 0;
+    if (has && (isnan(*lo) || isnan(*hi))) has = 0;
     /* CF: valid_* of a packed variable are packed values, unless given in the unpacked
      * (floating-point) type; then compare unpacked values */
     const cz_attr *va = vr ? vr : io_attr_find(v->atts, v->natts, "valid_min");
     if (!va) va = io_attr_find(v->atts, v->natts, "valid_max");
-    if (v->packed && va && va->type != v->type && is_float(va->type)) {
-        s->unpack = 1;
-        s->scale = v->scale, s->offset = v->offset;
-    }
+    if (v->packed && va && va->type != v->type && is_float(va->type)) *unpack = 1;
+    return has;
 }
 
 void io_scan_chunk(io_scan *s, const void *data, size_t n) {
@@ -119,8 +124,13 @@ void io_scan_end(io_scan *s, cz_var *v) {
     if (s->zero2_found) bl_add(&sp, s->zero2);
     if (s->dfill_found) bl_add(&sp, s->dfill);
     for (int k = 0; k < s->nans.n; k++) bl_add(&sp, s->nans.b[k]);
-    if (!s->oor_overflow && s->oor.n <= CZ_MAX_SPECIALS - sp.n)
+    v->oor_code = 0;
+    if (!s->oor_overflow && s->oor.n <= CZ_MAX_SPECIALS - sp.n) {
         for (int k = 0; k < s->oor.n; k++) bl_add(&sp, s->oor.b[k]);
+    } else if (sp.n < CZ_MAX_SPECIALS) { /* one code for all, their bits kept apart */
+        sp.b[sp.n++] = s->oor.b[0];
+        v->oor_code = sp.n;
+    } /* else (15 declared fills and NaN payloads) they stay ordinary values */
     memset(v->specials, 0, sizeof v->specials);
     v->nspecials = sp.n;
     for (int k = 0; k < sp.n; k++) cz_store_le64(v->specials[k], sp.b[k]);

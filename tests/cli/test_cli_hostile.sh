@@ -114,7 +114,7 @@ r = d.createVariable('vr', 'f4', ('y', 'x'), fill_value=False); r.valid_range = 
 c = base.copy(); c[::2, ::3] = (rng.uniform(5.5, 90, c[::2, ::3].shape) * rng.choice([-1, 1], c[::2, ::3].shape)).astype('f4')
 r.set_auto_maskandscale(False); r[:] = c
 v = d.createVariable('vm', 'f4', ('y', 'x'), fill_value=np.float32(-999)); v.valid_min = np.float32(-4); v.valid_max = np.float32(6)
-e = base.copy(); e[3::4, ::2] = rng.uniform(6.5, 50, e[3::4, ::2].shape).astype('f4'); e[0, :5] = -999
+e = np.clip(base, -4, 6); e[3::4, ::5] = 7.5; e[2, 3] = 20; e[0, :5] = -999
 v.set_auto_maskandscale(False); v[:] = e
 d.close()
 PY
@@ -124,7 +124,7 @@ PY
         check "CF masks at $E: masks, exact masked bits, bound, valid range" /usr/bin/python3 -c "
 import sys, netCDF4, numpy as np
 A, B = netCDF4.Dataset(sys.argv[1]), netCDF4.Dataset(sys.argv[2])
-for n in ('zf', 'zm'):
+for n in ('zf', 'zm', 'vr', 'vm'):
     a, b = A[n][:], B[n][:]
     ma, mb = np.ma.getmaskarray(a), np.ma.getmaskarray(b)
     A[n].set_auto_maskandscale(False); B[n].set_auto_maskandscale(False)
