@@ -370,7 +370,7 @@ static const char *codec_opts[MAX_OPTS + 2] = {"timings=1"};
 static int run_vae(const blk *b, const char *model, vrun *v) {
     memset(v, 0, sizeof *v);
     v->model = model;
-    cz_field f = {b->steps, b->nz, b->ny, b->nx, b->x, b->miss, b->lat, NULL};
+    cz_field f = {b->steps, b->nz, b->ny, b->nx, b->x, b->miss, b->lat, NULL, NULL};
     float *dec = malloc(b->n * sizeof *dec), *out = malloc(b->n * sizeof *out);
     climz_compress_opts co = {.codec = "vaeformer", .model = model, .options = codec_opts};
     climz_ctx ctx;
@@ -405,7 +405,7 @@ static int run_vae(const blk *b, const char *model, vrun *v) {
         goto done;
     }
     for (size_t i = 0; i < clz_reader_nchunks(r); i++) v->bytes += clz_reader_chunk(r, i)->size + 32;
-    cz_field g = {b->steps, b->nz, b->ny, b->nx, out, b->miss, b->lat, NULL};
+    cz_field g = {b->steps, b->nz, b->ny, b->nx, out, b->miss, b->lat, NULL, NULL};
     climz_decompress_opts dop = {.model = model};
     /* decode and model load (the same load and table setup as the codec's) timed in pairs,
      * so that the decoder's own time (decode - load) is taken under the same conditions */

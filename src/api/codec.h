@@ -56,7 +56,7 @@ typedef struct api_bound {
     double quantum;
 } api_bound;
 climz_status api_field_bound(const climz_ctx *ctx, const cz_var *v, const cz_field *f, api_bound *b);
-climz_status api_write_masks(clz_writer *w, uint32_t var, const cz_field *f, size_t *bytes);
+climz_status api_write_masks(clz_writer *w, uint32_t var, const cz_var *v, const cz_field *f, size_t *bytes);
 climz_status api_entry_finish(const climz_ctx *ctx, const api_codec *c, const cz_dataset *ds, int i,
                               const cz_field *f, const float *decoded, size_t mask_bytes, double E, json_t *e);
 /* A new header object with an empty "variables" array; source may be NULL. */

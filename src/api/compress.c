@@ -35,9 +35,11 @@ static int any_missing(const uint8_t *m, size_t n) {
     return 0;
 }
 
-/* One mask chunk per time step that has missing points; returns the bytes written. */
-static climz_status write_masks(clz_writer *w, uint32_t var, const cz_field *f, size_t *bytes) {
+/* One mask chunk per time step that has missing points, and an exact chunk where points of
+ * v's oor_code occur (doc/format.md §8.1); returns the bytes written. */
+static climz_status write_masks(clz_writer *w, uint32_t var, const cz_var *v, const cz_field *f, size_t *bytes) {
     size_t const plane = f->nz * f->ny * f->nx;
+    size_t const es = cz_dtype_size(v->type);
     cz_buf b = {0};
     climz_status st = CLIMZ_OK;
     for (size_t t = 0; t < f->nt && !st; t++) {
@@ -46,6 +48,17 @@ static climz_status write_masks(clz_writer *w, uint32_t var, const cz_field *f, 
         b.size = 0;
         st = clz_mask_encode_rows(miss, plane, f->nx, &b);
         if (!st) st = clz_writer_add(w, var, (uint32_t)t, CLZ_STREAM_MASK, b.data, b.size);
+        *bytes += b.size;
+        if (st || !v->oor_code || !f->exact || !memchr(miss, v->oor_code, plane)) continue;
+        b.size = 0;
+        st = cz_buf_put_u8(&b, (uint8_t)v->oor_code);
+        for (size_t i = 0; i < plane && !st; i++)
+            if (miss[i] == v->oor_code) {
+                uint8_t le[8];
+                cz_store_le64(le, f->exact[t * plane + i]);
+                st = cz_buf_put(&b, le, es);
+            }
+        if (!st) st = clz_writer_add(w, var, (uint32_t)t, CLZ_STREAM_EXACT, b.data, b.size);
         *bytes += b.size;
     }
     cz_buf_free(&b);
@@ -87,8 +100,8 @@ climz_status api_field_bound(const climz_ctx *ctx, const cz_var *v, const cz_fie
     return CLIMZ_OK;
 }
 
-climz_status api_write_masks(clz_writer *w, uint32_t var, const cz_field *f, size_t *bytes) {
-    return write_masks(w, var, f, bytes);
+climz_status api_write_masks(clz_writer *w, uint32_t var, const cz_var *v, const cz_field *f, size_t *bytes) {
+    return write_masks(w, var, v, f, bytes);
 }
 
 climz_status api_entry_finish(const climz_ctx *ctx, const api_codec *c, const cz_dataset *ds, int i,
@@ -185,7 +198,7 @@ climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts 
     if (!decoded) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
     size_t mask_bytes = 0;
     CZ_CHECK_GOTO(st, clz_writer_set_var_name(w, (uint32_t)i, v->name), done);
-    CZ_CHECK_GOTO(st, write_masks(w, (uint32_t)i, &f, &mask_bytes), done);
+    CZ_CHECK_GOTO(st, write_masks(w, (uint32_t)i, v, &f, &mask_bytes), done);
     json_t *e = NULL;
     CZ_CHECK_GOTO(st, encode_checked(ctx, opts, &c, ds, i, &f, &b, w, decoded, &e), done);
     st = api_entry_finish(ctx, c, ds, i, &f, decoded, mask_bytes, b.E, e);

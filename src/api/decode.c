@@ -76,6 +76,38 @@ climz_status api_decode_masks(const clz_reader *r, uint32_t var, size_t plane, s
     return CLIMZ_OK;
 }
 
+/* The exact bits of the points of v's oor_code in f (whose steps start at t_first), from the
+ * exact chunks (doc/format.md §8.1); f->exact stays NULL when v has no oor_code. */
+static climz_status api_decode_exact(const clz_reader *r, const cz_var *v, int vi, size_t t_first, cz_field *f) {
+    if (!v->oor_code) return CLIMZ_OK;
+    size_t const plane = f->nz * f->ny * f->nx, es = cz_dtype_size(v->type);
+    size_t const total = f->nt * plane;
+    f->exact = calloc(total ? total : 1, sizeof *f->exact);
+    CZ_RETURN_IF(!f->exact, CLIMZ_ERR_ALLOC, "out of memory");
+    for (size_t t = 0; t < f->nt; t++) {
+        const uint8_t *miss = f->miss + t * plane;
+        size_t k = 0;
+        for (size_t i = 0; i < plane; i++) k += miss[i] == v->oor_code;
+        const uint8_t *p;
+        size_t n;
+        climz_status const st = clz_reader_get(r, (uint32_t)vi, (uint32_t)(t_first + t), CLZ_STREAM_EXACT, &p, &n);
+        if (st == CLIMZ_ERR_NOT_FOUND && !k) continue;
+        if (st) return st == CLIMZ_ERR_NOT_FOUND ? cz_error(CLIMZ_ERR_CORRUPT, "time step %zu: "
+                       "no exact chunk for %zu out-of-range points", t_first + t, k) : st;
+        CZ_RETURN_IF(n != 1 + k * es || p[0] != v->oor_code, CLIMZ_ERR_CORRUPT,
+                     "time step %zu: exact chunk of %zu bytes for %zu points", t_first + t, n, k);
+        p++;
+        for (size_t i = 0; i < plane; i++)
+            if (miss[i] == v->oor_code) {
+                uint8_t le[8] = {0};
+                memcpy(le, p, es);
+                p += es;
+                f->exact[t * plane + i] = cz_load_le64(le);
+            }
+    }
+    return CLIMZ_OK;
+}
+
 climz_status api_decode_field(const climz_ctx *ctx, const clz_reader *r, const cz_dataset *ds, json_t *e, int tdim,
                               size_t tlen, size_t t0, size_t nt, const climz_decompress_opts *opts, cz_field *f) {
     memset(f, 0, sizeof *f);
@@ -116,11 +148,13 @@ climz_status api_decode_field(const climz_ctx *ctx, const clz_reader *r, const c
     if (!f->values || !f->miss) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory decoding '%s'", v->name);
     CZ_CHECK_GOTO(st, io_field_coords(ds, vi, f), done);
     CZ_CHECK_GOTO(st, api_decode_masks(r, (uint32_t)vi, f->nz * f->ny * f->nx, first, f->nt, f->miss), done);
+    CZ_CHECK_GOTO(st, api_decode_exact(r, v, vi, first, f), done);
     CZ_CHECK_GOTO(st, c->decode(ctx, r, (uint32_t)vi, e, opts, f, first), done);
     if (sliced && temporal && t0) { /* keep only the requested steps */
         size_t const plane = dims[1] * dims[2] * dims[3];
         memmove(f->values, f->values + t0 * plane, nt * plane * sizeof *f->values);
         memmove(f->miss, f->miss + t0 * plane, nt * plane);
+        if (f->exact) memmove(f->exact, f->exact + t0 * plane, nt * plane * sizeof *f->exact);
         f->nt = nt;
     }
 done:

@@ -25,6 +25,7 @@ const char *clz_stream_name(int stream) {
     case CLZ_STREAM_LATENT: return "latent";
     case CLZ_STREAM_INR: return "inr";
     case CLZ_STREAM_CONTEXT: return "context";
+    case CLZ_STREAM_EXACT: return "exact";
     default: return "unknown";
     }
 }

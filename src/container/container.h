@@ -37,6 +37,7 @@ enum clz_stream {
     CLZ_STREAM_LATENT = 4,   /* VAEformer latents z and y of one prediction group (5 is not used) */
     CLZ_STREAM_INR = 6,      /* CA-INR weights */
     CLZ_STREAM_CONTEXT = 7,  /* a context field stored in the file (CA-INR climatology) */
+    CLZ_STREAM_EXACT = 8,    /* exact stored bits of a (var, t)'s out-of-valid-range points */
 };
 /*! clz_stream_name() : "schema", "mask", "residual", "latent", "inr", "context";
  *  "unknown" for other numbers. Never NULL. */

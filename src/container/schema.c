@@ -14,6 +14,7 @@ static const uint8_t schema_magic[4] = {'C', 'L', 'Z', 'S'};
 
 enum { SCHEMA_RAW = 0, SCHEMA_ZSTD = 1 };
 enum { SCHEMA_EXT_NC_KIND = 1, SCHEMA_EXT_GROUPS = 2 }; /* extension record tags */
+enum { VAR_EXT_OOR_CODE = 1 }; /* per-variable extension record tags */
 
 /* bytes per element as serialised; STRING elements are variable (u32 length + bytes) */
 static size_t elem_size(uint8_t t) {
@@ -132,7 +133,15 @@ static climz_status schema_body(const cz_dataset *ds, const uint8_t *store, cz_b
         CZ_FORWARD(cz_buf_put_f64(b, v->offset));
         CZ_FORWARD(cz_buf_put_u8(b, (uint8_t)v->nspecials));
         for (int k = 0; k < v->nspecials; k++) CZ_FORWARD(cz_buf_put(b, v->specials[k], 8));
-        CZ_FORWARD(cz_buf_put_u32(b, 0)); /* per-variable extension bytes: none in version 1 */
+        /* per-variable extension: records {u8 tag; u32 len; payload}, skipped by older readers */
+        if (v->oor_code > 0 && v->oor_code <= v->nspecials) {
+            CZ_FORWARD(cz_buf_put_u32(b, 6));
+            CZ_FORWARD(cz_buf_put_u8(b, VAR_EXT_OOR_CODE));
+            CZ_FORWARD(cz_buf_put_u32(b, 1));
+            CZ_FORWARD(cz_buf_put_u8(b, (uint8_t)v->oor_code));
+        } else {
+            CZ_FORWARD(cz_buf_put_u32(b, 0));
+        }
         int const stored = store && store[i];
         CZ_FORWARD(cz_buf_put_u8(b, (uint8_t)stored));
         if (stored) {
@@ -445,7 +454,20 @@ static climz_status schema_parse(cz_rd *r, cz_dataset *ds) {
         v->nspecials = nsp;
         uint32_t ext;
         RD(cz_rd_u32(r, &ext));
-        RD(cz_rd_skip(r, ext, NULL)); /* from a newer writer: not needed to rebuild the var */
+        const uint8_t *xp;
+        RD(cz_rd_skip(r, ext, &xp));
+        for (uint32_t o = 0; o < ext;) { /* records; unknown tags are a newer writer's */
+            if (ext - o < 5) break; /* not records (version 1 allowed any bytes): ignored */
+            uint32_t const len = (uint32_t)xp[o + 1] | (uint32_t)xp[o + 2] << 8 | (uint32_t)xp[o + 3] << 16 |
+                                 (uint32_t)xp[o + 4] << 24;
+            if (len > ext - o - 5) break;
+            if (xp[o] == VAR_EXT_OOR_CODE) {
+                CZ_RETURN_IF(len != 1 || xp[o + 5] < 1 || xp[o + 5] > nsp, CLIMZ_ERR_CORRUPT,
+                             "schema: variable %s: bad out-of-range code", v->name);
+                v->oor_code = xp[o + 5];
+            }
+            o += 5 + len;
+        }
         RD(cz_rd_u8(r, &stored));
         CZ_RETURN_IF(stored > 1, CLIMZ_ERR_CORRUPT, "schema: variable %s stored flag %u", v->name,
                      (unsigned)stored);

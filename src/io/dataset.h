@@ -22,12 +22,16 @@
  *    scale_factor/add_offset is given as stored (its attributes still say how to scale it),
  *    so that its values round-trip bit for bit.
  *  - Specials are found when the file is read, over the whole variable: first _FillValue,
- *    then each missing_value entry, then the netCDF default fill (only when no _FillValue is
+ *    then each missing_value entry, then the float zero of the other sign when a declared
+ *    float fill or missing_value is a zero and that zero occurs (netCDF and CF readers
+ *    compare float fills by value: -0.0 == 0.0; its own slot brings its sign back; with no
+ *    slot left it is folded onto the declared zero), then the netCDF default fill (only when no _FillValue is
  *    declared, fill mode is on, the type is not a byte type, and the value occurs), then
  *    every NaN payload that occurs (declared or not), then values outside valid_min /
  *    valid_max / valid_range (compared unpacked when given in a float type for a packed
- *    variable; only if all of their distinct bit patterns fit in the slots left, otherwise
- *    out-of-range values stay ordinary values). NaN payloads beyond
+ *    variable; each distinct bit pattern its own special if all of them fit in the slots left,
+ *    otherwise one special, cz_var.oor_code, stands for all of them and cz_field.exact
+ *    carries their bits). NaN payloads beyond
  *    CZ_MAX_SPECIALS are folded onto the first NaN pattern: such a NaN comes back with the
  *    first NaN's payload (the one loss of exactness, documented).
  *  - CHAR attribute data is followed by a NUL that `len` does not count, so text attributes
@@ -95,6 +99,10 @@ typedef struct cz_var {
      * zero-padded to 8 bytes), nspecials of them; see READ ME FIRST */
     int nspecials;
     uint8_t specials[CZ_MAX_SPECIALS][8];
+    /* 0, or k: special k stands for every value outside the valid range (more distinct ones
+     * than free slots); the exact stored bits of those points travel in cz_field.exact and
+     * in the file's exact chunks (stream 8); special k itself is the first such value */
+    int oor_code;
 } cz_var;
 
 /* A NetCDF-4 group below the root, with its own attributes. */
@@ -136,6 +144,8 @@ typedef struct cz_field {
     uint8_t *miss;    /* nt*nz*ny*nx; 0 = valid, k = specials[k-1] of the variable */
     double *lat;      /* ny latitudes in degrees (NULL if unknown); row weights for metrics */
     double *lon;      /* nx longitudes in degrees (NULL if unknown) */
+    uint64_t *exact;  /* NULL, or nt*nz*ny*nx: the stored bits of each point whose code is the
+                         variable's oor_code (other entries unused) */
 } cz_field;
 
 /* ---- reading ---- */

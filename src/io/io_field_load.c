@@ -28,28 +28,38 @@ void io_field_free(cz_field *f) {
     if (!f) return;
     free(f->values);
     free(f->miss);
+    free(f->exact);
     free(f->lat);
     free(f->lon);
     memset(f, 0, sizeof *f);
 }
 
 /* n stored values at raw -> float32 values + missing codes (see READ ME FIRST) */
-static void convert(const cz_var *v, const void *raw, size_t n, float *values, uint8_t *miss) {
+static void convert(const cz_var *v, const void *raw, size_t n, float *values, uint8_t *miss,
+                    uint64_t *exact) {
     size_t const es = cz_dtype_size(v->type);
     int const ns = v->nspecials;
     uint64_t sp[CZ_MAX_SPECIALS];
-    int first_nan = -1;
+    int first_nan = -1, first_zero = -1;
+    uint64_t const nosign = v->type == CZ_T_F32 ? 0x7fffffffu : 0x7fffffffffffffffull;
     for (int k = 0; k < ns; k++) {
         sp[k] = cz_load_le64(v->specials[k]);
         if (first_nan < 0 && bits_is_nan(sp[k], v->type)) first_nan = k;
+        if (first_zero < 0 && is_float(v->type) && (sp[k] & nosign) == 0) first_zero = k;
     }
-    if (v->type == CZ_T_F32) { /* the common case, without the per-element type switch */
+    /* a float zero not listed (its sign's slot was not free) is missing by value as well */
+    double vlo = 0, vhi = 0;
+    int unpack = 0;
+    int const oor = v->oor_code > 0 && v->oor_code <= ns && exact &&
+                    io_valid_range(v, &vlo, &vhi, &unpack);
+    if (v->type == CZ_T_F32 && !oor) { /* the common case, without the per-element type switch */
         const uint32_t *r = raw;
         for (size_t i = 0; i < n; i++) {
             uint32_t const b = r[i];
             int k = 0;
             while (k < ns && b != (uint32_t)sp[k]) k++;
             if (k == ns && first_nan >= 0 && bits_is_nan(b, CZ_T_F32)) k = first_nan;
+            if (k == ns && first_zero >= 0 && (b & nosign) == 0) k = first_zero;
             if (k < ns) {
                 miss[i] = (uint8_t)(k + 1);
                 values[i] = 0;
@@ -65,12 +75,21 @@ static void convert(const cz_var *v, const void *raw, size_t n, float *values, u
         int k = 0;
         while (k < ns && b != sp[k]) k++;
         if (k == ns && first_nan >= 0 && bits_is_nan(b, v->type)) k = first_nan;
+        if (k == ns && first_zero >= 0 && (b & nosign) == 0) k = first_zero;
         if (k < ns) {
             miss[i] = (uint8_t)(k + 1);
+            if (oor && k + 1 == v->oor_code) exact[i] = b;
             values[i] = 0;
             continue;
         }
         double x = elem_value(raw, i, v->type);
+        if (oor && ((unpack ? x * v->scale + v->offset : x) < vlo ||
+                    (unpack ? x * v->scale + v->offset : x) > vhi)) {
+            miss[i] = (uint8_t)v->oor_code;
+            exact[i] = b;
+            values[i] = 0;
+            continue;
+        }
         if (v->packed) x = x * v->scale + v->offset;
         miss[i] = 0;
         values[i] = (float)x;
@@ -99,18 +118,20 @@ climz_status io_load_field_times(const cz_dataset *ds, int var, size_t t0, size_
     f->values = cz_malloc((n ? n : 1) * sizeof *f->values);
     f->miss = cz_calloc(n ? n : 1, 1);
     climz_status st = CLIMZ_OK;
-    if (!f->values || !f->miss) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
+    if (v->oor_code) f->exact = cz_malloc((n ? n : 1) * sizeof *f->exact);
+    if (!f->values || !f->miss || (v->oor_code && !f->exact))
+        CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
     CZ_CHECK_GOTO(st, io_field_coords(ds, var, f), fail);
 
     if (v->raw) {
-        convert(v, (const uint8_t *)v->raw + t0 * plane * cz_dtype_size(v->type), n, f->values, f->miss);
+        convert(v, (const uint8_t *)v->raw + t0 * plane * cz_dtype_size(v->type), n, f->values, f->miss, f->exact);
         return CLIMZ_OK;
     }
     /* a lazily opened data set: read the steps from the file */
     void *buf = cz_malloc((n ? n : 1) * cz_dtype_size(v->type));
     if (!buf) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
     st = io_source_read(ds, var, io_var_has_time(ds, v) ? t0 : 0, io_var_has_time(ds, v) ? nt : 1, buf);
-    if (!st) convert(v, buf, n, f->values, f->miss);
+    if (!st) convert(v, buf, n, f->values, f->miss, f->exact);
     free(buf);
     if (st) goto fail;
     return CLIMZ_OK;

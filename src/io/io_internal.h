@@ -26,10 +26,14 @@ typedef struct io_scan {
     cz_dtype type;
     size_t es;
     io_bitlist sp, nans, oor;
-    uint64_t dfill;
-    int want_dfill, dfill_found, has_range, oor_overflow, unpack;
+    uint64_t dfill, zero2;
+    int want_zero2, zero2_found, want_dfill, dfill_found, has_range, oor_overflow, unpack;
     double lo, hi, scale, offset;
 } io_scan;
+/* The valid range of v from valid_range / valid_min / valid_max ([-inf, inf] for a missing
+ * end); *unpack = 1 when it is given in unpacked units for a packed variable. @return 1 when
+ * v declares one. */
+int io_valid_range(const cz_var *v, double *lo, double *hi, int *unpack);
 void io_scan_begin(io_scan *s, const cz_var *v, int use_default_fill);
 void io_scan_chunk(io_scan *s, const void *data, size_t n);
 void io_scan_end(io_scan *s, cz_var *v);

@@ -21,6 +21,12 @@ static int default_fill_bits(cz_dtype t, uint64_t *bits) {
     }
 }
 
+/* the bits of a float zero of type t with the other sign, or 0 when b is no float zero */
+static uint64_t other_zero(uint64_t b, cz_dtype t) {
+    uint64_t const sign = t == CZ_T_F32 ? 0x80000000u : t == CZ_T_F64 ? 0x8000000000000000ull : 0;
+    return sign && (b & ~sign) == 0 ? b ^ sign : 0;
+}
+
 static int bl_find(const io_bitlist *l, uint64_t b) {
     for (int i = 0; i < l->n; i++)
         if (l->b[i] == b) return i;
@@ -53,25 +59,35 @@ void io_scan_begin(io_scan *s, const cz_var *v, int use_default_fill) {
     s->es = cz_dtype_size(v->type);
     add_declared(&s->sp, v, "_FillValue");
     add_declared(&s->sp, v, "missing_value");
+    /* netCDF and every CF reader compare float fills by value: -0.0 == 0.0. The zero of the
+     * other sign, when it occurs, becomes a special of its own (so its bits come back) */
+    for (int k = 0; k < s->sp.n; k++)
+        if (other_zero(s->sp.b[k], v->type) && bl_find(&s->sp, other_zero(s->sp.b[k], v->type)) < 0)
+            s->zero2 = other_zero(s->sp.b[k], v->type), s->want_zero2 = 1;
     s->want_dfill = use_default_fill && !io_attr_find(v->atts, v->natts, "_FillValue") &&
                     default_fill_bits(v->type, &s->dfill) && bl_find(&s->sp, s->dfill) < 0;
-    s->lo = -INFINITY, s->hi = INFINITY;
+    s->has_range = io_valid_range(v, &s->lo, &s->hi, &s->unpack);
+    s->scale = v->scale, s->offset = v->offset;
+}
+
+int io_valid_range(const cz_var *v, double *lo, double *hi, int *unpack) {
+    *lo = -INFINITY, *hi = INFINITY, *unpack = 0;
+    if (!is_numeric(v->type)) return 0;
+    int has = 0;
     const cz_attr *vr = io_attr_find(v->atts, v->natts, "valid_range");
-    if (vr && vr->len == 2 && io_attr_number(vr, 0, &s->lo) && io_attr_number(vr, 1, &s->hi)) {
-        s->has_range = 1;
+    if (vr && vr->len == 2 && io_attr_number(vr, 0, lo) && io_attr_number(vr, 1, hi)) {
+        has = 1;
     } else {
-        s->has_range |= io_attr_number(io_attr_find(v->atts, v->natts, "valid_min"), 0, &s->lo);
-        s->has_range |= io_attr_number(io_attr_find(v->atts, v->natts, "valid_max"), 0, &s->hi);
+        has |= io_attr_number(io_attr_find(v->atts, v->natts, "valid_min"), 0, lo);
+        has |= io_attr_number(io_attr_find(v->atts, v->natts, "valid_max"), 0, hi);
     }
-    if (s->has_range && (isnan(s->lo) || isnan(s->hi))) s->has_range = 0;
+    if (has && (isnan(*lo) || isnan(*hi))) has = 0;
     /* CF: valid_* of a packed variable are packed values, unless given in the unpacked
      * (floating-point) type; then compare unpacked values */
     const cz_attr *va = vr ? vr : io_attr_find(v->atts, v->natts, "valid_min");
     if (!va) va = io_attr_find(v->atts, v->natts, "valid_max");
-    if (v->packed && va && va->type != v->type && is_float(va->type)) {
-        s->unpack = 1;
-        s->scale = v->scale, s->offset = v->offset;
-    }
+    if (v->packed && va && va->type != v->type && is_float(va->type)) *unpack = 1;
+    return has;
 }
 
 void io_scan_chunk(io_scan *s, const void *data, size_t n) {
@@ -80,6 +96,10 @@ void io_scan_chunk(io_scan *s, const void *data, size_t n) {
     for (size_t i = 0; i < n; i++) {
         uint64_t const b = elem_bits(data, i, s->es);
         if (bl_find(&s->sp, b) >= 0) continue;
+        if (s->want_zero2 && b == s->zero2) {
+            s->zero2_found = 1;
+            continue;
+        }
         if (fl && bits_is_nan(b, s->type)) {
             bl_add(&s->nans, b); /* payloads beyond the slots are folded onto the first */
             continue;
@@ -101,10 +121,16 @@ void io_scan_chunk(io_scan *s, const void *data, size_t n) {
 
 void io_scan_end(io_scan *s, cz_var *v) {
     io_bitlist sp = s->sp;
+    if (s->zero2_found) bl_add(&sp, s->zero2);
     if (s->dfill_found) bl_add(&sp, s->dfill);
     for (int k = 0; k < s->nans.n; k++) bl_add(&sp, s->nans.b[k]);
-    if (!s->oor_overflow && s->oor.n <= CZ_MAX_SPECIALS - sp.n)
+    v->oor_code = 0;
+    if (!s->oor_overflow && s->oor.n <= CZ_MAX_SPECIALS - sp.n) {
         for (int k = 0; k < s->oor.n; k++) bl_add(&sp, s->oor.b[k]);
+    } else if (sp.n < CZ_MAX_SPECIALS) { /* one code for all, their bits kept apart */
+        sp.b[sp.n++] = s->oor.b[0];
+        v->oor_code = sp.n;
+    } /* else (15 declared fills and NaN payloads) they stay ordinary values */
     memset(v->specials, 0, sizeof v->specials);
     v->nspecials = sp.n;
     for (int k = 0; k < sp.n; k++) cz_store_le64(v->specials[k], sp.b[k]);

@@ -137,7 +137,7 @@ static climz_status encode_slice(const climz_ctx *ctx, const climz_compress_opts
         st = api_compress_field(ctx, opts, c, ds, s->var, f, o->w, &e);
         memset(o->decoded, 0, n * sizeof *o->decoded); /* the entry has its errors: not needed */
     } else {
-        if (s->t0 == 0) CZ_FORWARD(api_write_masks(o->w, (uint32_t)s->var, f, &o->mask_bytes));
+        if (s->t0 == 0) CZ_FORWARD(api_write_masks(o->w, (uint32_t)s->var, &ds->vars[s->var], f, &o->mask_bytes));
         cz_field sub = *f;
         sub.nt = s->t1 - s->t0;
         sub.values = f->values + s->t0 * plane;

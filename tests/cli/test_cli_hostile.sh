@@ -90,6 +90,57 @@ for n in ('v', 'p'):
     done
 fi
 
+# --- CF masking compared by value (items 6 and 7): -0.0 is missing where _FillValue or
+# missing_value is 0.0 (masks used to compare bit patterns), values outside valid_range /
+# valid_min / valid_max are missing (more distinct ones than the free special slots used to
+# stay ordinary values, coded into the range); masked points come back with their exact
+# bits, valid ones within the bound and inside the valid range
+if command -v ncgen >/dev/null && /usr/bin/python3 -c "import netCDF4" 2>/dev/null; then
+    /usr/bin/python3 - "$OUT/cf.nc" <<'PY'
+import sys, netCDF4, numpy as np
+rng = np.random.default_rng(7)
+d = netCDF4.Dataset(sys.argv[1], 'w')
+d.createDimension('y', 16); d.createDimension('x', 24)
+y = d.createVariable('y', 'f4', ('y',)); y[:] = np.arange(16); y.units = 'degrees_north'
+x = d.createVariable('x', 'f4', ('x',)); x[:] = np.arange(24); x.units = 'degrees_east'
+base = (np.sin(np.arange(16)[:, None] / 3.0) * np.cos(np.arange(24)[None, :] / 4.0) * 9).astype('f4')
+z = d.createVariable('zf', 'f4', ('y', 'x'), fill_value=np.float32(0.0))
+a = base.copy(); a[::3, ::5] = -0.0; a[1::4, ::7] = 0.0
+z.set_auto_maskandscale(False); z[:] = a
+m = d.createVariable('zm', 'f8', ('y', 'x'), fill_value=False); m.missing_value = 0.0
+b = base.astype('f8'); b[::2, ::6] = -0.0; b[::5, 1::5] = 0.0
+m.set_auto_maskandscale(False); m[:] = b
+r = d.createVariable('vr', 'f4', ('y', 'x'), fill_value=False); r.valid_range = np.array([-5, 5], 'f4')
+c = base.copy(); c[::2, ::3] = (rng.uniform(5.5, 90, c[::2, ::3].shape) * rng.choice([-1, 1], c[::2, ::3].shape)).astype('f4')
+r.set_auto_maskandscale(False); r[:] = c
+v = d.createVariable('vm', 'f4', ('y', 'x'), fill_value=np.float32(-999)); v.valid_min = np.float32(-4); v.valid_max = np.float32(6)
+e = np.clip(base, -4, 6); e[3::4, ::5] = 7.5; e[2, 3] = 20; e[0, :5] = -999
+v.set_auto_maskandscale(False); v[:] = e
+d.close()
+PY
+    for E in 0.5 0.01; do
+        check "CF masks at $E" "$CLIMZ" compress --max-abs-error $E "$OUT/cf.nc" -o "$OUT/cf.clz"
+        check "CF masks at $E: decompress" "$CLIMZ" decompress "$OUT/cf.clz" -o "$OUT/cf2.nc"
+        check "CF masks at $E: masks, exact masked bits, bound, valid range" /usr/bin/python3 -c "
+import sys, netCDF4, numpy as np
+A, B = netCDF4.Dataset(sys.argv[1]), netCDF4.Dataset(sys.argv[2])
+for n in ('zf', 'zm', 'vr', 'vm'):
+    a, b = A[n][:], B[n][:]
+    ma, mb = np.ma.getmaskarray(a), np.ma.getmaskarray(b)
+    A[n].set_auto_maskandscale(False); B[n].set_auto_maskandscale(False)
+    ra, rb = A[n][:], B[n][:]
+    bits = (ra.view('u%d' % ra.itemsize) != rb.view('u%d' % rb.itemsize))[ma].sum()
+    err = np.abs(a.astype(float) - b.astype(float))[~ma & ~mb].max()
+    lo, hi = getattr(A[n], 'valid_range', [getattr(A[n], 'valid_min', -np.inf), getattr(A[n], 'valid_max', np.inf)])
+    out = ((rb < lo) | (rb > hi))[~ma].sum()
+    print(n, 'masked', int(ma.sum()), 'masks differ', int((ma != mb).sum()), 'masked bits differ', int(bits),
+          'max error', err, 'valid outside range', int(out), file=sys.stderr)
+    assert (ma == mb).all() and bits == 0 and err <= $E * (1 + 1e-6) and out == 0, n
+" "$OUT/cf.nc" "$OUT/cf2.nc"
+        [ -s "$OUT/last.err" ] && sed 's/^/    /' "$OUT/last.err"
+    done
+fi
+
 # --- damaged headers with a valid container (CRCs recomputed): duplicate entries (2,000 of
 # them took 6 s to decode one by one) and impossible shapes (info printed them, exit 0)
 check "compress hgt" "$CLIMZ" compress --rel-error 1e-2 "$OUT/h.nc" -o "$OUT/h.clz"

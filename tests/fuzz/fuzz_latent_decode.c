@@ -126,7 +126,7 @@ climz_status fuzz_latent_decode_one(const uint8_t *data, size_t size) {
     if (!st && (!values || !miss)) st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
     json_t *entry = fuzz_entry(group);
     climz_decompress_opts const opts = {.model = path};
-    cz_field f = {nt, FL_NZ, FL_NY, FL_NX, values, miss, NULL, NULL};
+    cz_field f = {nt, FL_NZ, FL_NY, FL_NX, values, miss, NULL, NULL, NULL};
     if (!st) st = api_codec_vaeformer.decode(NULL, r, 0, entry, &opts, &f, first);
     json_decref(entry);
     free(values);
@@ -141,7 +141,7 @@ climz_status fuzz_latent_seed(const float *x, const uint8_t *miss, const char *c
     const char *path;
     CZ_FORWARD(fuzz_latent_model(&path));
     size_t const n = FL_NT * FL_NZ * FL_NY * FL_NX;
-    cz_field f = {FL_NT, FL_NZ, FL_NY, FL_NX, (float *)x, (uint8_t *)miss, NULL, NULL};
+    cz_field f = {FL_NT, FL_NZ, FL_NY, FL_NX, (float *)x, (uint8_t *)miss, NULL, NULL, NULL};
     climz_compress_opts const co = {.codec = "vaeformer", .model = path, .options = opts};
     climz_ctx ctx;
     memset(&ctx, 0, sizeof ctx);

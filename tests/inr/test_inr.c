@@ -155,7 +155,7 @@ static void test_context_helpers(void) {
     /* climatology: (nt 3, nz 1, 1 x 3); point 1 missing at t=1, point 2 missing always */
     float v[9] = {1, 10, 0, 3, 99, 0, 5, 20, 0};
     uint8_t m[9] = {0, 0, 1, 0, 1, 1, 0, 0, 1};
-    cz_field f = {3, 1, 1, 3, v, m, NULL, NULL};
+    cz_field f = {3, 1, 1, 3, v, m, NULL, NULL, NULL};
     float clim[3];
     CHECK_OK(inr_climatology(&f, clim));
     CHECK(clim[0] == 3.0f && clim[1] == 15.0f && clim[2] == 9.0f);

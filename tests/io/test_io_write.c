@@ -206,7 +206,7 @@ static void test_builders(const char *dir) {
     uint8_t miss[12] = {0};
     for (int i = 0; i < 12; i++) vals[i] = 20.0f + 0.25f * (float)i;
     miss[4] = 1;
-    cz_field f = {1, 1, 2, 3, vals, miss, NULL, NULL};
+    cz_field f = {1, 1, 2, 3, vals, miss, NULL, NULL, NULL};
     CHECK_OK(io_store_field_times(ds, vd, 0, &f));
     f.values = vals + 6, f.miss = miss + 6;
     CHECK_OK(io_store_field_times(ds, vd, 1, &f));
