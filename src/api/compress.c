@@ -261,21 +261,6 @@ static climz_status compress_var(const climz_ctx *ctx, const climz_compress_opts
     return st;
 }
 
-static const char *format_name(cz_format f) {
-    switch (f) {
-    case CZ_FMT_NETCDF3: return "netcdf3";
-    case CZ_FMT_NETCDF4: return "netcdf4";
-    case CZ_FMT_GRIB: return "grib";
-    case CZ_FMT_GRADS: return "grads";
-    }
-    return "unknown";
-}
-
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char *out_path,
                                  const climz_compress_opts *opts) {
     if (!ctx) return CLIMZ_ERR_INVALID_ARG;
@@ -306,7 +291,7 @@ climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char
     CZ_CHECK_GOTO(st, api_select_vars(ds, opts ? opts->vars : NULL, sel), done);
 
     CZ_CHECK_GOTO(st, clz_writer_create(&w), done);
-    root = api_header_new(c->name, base_name(in_path), format_name(ds->format));
+    root = api_header_new(c->name, io_base_name(in_path), io_format_name(ds->format));
     /* a variable with no points (a dimension of size 0) has nothing to code: it is stored as
      * it is with the coordinates, and the header says so */
     json_t *notes = json_array();

@@ -43,25 +43,6 @@ static climz_status nc_fail(int e, const char *path, const char *what, const cha
                     nc_strerror(e), h5[0] ? ": " : "", h5);
 }
 
-static nc_type nc_type_of(cz_dtype t) {
-    switch (t) {
-    case CZ_T_I8: return NC_BYTE;
-    case CZ_T_U8: return NC_UBYTE;
-    case CZ_T_CHAR: return NC_CHAR;
-    case CZ_T_I16: return NC_SHORT;
-    case CZ_T_U16: return NC_USHORT;
-    case CZ_T_I32: return NC_INT;
-    case CZ_T_U32: return NC_UINT;
-    case CZ_T_I64: return NC_INT64;
-    case CZ_T_U64: return NC_UINT64;
-    case CZ_T_F32: return NC_FLOAT;
-    case CZ_T_F64: return NC_DOUBLE;
-    case CZ_T_STRING: return NC_STRING;
-    case CZ_T_NONE: break;
-    }
-    return NC_NAT;
-}
-
 /* ---- writing --------------------------------------------------------------------------- */
 
 typedef struct wctx {
@@ -120,7 +101,7 @@ static climz_status put_atts(wctx *w, int grp, int varid, const cz_attr *a, int 
         int e;
         if (a[i].type == CZ_T_STRING) e = nc_put_att_string(grp, varid, a[i].name, a[i].len, (const char **)a[i].data);
         else if (a[i].type == CZ_T_CHAR) e = nc_put_att_text(grp, varid, a[i].name, a[i].len, a[i].data);
-        else e = nc_put_att(grp, varid, a[i].name, nc_type_of(a[i].type), a[i].len, a[i].data);
+        else e = nc_put_att(grp, varid, a[i].name, io_nc_type(a[i].type), a[i].len, a[i].data);
         if (e) {
             char what[600];
             snprintf(what, sizeof what, "writing attribute %s of", a[i].name);
@@ -286,7 +267,7 @@ static climz_status write_all(wctx *w, const cz_dataset *ds, const h5c_nc4_opts 
         nclimz += plan[i].filter == 1;
         CZ_FORWARD(group_id(w, v->name, prefix_len(v->name), &g));
         for (int d = 0; d < v->ndims; d++) dims[d] = ncdim[v->dimids[d]];
-        nc_type const t = nc_type_of(v->type);
+        nc_type const t = io_nc_type(v->type);
         CZ_RETURN_IF(t == NC_NAT, CLIMZ_ERR_INVALID_ARG, "%s: variable %s has no type", w->path, v->name);
         if ((e = nc_def_var(g, base_name(v->name), t, v->ndims, dims, &ncvar[i])))
             return nc_fail(e, w->path, "defining variable", v->name);

@@ -236,5 +236,7 @@ void io_classify(cz_dataset *ds);
  * order of READ ME FIRST; the netCDF default fill counts as used). */
 climz_status io_find_specials(cz_dataset *ds, int var);
 const char *io_format_name(cz_format f); /* "netcdf3", "netcdf4", "grib", "grads" */
+int io_nc_type(cz_dtype t); /* the netCDF type (nc_type) of a stored type; NC_NAT (0) for none */
+const char *io_base_name(const char *path); /* the part after the last '/' */
 
 #endif /* CZ_IO_DATASET_H */

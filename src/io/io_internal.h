@@ -52,8 +52,6 @@ typedef struct io_source_ops {
 /* Reads steps [t0, t0+nt) of var through ds->source (CLIMZ_ERR_INVALID_ARG when it has none). */
 climz_status io_source_read(const cz_dataset *ds, int var, size_t t0, size_t nt, void *buf);
 
-/* the base name of a path ("grp1/T" -> "T") */
-const char *io_base_name(const char *path);
 
 /* days since 1970-01-01 of a proleptic Gregorian date */
 int64_t io_days_from_civil(int64_t y, unsigned m, unsigned d);

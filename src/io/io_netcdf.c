@@ -257,7 +257,7 @@ static cz_dtype from_nc_type(nc_type t) {
     }
 }
 
-static nc_type to_nc_type(cz_dtype t) {
+int io_nc_type(cz_dtype t) {
     switch (t) {
     case CZ_T_I8: return NC_BYTE;
     case CZ_T_U8: return NC_UBYTE;
@@ -690,7 +690,7 @@ static climz_status put_atts(nc_wctx *w, int grp, int varid, const cz_attr *a, i
         } else if (a[i].type == CZ_T_STRING) {
             e = nc_put_att_string(grp, varid, a[i].name, a[i].len, (const char **)a[i].data);
         } else {
-            nc_type const t = to_nc_type(a[i].type);
+            nc_type const t = io_nc_type(a[i].type);
             CZ_RETURN_IF(t == NC_NAT, CLIMZ_ERR_INVALID_ARG, "%s: attribute %s of %s has no type",
                          w->path, a[i].name, owner);
             e = nc_put_att(grp, varid, a[i].name, t, a[i].len, a[i].data);
@@ -766,7 +766,7 @@ static climz_status write_all(nc_wctx *w, const cz_dataset *ds, int *ncdim, int 
         int g, dims[CZ_MAX_DIMS];
         CZ_FORWARD(group_id(w, v->name, prefix_len(v->name), &g));
         for (int d = 0; d < v->ndims; d++) dims[d] = ncdim[v->dimids[d]];
-        nc_type const t = to_nc_type(v->type);
+        nc_type const t = io_nc_type(v->type);
         CZ_RETURN_IF(t == NC_NAT, CLIMZ_ERR_INVALID_ARG, "%s: variable %s has no type", w->path, v->name);
         if ((e = nc_def_var(g, io_base_name(v->name), t, v->ndims, dims, &ncvar[i])))
             return nc_werr(e, w, "defining variable", v->name);

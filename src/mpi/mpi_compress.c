@@ -251,28 +251,13 @@ static climz_status write_at(MPI_File fh, uint64_t off, const uint8_t *p, uint64
     return CLIMZ_OK;
 }
 
-static const char *format_name(cz_format f) {
-    switch (f) {
-    case CZ_FMT_NETCDF3: return "netcdf3";
-    case CZ_FMT_NETCDF4: return "netcdf4";
-    case CZ_FMT_GRIB: return "grib";
-    case CZ_FMT_GRADS: return "grads";
-    }
-    return "unknown";
-}
-
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 /* Rank 0: receives (or takes its own) slices in file order and builds the header, the index
  * of external chunks and the schema chunk. Drains every message even after a failure. */
 static climz_status assemble(const climz_ctx *ctx, const api_codec *c, const cz_dataset *ds, const uint8_t *sel,
                              const slice *sl, size_t ns, const slice_out *mine, const char *in_path,
                              clz_writer *meta, cz_buf *schema, char **header, MPI_Comm comm) {
     climz_status st = CLIMZ_OK;
-    json_t *root = api_header_new(c->name, base_name(in_path), format_name(ds->format));
+    json_t *root = api_header_new(c->name, io_base_name(in_path), io_format_name(ds->format));
     cz_field f = {0};
     float *decoded = NULL;
     json_t *entry = NULL;
