@@ -582,27 +582,6 @@ static climz_status reader_parse(clz_reader *r) {
     return CLIMZ_OK;
 }
 
-climz_status clz_reader_open_mem(const void *data, size_t size, clz_reader **r) {
-    *r = NULL;
-    clz_reader *x = cz_calloc(1, sizeof *x);
-    CZ_RETURN_IF(!x, CLIMZ_ERR_ALLOC, "out of memory");
-    x->owned = cz_malloc(size);
-    if (!x->owned) {
-        free(x);
-        return cz_error(CLIMZ_ERR_ALLOC, "out of memory copying a %zu-byte file", size);
-    }
-    if (size) memcpy(x->owned, data, size);
-    x->base = x->owned;
-    x->size = size;
-    climz_status const st = reader_parse(x);
-    if (st != CLIMZ_OK) {
-        clz_reader_free(x);
-        return st;
-    }
-    *r = x;
-    return CLIMZ_OK;
-}
-
 climz_status clz_reader_open_view(const void *data, size_t size, clz_reader **r) {
     *r = NULL;
     clz_reader *x = cz_calloc(1, sizeof *x);
@@ -615,6 +594,20 @@ climz_status clz_reader_open_view(const void *data, size_t size, clz_reader **r)
         return st;
     }
     *r = x;
+    return CLIMZ_OK;
+}
+
+climz_status clz_reader_open_mem(const void *data, size_t size, clz_reader **r) {
+    *r = NULL;
+    uint8_t *copy = cz_malloc(size ? size : 1);
+    CZ_RETURN_IF(!copy, CLIMZ_ERR_ALLOC, "out of memory copying a %zu-byte file", size);
+    if (size) memcpy(copy, data, size);
+    climz_status const st = clz_reader_open_view(copy, size, r);
+    if (st != CLIMZ_OK) {
+        free(copy);
+        return st;
+    }
+    (*r)->owned = copy; /* freed with the reader */
     return CLIMZ_OK;
 }
 

@@ -57,11 +57,6 @@ static size_t prefix_len(const char *name) {
     return s ? (size_t)(s - name) : 0;
 }
 
-static const char *base_name(const char *name) {
-    const char *s = strrchr(name, '/');
-    return s ? s + 1 : name;
-}
-
 /* the id of group path[0..len) ("" = root), created with its parents when new */
 static climz_status group_id(wctx *w, const char *path, size_t len, int *id) {
     if (len == 0) {
@@ -123,7 +118,7 @@ typedef struct vplan {
 static int selected(const h5c_nc4_opts *o, const char *name) {
     if (!o->vars) return 1;
     for (const char *const *v = o->vars; *v; v++)
-        if (strcmp(*v, name) == 0 || strcmp(*v, base_name(name)) == 0) return 1;
+        if (strcmp(*v, name) == 0 || strcmp(*v, io_base_name(name)) == 0) return 1;
     return 0;
 }
 
@@ -223,7 +218,7 @@ static climz_status put_values(wctx *w, const cz_dataset *ds, int vi, int grp, i
         snprintf(g, sizeof g, "%.*s", (int)(slash - s), s);
         if ((e = nc_inq_grp_ncid(sgrp, g, &sgrp))) break;
     }
-    if (e || (e = nc_inq_varid(sgrp, base_name(v->name), &svar))) {
+    if (e || (e = nc_inq_varid(sgrp, io_base_name(v->name), &svar))) {
         st = nc_fail(e, ds->path, "finding variable", v->name);
         goto done;
     }
@@ -256,7 +251,7 @@ static climz_status write_all(wctx *w, const cz_dataset *ds, const h5c_nc4_opts 
         const cz_dim *d = &ds->dims[i];
         int g;
         CZ_FORWARD(group_id(w, d->name, prefix_len(d->name), &g));
-        if ((e = nc_def_dim(g, base_name(d->name), d->unlimited ? NC_UNLIMITED : d->len, &ncdim[i])))
+        if ((e = nc_def_dim(g, io_base_name(d->name), d->unlimited ? NC_UNLIMITED : d->len, &ncdim[i])))
             return nc_fail(e, w->path, "defining dimension", d->name);
     }
     int nclimz = 0;
@@ -269,7 +264,7 @@ static climz_status write_all(wctx *w, const cz_dataset *ds, const h5c_nc4_opts 
         for (int d = 0; d < v->ndims; d++) dims[d] = ncdim[v->dimids[d]];
         nc_type const t = io_nc_type(v->type);
         CZ_RETURN_IF(t == NC_NAT, CLIMZ_ERR_INVALID_ARG, "%s: variable %s has no type", w->path, v->name);
-        if ((e = nc_def_var(g, base_name(v->name), t, v->ndims, dims, &ncvar[i])))
+        if ((e = nc_def_var(g, io_base_name(v->name), t, v->ndims, dims, &ncvar[i])))
             return nc_fail(e, w->path, "defining variable", v->name);
         vgrp[i] = g;
         /* attributes before the chunking and filter: _FillValue is the dataset's fill value,
