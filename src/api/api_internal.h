@@ -53,6 +53,11 @@ int api_model_keep(const climz_ctx *ctx, struct vae_loaded *v, const char *path)
 climz_status api_check_output(const char *out, const char *in, const char *in_data,
                               const char *model, const char *const *options);
 climz_status api_check_train_output(const char *out, const char *ckpt, const climz_train_opts *o);
+/* climz_train_file (finetune 0) or climz_finetune_file (1) as one rank of comm (vae_train.h;
+ * NULL: one process). */
+struct vae_train_comm;
+climz_status api_train(climz_ctx *ctx, int finetune, const char *out_path, const climz_train_opts *opts,
+                       const struct vae_train_comm *comm);
 
 /* Variables of a data set that a codec compresses: the named ones (error if one is missing
  * or not gridded), or every gridded data variable. sel[i] = 1 for selected vars. */

@@ -14,16 +14,20 @@ static climz_status check_outputs(const char *out_path, const climz_train_opts *
     return api_check_train_output(out_path, ckpt, o);
 }
 
-climz_status climz_train_file(climz_ctx *ctx, const char *out_path, const climz_train_opts *opts) {
+climz_status api_train(climz_ctx *ctx, int finetune, const char *out_path, const climz_train_opts *opts,
+                       const vae_train_comm *comm) {
     if (!ctx || !opts) return CLIMZ_ERR_INVALID_ARG;
     api_begin(ctx);
-    climz_status const st = check_outputs(out_path, opts);
-    return api_fail(ctx, st ? st : vae_train(VAE_PHASE_PRETRAIN, out_path, opts));
+    climz_status st = check_outputs(out_path, opts);
+    if (comm && comm->size > 1) st = comm->agree(comm->user, st); /* the ranks stop together */
+    if (!st) st = vae_train_ex(finetune ? VAE_PHASE_FINETUNE : VAE_PHASE_PRETRAIN, out_path, opts, comm);
+    return api_fail(ctx, st);
+}
+
+climz_status climz_train_file(climz_ctx *ctx, const char *out_path, const climz_train_opts *opts) {
+    return api_train(ctx, 0, out_path, opts, NULL);
 }
 
 climz_status climz_finetune_file(climz_ctx *ctx, const char *out_path, const climz_train_opts *opts) {
-    if (!ctx || !opts) return CLIMZ_ERR_INVALID_ARG;
-    api_begin(ctx);
-    climz_status const st = check_outputs(out_path, opts);
-    return api_fail(ctx, st ? st : vae_train(VAE_PHASE_FINETUNE, out_path, opts));
+    return api_train(ctx, 1, out_path, opts, NULL);
 }

@@ -24,5 +24,6 @@ int cli_mpi_rank(void);
 int cli_mpi_size(void);
 climz_status cli_mpi_compress(climz_ctx *ctx, const char *in, const char *out, const climz_compress_opts *o);
 climz_status cli_mpi_decompress(climz_ctx *ctx, const char *in, const char *out, const climz_decompress_opts *o);
+climz_status cli_mpi_train(climz_ctx *ctx, int finetune, const char *out, const climz_train_opts *o);
 
 #endif

@@ -356,8 +356,12 @@ int main(int argc, char **argv) {
         printf("climz %s\n", climz_version_string());
         return 0;
     }
-    if (!strcmp(argv[1], "train")) return cli_train(argc, argv);
-    if (!strcmp(argv[1], "finetune")) return cli_finetune(argc, argv);
+    if (!strcmp(argv[1], "train") || !strcmp(argv[1], "finetune")) {
+        cli_mpi_start(&argc, &argv); /* data parallel under mpirun */
+        int const rc = !strcmp(argv[1], "train") ? cli_train(argc, argv) : cli_finetune(argc, argv);
+        cli_mpi_stop();
+        return rc;
+    }
     if (!strcmp(argv[1], "plot")) return cli_plot(argc, argv);
     cli_opts o;
     int const r = parse_opts(argc, argv, &o);

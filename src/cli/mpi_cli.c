@@ -44,6 +44,12 @@ climz_status cli_mpi_decompress(climz_ctx *ctx, const char *in, const char *out,
     return climz_decompress_file(ctx, in, out, o);
 }
 
+climz_status cli_mpi_train(climz_ctx *ctx, int finetune, const char *out, const climz_train_opts *o) {
+    if (mpi_size > 1)
+        return finetune ? czmpi_finetune_file(ctx, out, o, MPI_COMM_WORLD) : czmpi_train_file(ctx, out, o, MPI_COMM_WORLD);
+    return finetune ? climz_finetune_file(ctx, out, o) : climz_train_file(ctx, out, o);
+}
+
 #else /* no MPI at build time */
 
 int cli_mpi_start(int *argc, char ***argv) {
@@ -59,6 +65,10 @@ climz_status cli_mpi_compress(climz_ctx *ctx, const char *in, const char *out, c
 }
 climz_status cli_mpi_decompress(climz_ctx *ctx, const char *in, const char *out, const climz_decompress_opts *o) {
     return climz_decompress_file(ctx, in, out, o);
+}
+
+climz_status cli_mpi_train(climz_ctx *ctx, int finetune, const char *out, const climz_train_opts *o) {
+    return finetune ? climz_finetune_file(ctx, out, o) : climz_train_file(ctx, out, o);
 }
 
 #endif

@@ -1,5 +1,6 @@
 /* train.c — `climz train` (phase 1) and `climz finetune` (phase 2) of the VAEformer, on the
- * public API (climz_train_file / climz_finetune_file). Progress goes to stderr. */
+ * public API (climz_train_file / climz_finetune_file; under mpirun data parallel, through
+ * cli_mpi_train). Progress goes to stderr, from rank 0 only. */
 #include "climz.h"
 #include "cli.h"
 
@@ -153,16 +154,15 @@ static int run(int argc, char **argv, int finetune) {
         return 2;
     }
     o.data = data;
-    if (!quiet) o.progress = print_line;
+    if (!quiet && cli_mpi_rank() == 0) o.progress = print_line; /* rank 0 alone reports */
     climz_ctx *ctx = climz_ctx_create();
     if (!ctx) {
         fprintf(stderr, "climz: out of memory\n");
         return 1;
     }
     climz_status st = climz_ctx_set_param(ctx, CLIMZ_P_THREADS, threads);
-    if (st == CLIMZ_OK)
-        st = finetune ? climz_finetune_file(ctx, out, &o) : climz_train_file(ctx, out, &o);
-    if (st != CLIMZ_OK)
+    if (st == CLIMZ_OK) st = cli_mpi_train(ctx, finetune, out, &o); /* data parallel under mpirun */
+    if (st != CLIMZ_OK && cli_mpi_rank() == 0)
         fprintf(stderr, "climz %s: %s (%s)\n", finetune ? "finetune" : "train",
                 climz_ctx_last_error(ctx), climz_status_name(st));
     climz_ctx_free(ctx);

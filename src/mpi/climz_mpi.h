@@ -27,4 +27,13 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
 climz_status czmpi_decompress_file(climz_ctx *ctx, const char *in_path, const char *out_path,
                                    const climz_decompress_opts *opts, MPI_Comm comm);
 
+/*! czmpi_train_file() / czmpi_finetune_file() : climz_train_file() / climz_finetune_file()
+ *  data parallel over the ranks of comm: each rank computes its slice of every global batch,
+ *  the gradients are summed in rank order, rank 0 alone writes checkpoints, the model and the
+ *  progress lines (src/vae/vae_train.c and mpi_train.c say how). */
+climz_status czmpi_train_file(climz_ctx *ctx, const char *out_path, const climz_train_opts *opts,
+                              MPI_Comm comm);
+climz_status czmpi_finetune_file(climz_ctx *ctx, const char *out_path, const climz_train_opts *opts,
+                                 MPI_Comm comm);
+
 #endif

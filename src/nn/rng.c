@@ -12,6 +12,8 @@ uint64_t nn_rng_u64(nn_rng *r) {
     return z ^ (z >> 31);
 }
 
+void nn_rng_skip(nn_rng *r, uint64_t n) { r->s += n * 0x9E3779B97F4A7C15ull; }
+
 float nn_rng_uniform(nn_rng *r) {
     return (float)(nn_rng_u64(r) >> 40) * (1.0f / 16777216.0f); /* exact: 24 bits */
 }

@@ -312,6 +312,27 @@ void vae_trainer_free(vae_trainer *t); /* NULL allowed */
 climz_status vae_trainer_step(vae_trainer *t, const float *x, const uint8_t *mask,
                               const float *row_w, double weight, nn_rng *rng, vae_losses *out);
 
+/* Data-parallel training: a trainer computes ONE SHARD of a global batch, its B samples
+ * being samples [first, first + B) of a batch of total. The losses it returns and the
+ * gradients it adds are this shard's part of the global batch's, so that the parts summed
+ * over the shards are the whole batch's (up to the summation order): the MSE weighs each
+ * sample by its share of the global valid weight, KL and bits are divided by the global
+ * element counts, the aux loss's gradient comes from one shard only, and the rng skips the
+ * other shards' noise draws (so every sample sees the noise it sees in one process). */
+typedef struct vae_shard {
+    size_t first, total;
+    double mse_weight; /* sum of vae_mse_weight() over the global batch, in sample order */
+    int aux;           /* 1: this shard adds the aux gradient (exactly one shard of a batch) */
+} vae_shard;
+
+/*! vae_trainer_set_shard() : the shard of the next steps; NULL: the whole batch (default).
+ *  @return CLIMZ_ERR_INVALID_ARG when first + B exceeds total. */
+climz_status vae_trainer_set_shard(vae_trainer *t, const vae_shard *s);
+
+/*! vae_mse_weight() : one sample's weight in the batch MSE: the sum of its row weights over
+ *  its valid points; mask (C, H, W) and row_w (H) may be NULL. */
+double vae_mse_weight(const uint8_t *mask, const float *row_w, size_t C, size_t H, size_t W);
+
 /*! vae_fit_quantiles() : solves the auxiliary loss exactly for the current factorised prior
  *  (each quantile is the root of logits_c(q) = target, found by bisection; cheap, no
  *  network), so that the medians and tails used to build the CDF tables of z are converged.

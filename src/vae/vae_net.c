@@ -80,6 +80,32 @@ climz_status vae_trainer_step(vae_trainer *t, const float *x, const uint8_t *mas
     return vae_trainer_step_p(t, t->m->p.data, t->m->p.grad, x, mask, row_w, weight, rng, out);
 }
 
+climz_status vae_trainer_set_shard(vae_trainer *t, const vae_shard *s) {
+    if (!s) {
+        t->sh.first = 0, t->sh.total = t->B, t->sh.mse_weight = 0, t->sh.aux = 1;
+        return CLIMZ_OK;
+    }
+    CZ_RETURN_IF(s->total < t->B || s->first > s->total - t->B, CLIMZ_ERR_INVALID_ARG,
+                 "vae: a shard of %zu samples at %zu of a batch of %zu", t->B, s->first, s->total);
+    t->sh = *s;
+    return CLIMZ_OK;
+}
+
+/* the per-sample weight of batch_mse (vae_net_impl.inc), in the same order of operations */
+double vae_mse_weight(const uint8_t *mask, const float *row_w, size_t C, size_t H, size_t W) {
+    double s = 0;
+    for (size_t c = 0; c < C; c++)
+        for (size_t i = 0; i < H; i++) {
+            double const wr = row_w ? (double)row_w[i] : 1.0;
+            const uint8_t *mk = mask ? mask + (c * H + i) * W : NULL;
+            size_t valid = W;
+            if (mk)
+                for (size_t j = 0; j < W; j++) valid -= mk[j] != 0;
+            s += wr * (double)valid;
+        }
+    return s;
+}
+
 /* ---- quantile fitting ------------------------------------------------------------------ */
 
 /* The aux loss is sum |logits_c(q) - target| with logits_c increasing, so each quantile has

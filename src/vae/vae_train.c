@@ -21,6 +21,23 @@
  *    options, so a resumed run continues bit for bit (same machine and thread count).
  *  - Validation runs the codec's path (phase 2: quantised, with the rate the entropy model
  *    assigns) on whole held-out planes, centre-cropped to at most VAL_MAX_H x VAL_MAX_W.
+ *  - Data parallel (vae_train_ex with N ranks, `mpirun -n N climz train`): the global batch
+ *    and its draws are those of one process; rank r computes the contiguous slice
+ *    [r*B/N, (r+1)*B/N) of it (every rank draws the whole batch's samples and crops from the
+ *    step's generator, fills only its slice, and its trainer skips the other slices' noise:
+ *    vae_shard). The per-sample MSE weights are gathered first, so each rank weighs its
+ *    samples by their share of the global batch; the ranks' loss parts and gradients are
+ *    summed in rank order (comm->sum), and every rank applies the same AdamW step to the same
+ *    sum, so the weights stay identical; their SHA-256 is compared across the ranks at the
+ *    start, at every validation and at the end. 1 and N ranks are the same training up to
+ *    the order of float sums; N ranks are bit-reproducible for a fixed N.
+ *  - Under N ranks every rank loads every data spec (the loader reads whole fields, and each
+ *    step draws from all of them); rank 0 alone validates and writes checkpoints, the model
+ *    and the progress lines. A checkpoint records its rank count: resuming on another count
+ *    continues the same training (same global batch and draws), not bit for bit.
+ *  - A failure on any rank (a file, memory, a non-finite loss) is exchanged at the next
+ *    collective point (after setup, every step, validation, checkpoint, the end), so every
+ *    rank stops with the failing rank's message and the model file is never written.
  */
 #include "vae/vae_train.h"
 #include "io/dataset.h"
@@ -37,6 +54,7 @@
 #define VAL_MAX_H 128
 #define VAL_MAX_W 256
 #define META_STEP "vae.ckpt.step"
+#define META_RANKS "vae.ckpt.ranks"
 #define META_OPTS "vae.ckpt.opts"
 #define META_TRAIN "vae.train"
 #define META_VAL "vae.train.val"
@@ -490,16 +508,18 @@ static uint64_t step_seed(uint64_t seed, uint64_t step) {
     return z ^ (z >> 29);
 }
 
-static void make_batch(tr_batch *bt, const tr_data *d, const vae_model *m, nn_rng *rng,
-                       int lat_weight) {
-    for (size_t b = 0; b < bt->B; b++) {
+/* Draws the global batch of B samples and crops; fills the slots [first, first + bt->B) of it
+ * (one rank's shard; all of it in one process). */
+static void make_batch(tr_batch *bt, size_t B, size_t first, const tr_data *d, const vae_model *m,
+                       nn_rng *rng, int lat_weight) {
+    for (size_t b = 0; b < B; b++) {
         /* a source field uniformly, then one of its samples: every data spec counts alike,
          * however many time steps it has */
         size_t const g = (size_t)(nn_rng_u64(rng) % d->ngrp);
         const tr_sample *s = &d->train[d->grp_first[g] + nn_rng_u64(rng) % d->grp_count[g]];
         size_t const oy = s->ny > bt->H ? (size_t)(nn_rng_u64(rng) % (s->ny - bt->H + 1)) : 0;
         size_t const ox = s->nx > bt->W ? (size_t)(nn_rng_u64(rng) % (s->nx - bt->W + 1)) : 0;
-        fill_crop(bt, b, s, oy, ox, m, lat_weight);
+        if (b >= first && b - first < bt->B) fill_crop(bt, b - first, s, oy, ox, m, lat_weight);
     }
 }
 
@@ -661,25 +681,32 @@ static void drop_meta(vae_model *m, const char *key) {
 }
 
 static climz_status save_checkpoint(vae_model *m, const nn_adamw *opt, const char *path, long step,
-                                    const tr_opts *t, vae_phase ph) {
-    char buf[32];
+                                    const tr_opts *t, vae_phase ph, int ranks) {
+    char buf[32], nr[32];
     snprintf(buf, sizeof buf, "%ld", step);
+    snprintf(nr, sizeof nr, "%d", ranks);
     json_t *j = opts_json(t, ph);
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(j);
     CZ_RETURN_IF(!s, CLIMZ_ERR_ALLOC, "out of memory");
     climz_status st = vae_model_set_meta(m, META_STEP, buf);
     if (!st) st = vae_model_set_meta(m, META_OPTS, s);
+    if (!st) st = vae_model_set_meta(m, META_RANKS, nr);
     free(s);
     if (!st) st = vae_model_save(m, path, opt);
     drop_meta(m, META_STEP);
     drop_meta(m, META_OPTS);
+    drop_meta(m, META_RANKS);
     return st;
 }
 
-/* ---- the training loop ------------------------------------------------------------------ */
+/* ---- a run ------------------------------------------------------------------------------ */
 
 typedef struct tr_run {
+    const vae_train_comm *comm; /* NULL in one process */
+    int rank, size;
+    double comm_s;              /* seconds in the gradient sums */
+    size_t comm_bytes;          /* gradient bytes summed per step */
     const climz_train_opts *o;
     vae_phase ph;
     const char *out_path;
@@ -691,12 +718,125 @@ typedef struct tr_run {
     long start;
 } tr_run;
 
+/* ---- the ranks (one process: size 1, every helper is a no-op) ---------------------------- */
+
+static climz_status agree(const tr_run *r, climz_status st) {
+    return r->size > 1 ? r->comm->agree(r->comm->user, st) : st;
+}
+
+static climz_status from_root(const tr_run *r, climz_status st) {
+    return r->size > 1 ? r->comm->share(r->comm->user, st, 0) : st;
+}
+
+/* The SHA-256 of the weights (and, with what != NULL, of the string what) on every rank against
+ * rank 0's: different weights mean the ranks no longer train one model. */
+static climz_status check_same(tr_run *r, long step, const char *what) {
+    if (r->size <= 1) return CLIMZ_OK;
+    uint8_t mine[64], *all = cz_malloc((size_t)r->size * sizeof mine);
+    climz_status st = agree(r, all ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory"));
+    if (st) {
+        free(all);
+        return st;
+    }
+    cz_sha256 h;
+    cz_sha256_init(&h);
+    cz_sha256_update(&h, r->m.p.data, r->m.p.numel * sizeof *r->m.p.data);
+    cz_sha256_final(&h, mine);
+    cz_sha256_init(&h);
+    if (what) cz_sha256_update(&h, what, strlen(what));
+    cz_sha256_final(&h, mine + 32);
+    r->comm->allgather(r->comm->user, mine, all, sizeof mine);
+    char hex0[65], hex[65];
+    cz_sha256_hex(all, hex0);
+    for (int k = 1; k < r->size && !st; k++) {
+        cz_sha256_hex(all + (size_t)k * sizeof mine, hex);
+        if (memcmp(all + (size_t)k * sizeof mine + 32, all + 32, 32))
+            st = cz_error(CLIMZ_ERR_INVALID_ARG,
+                          "rank %d of %d was started with other training options or data than "
+                          "rank 0 (every rank must run the same command)", k, r->size);
+        else if (memcmp(all + (size_t)k * sizeof mine, all, 32))
+            st = cz_error(CLIMZ_ERR_GENERIC,
+                          "at step %ld the weights of rank %d of %d differ from rank 0's "
+                          "(sha256 %.16s... against %.16s...): the ranks no longer train one model",
+                          step, k, r->size, hex, hex0);
+    }
+    free(all);
+    if (!st) say(r->o, "step %ld: weights identical on the %d ranks (sha256 %.16s...)", step, r->size, hex0);
+    return st;
+}
+
+/* The per-sample MSE weights of every rank's slice, gathered in global sample order and
+ * summed as one process sums them (vae_shard.mse_weight). */
+static double global_mse_weight(const tr_run *r, const tr_batch *bt, size_t B, double *buf) {
+    size_t const per = (B + (size_t)r->size - 1) / (size_t)r->size, S = bt->C * bt->H * bt->W;
+    double *mine = buf + (size_t)r->size * per;
+    for (size_t b = 0; b < per; b++)
+        mine[b] = b < bt->B ? vae_mse_weight(bt->mask + b * S, r->t.lat_weight ? bt->row_w + b * bt->H : NULL,
+                                             bt->C, bt->H, bt->W)
+                            : 0;
+    r->comm->allgather(r->comm->user, mine, buf, per * sizeof *mine);
+    double total = 0;
+    for (int k = 0; k < r->size; k++) {
+        size_t const n = ((size_t)k + 1) * B / (size_t)r->size - (size_t)k * B / (size_t)r->size;
+        for (size_t b = 0; b < n; b++) total += buf[(size_t)k * per + b];
+    }
+    return total;
+}
+
+enum { X_ST, X_LOSS, X_MSE, X_KL, X_BY, X_BZ, X_BPV, X_AUX, X_SIGMA, X_Y, X_N };
+
+/* Every rank's step status and loss parts: a failure on any rank (other than a non-finite
+ * loss, which skips the batch on every rank: *skip = its rank) stops every rank with its
+ * message; else *ls becomes the global batch's losses (the parts summed in rank order; the
+ * aux loss, which depends on the weights only, is rank 0's). */
+static climz_status combine_step(const tr_run *r, climz_status st, vae_losses *ls, double *buf,
+                                 int *skip) {
+    double const mine[X_N] = {(double)st, ls->loss,  ls->mse, ls->kl,    ls->bits_y,
+                              ls->bits_z, ls->bpv,   ls->aux, ls->sigma, ls->y_absmean};
+    r->comm->allgather(r->comm->user, mine, buf, sizeof mine);
+    int hard = 0;
+    vae_losses sum;
+    memset(&sum, 0, sizeof sum);
+    *skip = -1;
+    for (int k = 0; k < r->size; k++) {
+        const double *a = buf + (size_t)k * X_N;
+        if ((int)a[X_ST] == CLIMZ_ERR_GENERIC && *skip < 0) *skip = k;
+        else if ((int)a[X_ST] != CLIMZ_OK) hard = 1;
+        sum.loss += a[X_LOSS], sum.mse += a[X_MSE], sum.kl += a[X_KL], sum.bits_y += a[X_BY];
+        sum.bits_z += a[X_BZ], sum.bpv += a[X_BPV], sum.sigma += a[X_SIGMA], sum.y_absmean += a[X_Y];
+    }
+    sum.aux = buf[X_AUX];
+    if (hard) return agree(r, st == CLIMZ_ERR_GENERIC ? CLIMZ_OK : st);
+    *ls = sum;
+    return CLIMZ_OK;
+}
+
+/* Sums the gradients of the groups being trained over the ranks (comm->sum: fixed order). */
+static void sum_gradients(tr_run *r) {
+    nn_params *p = &r->m.p;
+    double const t0 = cz_now();
+    size_t bytes = 0;
+    for (size_t g = 0; g < p->n_groups; g++) {
+        if (p->groups[g].frozen || p->groups[g].end == p->groups[g].begin) continue;
+        size_t const n = p->groups[g].end - p->groups[g].begin;
+        r->comm->sum(r->comm->user, p->grad + p->groups[g].begin, n);
+        bytes += n * sizeof *p->grad;
+    }
+    r->comm_s += cz_now() - t0;
+    r->comm_bytes = bytes;
+}
+
+/* ---- the training loop ------------------------------------------------------------------ */
+
 static climz_status run_loop(tr_run *r) {
     vae_model *m = &r->m;
     const tr_opts *t = &r->t;
     const climz_train_opts *o = r->o;
     size_t const C = m->cfg.in_channels, B = (size_t)t->batch;
     size_t const H = (size_t)t->crop_h, W = (size_t)t->crop_w;
+    /* this rank's slice of every global batch */
+    size_t const first = (size_t)r->rank * B / (size_t)r->size;
+    size_t const Bl = ((size_t)r->rank + 1) * B / (size_t)r->size - first;
     int const quantize = r->ph == VAE_PHASE_FINETUNE;
     double const weight = r->ph == VAE_PHASE_PRETRAIN ? t->beta : t->lambda;
     nn_lr_schedule sched = {t->lr, t->lr_min, (uint64_t)t->warmup, (uint64_t)t->steps};
@@ -704,24 +844,46 @@ static climz_status run_loop(tr_run *r) {
     vae_trainer *tr = NULL;
     tr_batch bt;
     memset(&bt, 0, sizeof bt);
-    climz_status st;
-    CZ_CHECK_GOTO(st, batch_alloc(&bt, B, C, H, W), done);
-    CZ_CHECK_GOTO(st, vae_trainer_create(&tr, m, r->ph, B, H, W), done);
+    double *xbuf = NULL; /* the gathers: X_N and the MSE weights of every rank */
+    climz_status st = CLIMZ_OK;
+    if (r->size > 1) {
+        size_t const per = (B + (size_t)r->size - 1) / (size_t)r->size;
+        size_t const nx = (size_t)r->size * (per > X_N ? per : X_N) + per;
+        if (!(xbuf = cz_malloc(nx * sizeof *xbuf))) st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    }
+    if (!st) st = batch_alloc(&bt, Bl, C, H, W);
+    if (!st) st = vae_trainer_create(&tr, m, r->ph, Bl, H, W);
+    CZ_CHECK_GOTO(st, agree(r, st), done);
+    char ranks[48] = "";
+    if (r->size > 1) snprintf(ranks, sizeof ranks, " on %d ranks", r->size);
     say(o, "%s: %zu parameters (%zu trained), %zu training samples, %zu validation, batch %zu "
-           "of %zu x %zu, steps %ld..%ld of %ld, %d threads",
+           "of %zu x %zu, steps %ld..%ld of %ld, %d threads%s",
         r->ph == VAE_PHASE_PRETRAIN ? "train" : "finetune", vae_model_num_params(m, NULL),
         nn_params_trainable(&m->p), r->d.ntrain, r->d.nval, B, H, W, r->start, stop, t->steps,
-        cz_num_threads());
+        cz_num_threads(), r->size > 1 ? " per rank" : "");
     double const t0 = cz_now();
     double acc[8] = {0};
     long nacc = 0, done_steps = 0;
     for (long step = r->start; step < stop; step++) {
         nn_rng rng;
         nn_rng_seed(&rng, step_seed(t->seed, (uint64_t)step));
-        make_batch(&bt, &r->d, m, &rng, t->lat_weight);
+        make_batch(&bt, B, first, &r->d, m, &rng, t->lat_weight);
+        if (r->size > 1) {
+            vae_shard sh = {first, B, global_mse_weight(r, &bt, B, xbuf), first == 0};
+            st = vae_trainer_set_shard(tr, &sh);
+        }
         nn_params_zero_grad(&m->p);
         vae_losses ls;
-        st = vae_trainer_step(tr, bt.x, bt.mask, t->lat_weight ? bt.row_w : NULL, weight, &rng, &ls);
+        memset(&ls, 0, sizeof ls);
+        if (!st)
+            st = vae_trainer_step(tr, bt.x, bt.mask, t->lat_weight ? bt.row_w : NULL, weight, &rng, &ls);
+        if (r->size > 1) {
+            int skip;
+            CZ_CHECK_GOTO(st, combine_step(r, st, &ls, xbuf, &skip), done);
+            if (skip >= 0)
+                st = cz_error(CLIMZ_ERR_GENERIC, "a non-finite loss on rank %d of %d", skip, r->size);
+            else sum_gradients(r);
+        }
         double gnorm = 0;
         if (st == CLIMZ_OK) st = nn_adamw_step(&r->opt, &m->p, nn_lr_at(&sched, (uint64_t)step), &gnorm);
         if (st == CLIMZ_ERR_GENERIC) {
@@ -745,31 +907,43 @@ static climz_status run_loop(tr_run *r) {
             double const k = (double)nacc;
             if (r->ph == VAE_PHASE_PRETRAIN)
                 say(o, "step %ld/%ld  loss %.5f  mse %.5f  kl %.4f  sigma %.3f  |mu| %.3f  lr %.2e  "
-                       "gnorm %.3f  %.1f samples/s  ETA %s",
+                       "gnorm %.3f  %.1f samples/s%s  ETA %s",
                     s1, t->steps, acc[0] / k, acc[1] / k, acc[2] / k, acc[4] / k, acc[5] / k,
-                    nn_lr_at(&sched, (uint64_t)step), acc[6] / k, rate, eta);
+                    nn_lr_at(&sched, (uint64_t)step), acc[6] / k, rate, ranks, eta);
             else
                 say(o, "step %ld/%ld  loss %.4f  mse %.5f  bits/value %.4f  aux %.2f  |y| %.3f  "
-                       "lr %.2e  gnorm %.3f  %.1f samples/s  ETA %s",
+                       "lr %.2e  gnorm %.3f  %.1f samples/s%s  ETA %s",
                     s1, t->steps, acc[0] / k, acc[1] / k, acc[3] / k, acc[7] / k, acc[5] / k,
-                    nn_lr_at(&sched, (uint64_t)step), acc[6] / k, rate, eta);
+                    nn_lr_at(&sched, (uint64_t)step), acc[6] / k, rate, ranks, eta);
             memset(acc, 0, sizeof acc);
             nacc = 0;
         }
         if (s1 % t->val_every == 0 && s1 != stop) {
             tr_val v;
-            CZ_CHECK_GOTO(st, validate(&r->d, m, t->val_max, quantize, t->lat_weight, &v), done);
-            say_val(o, s1, &v, quantize);
+            if (r->rank == 0) {
+                st = validate(&r->d, m, t->val_max, quantize, t->lat_weight, &v);
+                if (!st) say_val(o, s1, &v, quantize);
+            }
+            CZ_CHECK_GOTO(st, from_root(r, st), done);
+            CZ_CHECK_GOTO(st, check_same(r, s1, NULL), done);
         }
-        if (s1 % t->checkpoint_every == 0 || s1 == stop)
-            CZ_CHECK_GOTO(st, save_checkpoint(m, &r->opt, r->ckpt_path, s1, t, r->ph), done);
+        if (s1 % t->checkpoint_every == 0 || s1 == stop) {
+            if (r->rank == 0) st = save_checkpoint(m, &r->opt, r->ckpt_path, s1, t, r->ph, r->size);
+            CZ_CHECK_GOTO(st, from_root(r, st), done);
+        }
     }
-    say(o, "%ld steps in %.1f s (%.2f samples/s)", done_steps, cz_now() - t0,
-        done_steps ? (double)done_steps * (double)B / (cz_now() - t0) : 0.0);
+    double const el = cz_now() - t0;
+    say(o, "%ld steps in %.1f s (%.2f samples/s%s)", done_steps, el,
+        done_steps ? (double)done_steps * (double)B / el : 0.0, ranks);
+    if (r->size > 1 && done_steps)
+        say(o, "gradient sums: %zu bytes per step, %.2f ms per step on rank 0 (%.1f%% of the step, "
+               "waiting for the slowest rank included)",
+            r->comm_bytes, 1e3 * r->comm_s / (double)done_steps, el > 0 ? 100 * r->comm_s / el : 0.0);
     r->start = stop;
 done:
     vae_trainer_free(tr);
     batch_free(&bt);
+    free(xbuf);
     return st;
 }
 
@@ -843,16 +1017,22 @@ static climz_status train_common(tr_run *r) {
         CZ_RETURN_IF(!step || !ot, CLIMZ_ERR_INVALID_ARG,
                      "%s is not a training checkpoint (no %s)", o->resume, META_STEP);
         r->start = strtol(step, NULL, 10);
+        const char *nr = vae_model_meta(&r->m, META_RANKS);
+        int const ranks = nr ? (int)strtol(nr, NULL, 10) : 1;
         tr_opts keep = r->t;
         CZ_FORWARD(opts_from_json(&r->t, ot, r->ph));
         r->t.checkpoint_every = keep.checkpoint_every, r->t.log_every = keep.log_every;
         r->t.val_every = keep.val_every, r->t.val_max = keep.val_max;
         drop_meta(&r->m, META_STEP);
         drop_meta(&r->m, META_OPTS);
+        drop_meta(&r->m, META_RANKS);
         CZ_RETURN_IF(r->start < 0 || r->start > r->t.steps, CLIMZ_ERR_CORRUPT,
                      "%s: step %ld outside the run's %ld", o->resume, r->start, r->t.steps);
         say(o, "resuming %s at step %ld of %ld (options from the checkpoint)", o->resume,
             r->start, r->t.steps);
+        if (ranks != r->size)
+            say(o, "note: the checkpoint was written by %d rank(s), this run has %d: the same "
+                   "training (same global batch and draws), but not bit for bit", ranks, r->size);
     }
     return CLIMZ_OK;
 }
@@ -871,7 +1051,7 @@ static climz_status load_data(tr_run *r) {
     return CLIMZ_OK;
 }
 
-static climz_status do_train(tr_run *r) {
+static climz_status setup_train(tr_run *r) {
     const climz_train_opts *o = r->o;
     CZ_FORWARD(train_common(r));
     if (!o->resume) {
@@ -892,11 +1072,10 @@ static climz_status do_train(tr_run *r) {
     CZ_FORWARD(nn_params_freeze_group(&r->m.p, "hyper", 1));
     CZ_FORWARD(nn_params_freeze_group(&r->m.p, "entropy", 1));
     CZ_FORWARD(nn_params_freeze_group(&r->m.p, "aux", 1));
-    CZ_FORWARD(run_loop(r));
-    return finish(r);
+    return CLIMZ_OK;
 }
 
-static climz_status do_finetune(tr_run *r) {
+static climz_status setup_finetune(tr_run *r) {
     const climz_train_opts *o = r->o;
     CZ_FORWARD(train_common(r));
     if (!o->resume) {
@@ -911,16 +1090,52 @@ static climz_status do_finetune(tr_run *r) {
     CZ_FORWARD(nn_params_freeze_group(&r->m.p, "hyper", 0));
     CZ_FORWARD(nn_params_freeze_group(&r->m.p, "entropy", 0));
     CZ_FORWARD(nn_params_freeze_group(&r->m.p, "aux", 0));
-    CZ_FORWARD(run_loop(r));
-    return finish(r);
+    return CLIMZ_OK;
 }
 
-climz_status vae_train(vae_phase ph, const char *out_path, const climz_train_opts *opts) {
+/* What must be the same on every rank: the run's options and its data (sample counts). */
+static char *run_identity(const tr_run *r) {
+    json_t *j = opts_json(&r->t, r->ph);
+    json_object_set_new(j, "start", json_integer(r->start));
+    json_object_set_new(j, "train_samples", json_integer((json_int_t)r->d.ntrain));
+    json_object_set_new(j, "val_samples", json_integer((json_int_t)r->d.nval));
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    return s;
+}
+
+climz_status vae_train_ex(vae_phase ph, const char *out_path, const climz_train_opts *opts,
+                          const vae_train_comm *comm) {
     CZ_RETURN_IF(!opts, CLIMZ_ERR_INVALID_ARG, "no training options");
     tr_run r;
     memset(&r, 0, sizeof r);
-    r.o = opts, r.ph = ph, r.out_path = out_path;
-    climz_status const st = ph == VAE_PHASE_PRETRAIN ? do_train(&r) : do_finetune(&r);
+    climz_train_opts quiet = *opts;
+    r.size = comm && comm->size > 1 ? comm->size : 1;
+    r.rank = r.size > 1 ? comm->rank : 0;
+    r.comm = r.size > 1 ? comm : NULL;
+    if (r.rank != 0) quiet.progress = NULL; /* rank 0 alone reports */
+    r.o = &quiet, r.ph = ph, r.out_path = out_path;
+    climz_status st = ph == VAE_PHASE_PRETRAIN ? setup_train(&r) : setup_finetune(&r);
+    if (!st && r.t.batch < r.size)
+        st = cz_error(CLIMZ_ERR_INVALID_ARG, "a batch of %ld samples cannot be split over %d ranks "
+                      "(--batch must be at least the rank count)", r.t.batch, r.size);
+    st = agree(&r, st);
+    if (!st && r.size > 1) {
+        char *id = run_identity(&r);
+        st = agree(&r, id ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory"));
+        if (!st) st = check_same(&r, r.start, id);
+        free(id);
+    }
+    if (!st) st = run_loop(&r);
+    if (!st) st = check_same(&r, r.start, NULL);
+    if (!st) {
+        if (r.rank == 0) st = finish(&r); /* quantiles, validation, the model file */
+        st = from_root(&r, st);
+    }
     run_free(&r);
     return st;
+}
+
+climz_status vae_train(vae_phase ph, const char *out_path, const climz_train_opts *opts) {
+    return vae_train_ex(ph, out_path, opts, NULL);
 }
