@@ -32,7 +32,9 @@ static void train_usage(FILE *f, int finetune) {
             "common options: --lr-min X --warmup N --weight-decay X --clip X --no-lat-weight\n"
             "  --checkpoint PATH (default MODEL.ckpt) --checkpoint-every N --stop-at N\n"
             "  --log-every N --val-every N --val-max N --max-fields N --quiet\n"
-            "A checkpoint continues a run bit for bit (--resume; the run's options come from it).\n");
+            "A checkpoint continues a run bit for bit (--resume; the run's options come from it).\n"
+            "Under mpirun -n N: data parallel, each rank computing its slice of every batch\n"
+            "  (--batch >= N); rank 0 writes the model and the progress lines.\n");
 }
 
 static void print_line(void *user, const char *line) {
