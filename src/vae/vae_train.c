@@ -801,8 +801,9 @@ static climz_status combine_step(const tr_run *r, climz_status st, vae_losses *l
     *skip = -1;
     for (int k = 0; k < r->size; k++) {
         const double *a = buf + (size_t)k * X_N;
-        if ((int)a[X_ST] == CLIMZ_ERR_GENERIC && *skip < 0) *skip = k;
-        else if ((int)a[X_ST] != CLIMZ_OK) hard = 1;
+        int const sk = (int)a[X_ST];
+        if (sk == CLIMZ_ERR_GENERIC) *skip = *skip < 0 ? k : *skip;
+        else if (sk != CLIMZ_OK) hard = 1;
         sum.loss += a[X_LOSS], sum.mse += a[X_MSE], sum.kl += a[X_KL], sum.bits_y += a[X_BY];
         sum.bits_z += a[X_BZ], sum.bpv += a[X_BPV], sum.sigma += a[X_SIGMA], sum.y_absmean += a[X_Y];
     }
