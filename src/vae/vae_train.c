@@ -31,9 +31,13 @@
  *    sum, so the weights stay identical; their SHA-256 is compared across the ranks at the
  *    start, at every validation and at the end. 1 and N ranks are the same training up to
  *    the order of float sums; N ranks are bit-reproducible for a fixed N.
- *  - Under N ranks every rank loads every data spec (the loader reads whole fields, and each
- *    step draws from all of them); rank 0 alone validates and writes checkpoints, the model
- *    and the progress lines. A checkpoint records its rank count: resuming on another count
+ *  - Under N ranks every rank reads every data spec as one process does: it opens each file
+ *    (lazily for NetCDF, but that open streams each gridded variable once to find its special
+ *    values, src/io/io_netcdf.c; GRIB and GrADS are read whole) and loads the selected
+ *    variables whole (io_load_field), since each step may draw any sample. Loading only the
+ *    steps a rank's slices draw (io_load_field_times) would save memory but no reading, so it
+ *    is not done. Rank 0 alone validates and writes checkpoints, the model and the progress
+ *    lines. A checkpoint records its rank count: resuming on another count
  *    continues the same training (same global batch and draws), not bit for bit.
  *  - A failure on any rank (a file, memory, a non-finite loss) is exchanged at the next
  *    collective point (after setup, every step, validation, checkpoint, the end), so every
