@@ -14,7 +14,7 @@ static const uint8_t schema_magic[4] = {'C', 'L', 'Z', 'S'};
 
 enum { SCHEMA_RAW = 0, SCHEMA_ZSTD = 1 };
 enum { SCHEMA_EXT_NC_KIND = 1, SCHEMA_EXT_GROUPS = 2 }; /* extension record tags */
-enum { VAR_EXT_OOR_CODE = 1 }; /* per-variable extension record tags */
+enum { VAR_EXT_OOR_CODE = 1, VAR_EXT_STORAGE = 2 }; /* per-variable extension record tags */
 
 /* bytes per element as serialised; STRING elements are variable (u32 length + bytes) */
 static size_t elem_size(uint8_t t) {
@@ -134,13 +134,25 @@ static climz_status schema_body(const cz_dataset *ds, const uint8_t *store, cz_b
         CZ_FORWARD(cz_buf_put_u8(b, (uint8_t)v->nspecials));
         for (int k = 0; k < v->nspecials; k++) CZ_FORWARD(cz_buf_put(b, v->specials[k], 8));
         /* per-variable extension: records {u8 tag; u32 len; payload}, skipped by older readers */
-        if (v->oor_code > 0 && v->oor_code <= v->nspecials) {
-            CZ_FORWARD(cz_buf_put_u32(b, 6));
+        int const oor = v->oor_code > 0 && v->oor_code <= v->nspecials;
+        const cz_storage *sto = &v->storage;
+        int const nchunk = sto->set && sto->chunked ? v->ndims : 0;
+        uint32_t const slen = 4 + 8 * (uint32_t)nchunk;
+        CZ_RETURN_IF(sto->set && (sto->deflate < 0 || sto->deflate > 9), CLIMZ_ERR_INVALID_ARG,
+                     "%s: deflate level %d", v->name, sto->deflate);
+        CZ_FORWARD(cz_buf_put_u32(b, (oor ? 6 : 0) + (sto->set ? 5 + slen : 0)));
+        if (oor) {
             CZ_FORWARD(cz_buf_put_u8(b, VAR_EXT_OOR_CODE));
             CZ_FORWARD(cz_buf_put_u32(b, 1));
             CZ_FORWARD(cz_buf_put_u8(b, (uint8_t)v->oor_code));
-        } else {
-            CZ_FORWARD(cz_buf_put_u32(b, 0));
+        }
+        if (sto->set) { /* the NetCDF-4 layout of the source (not its other HDF5 filters) */
+            uint8_t const f[4] = {(uint8_t)(sto->chunked != 0), (uint8_t)sto->deflate,
+                                  (uint8_t)(sto->shuffle != 0), (uint8_t)(sto->fletcher32 != 0)};
+            CZ_FORWARD(cz_buf_put_u8(b, VAR_EXT_STORAGE));
+            CZ_FORWARD(cz_buf_put_u32(b, slen));
+            CZ_FORWARD(cz_buf_put(b, f, 4));
+            for (int d = 0; d < nchunk; d++) CZ_FORWARD(cz_buf_put_u64(b, sto->chunk[d]));
         }
         int const stored = store && store[i];
         CZ_FORWARD(cz_buf_put_u8(b, (uint8_t)stored));
@@ -377,6 +389,29 @@ fail:
     return st;
 }
 
+/* VAR_EXT_STORAGE: u8 chunked, deflate level, shuffle, fletcher32; u64 chunk sizes when
+ * chunked (one per dim) */
+static climz_status rd_storage(const uint8_t *p, uint32_t len, cz_var *v) {
+    cz_storage *s = &v->storage;
+    CZ_RETURN_IF(len < 4 || p[0] > 1 || p[1] > 9 || p[2] > 1 || p[3] > 1 ||
+                 len != 4 + (p[0] ? 8 * (uint32_t)v->ndims : 0), CLIMZ_ERR_CORRUPT,
+                 "schema: variable %s: bad storage record", v->name);
+    memset(s, 0, sizeof *s);
+    s->set = 1;
+    s->chunked = p[0];
+    s->deflate = p[1];
+    s->shuffle = p[2];
+    s->fletcher32 = p[3];
+    for (int d = 0; d < (s->chunked ? v->ndims : 0); d++) {
+        uint64_t c = 0;
+        for (int k = 0; k < 8; k++) c |= (uint64_t)p[4 + 8 * d + k] << (8 * k);
+        CZ_RETURN_IF(c == 0 || c > UINT32_MAX, CLIMZ_ERR_CORRUPT,
+                     "schema: variable %s: chunk size %llu", v->name, (unsigned long long)c);
+        s->chunk[d] = (size_t)c;
+    }
+    return CLIMZ_OK;
+}
+
 static climz_status schema_parse(cz_rd *r, cz_dataset *ds) {
     uint8_t fmt;
     RD(cz_rd_u8(r, &fmt));
@@ -465,6 +500,8 @@ static climz_status schema_parse(cz_rd *r, cz_dataset *ds) {
                 CZ_RETURN_IF(len != 1 || xp[o + 5] < 1 || xp[o + 5] > nsp, CLIMZ_ERR_CORRUPT,
                              "schema: variable %s: bad out-of-range code", v->name);
                 v->oor_code = xp[o + 5];
+            } else if (xp[o] == VAR_EXT_STORAGE) {
+                CZ_FORWARD(rd_storage(xp + o + 5, len, v));
             }
             o += 5 + len;
         }

@@ -10,10 +10,8 @@
 #include <jansson.h>
 #include <math.h>
 #include <netcdf.h>
-#include <netcdf_filter.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 const char *h5c_last_error(void) { return cz_error_message(); }
 
@@ -27,93 +25,12 @@ int h5c_is_hdf5(const char *path) {
     return n == 8 && memcmp(b, sig, 8) == 0;
 }
 
-/* The deepest message of the HDF5 error stack that the climz filter pushed (or the last one). */
-static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *user) {
-    (void)n;
-    char *out = user;
-    if (e->desc && (!out[0] || strncmp(e->desc, "climz filter:", 13) == 0))
-        if (strncmp(out, "climz filter:", 13) != 0) snprintf(out, 512, "%s", e->desc);
-    return 0;
-}
-
-static climz_status nc_fail(int e, const char *path, const char *what, const char *name) {
-    char h5[512] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, h5);
-    return cz_error(CLIMZ_ERR_NETCDF, "%s: %s%s%s: %s%s%s", path, what, name ? " " : "", name ? name : "",
-                    nc_strerror(e), h5[0] ? ": " : "", h5);
-}
-
 /* ---- writing --------------------------------------------------------------------------- */
 
-typedef struct wctx {
-    const char *path; /* the final path, for messages */
-    int ncid;
-    char **gpath;     /* groups created so far and their ids */
-    int *gid, ng;
-} wctx;
+/* The writer is io_write_netcdf(): here only each variable's storage is chosen (the climz
+ * filter and its parameters, deflate, the chunk shape). */
 
-static size_t prefix_len(const char *name) {
-    const char *s = strrchr(name, '/');
-    return s ? (size_t)(s - name) : 0;
-}
-
-/* the id of group path[0..len) ("" = root), created with its parents when new */
-static climz_status group_id(wctx *w, const char *path, size_t len, int *id) {
-    if (len == 0) {
-        *id = w->ncid;
-        return CLIMZ_OK;
-    }
-    for (int i = 0; i < w->ng; i++)
-        if (strlen(w->gpath[i]) == len && strncmp(w->gpath[i], path, len) == 0) {
-            *id = w->gid[i];
-            return CLIMZ_OK;
-        }
-    size_t pl = 0;
-    for (size_t k = 0; k < len; k++)
-        if (path[k] == '/') pl = k;
-    int parent;
-    CZ_FORWARD(group_id(w, path, pl, &parent));
-    char name[NC_MAX_NAME + 1];
-    const char *b = pl ? path + pl + 1 : path;
-    snprintf(name, sizeof name, "%.*s", (int)(path + len - b), b);
-    int e = nc_def_grp(parent, name, id);
-    if (e) return nc_fail(e, w->path, "defining group", name);
-    char **gp = cz_realloc(w->gpath, (size_t)(w->ng + 1) * sizeof *gp);
-    if (gp) w->gpath = gp;
-    int *gi = cz_realloc(w->gid, (size_t)(w->ng + 1) * sizeof *gi);
-    if (gi) w->gid = gi;
-    CZ_RETURN_IF(!gp || !gi, CLIMZ_ERR_ALLOC, "out of memory");
-    w->gpath[w->ng] = cz_malloc(len + 1);
-    CZ_RETURN_IF(!w->gpath[w->ng], CLIMZ_ERR_ALLOC, "out of memory");
-    memcpy(w->gpath[w->ng], path, len);
-    w->gpath[w->ng][len] = 0;
-    w->gid[w->ng++] = *id;
-    return CLIMZ_OK;
-}
-
-static climz_status put_atts(wctx *w, int grp, int varid, const cz_attr *a, int n, const char *owner) {
-    for (int i = 0; i < n; i++) {
-        int e;
-        if (a[i].type == CZ_T_STRING) e = nc_put_att_string(grp, varid, a[i].name, a[i].len, (const char **)a[i].data);
-        else if (a[i].type == CZ_T_CHAR) e = nc_put_att_text(grp, varid, a[i].name, a[i].len, a[i].data);
-        else e = nc_put_att(grp, varid, a[i].name, io_nc_type(a[i].type), a[i].len, a[i].data);
-        if (e) {
-            char what[600];
-            snprintf(what, sizeof what, "writing attribute %s of", a[i].name);
-            return nc_fail(e, w->path, what, owner);
-        }
-    }
-    return CLIMZ_OK;
-}
-
-/* What the writer does with one variable. */
-typedef struct vplan {
-    int filter;         /* 1: climz, 2: deflate (a gridded variable climz does not code), 0: none */
-    size_t chunk[CZ_MAX_DIMS];
-    size_t steps;       /* first-dim extent of a slab written at once (a multiple of the chunk's) */
-    unsigned cd[CLIMZ_H5_NUSER_MISS];
-    size_t ncd;
-} vplan;
+_Static_assert(CLIMZ_H5_NUSER_MISS <= CZ_STORAGE_MAX_CD, "the filter's parameters fit in cz_storage");
 
 static int selected(const h5c_nc4_opts *o, const char *name) {
     if (!o->vars) return 1;
@@ -143,17 +60,21 @@ static climz_status var_range(const cz_dataset *ds, int vi, double *lo, double *
     return CLIMZ_OK;
 }
 
-static climz_status plan_var(const cz_dataset *ds, int vi, const h5c_nc4_opts *o, vplan *p) {
-    const cz_var *v = &ds->vars[vi];
-    memset(p, 0, sizeof *p);
+/* Variable vi's storage: gridded float variables chosen get the climz filter, other gridded
+ * ones deflate level 4 with shuffle, both chunked; the rest libnetcdf's default (a small
+ * coordinate is smallest contiguous, whatever its layout in the source). *coded = 1 when the
+ * climz filter was chosen. */
+static climz_status plan_var(cz_dataset *ds, int vi, const h5c_nc4_opts *o, int *coded) {
+    cz_var *v = &ds->vars[vi];
+    *coded = 0;
+    memset(&v->storage, 0, sizeof v->storage);
     size_t len[CZ_MAX_DIMS];
     for (int d = 0; d < v->ndims; d++) len[d] = ds->dims[v->dimids[d]].len;
-    p->steps = v->ndims ? len[0] : 1;
     if (!v->is_grid || !selected(o, v->name) || v->ndims < 2) return CLIMZ_OK;
     for (int d = 0; d < v->ndims; d++)
         if (len[d] == 0) return CLIMZ_OK;
-    int const is_float = v->type == CZ_T_F32 || v->type == CZ_T_F64;
-    p->filter = is_float ? 1 : 2;
+    cz_storage *p = &v->storage;
+    p->set = p->chunked = 1;
     /* chunks: an explicit shape, or chunk_steps steps along a time axis and whole other dims */
     for (int d = 0; d < v->ndims; d++) p->chunk[d] = len[d];
     if (o->nchunk) {
@@ -165,131 +86,31 @@ static climz_status plan_var(const cz_dataset *ds, int vi, const h5c_nc4_opts *o
         size_t const k = o->chunk_steps ? o->chunk_steps : 1;
         p->chunk[0] = k < len[0] ? k : len[0];
     }
-    /* write whole chunks along dim 0; other dims are written whole */
-    size_t per = cz_dtype_size(v->type);
-    for (int d = 1; d < v->ndims; d++) per *= len[d];
-    size_t const want = (((size_t)64 << 20) / (per ? per : 1) / p->chunk[0]) * p->chunk[0];
-    p->steps = want ? want : p->chunk[0];
-    if (p->filter != 1) return CLIMZ_OK;
+    if (v->type != CZ_T_F32 && v->type != CZ_T_F64) {
+        p->deflate = 4;
+        p->shuffle = 1;
+        return CLIMZ_OK;
+    }
     double E = o->max_abs_error;
     if (o->rel_error > 0) {
         double lo, hi;
         CZ_FORWARD(var_range(ds, vi, &lo, &hi));
         E = o->rel_error * (hi - lo);
     }
-    climz_h5_params(p->cd, o->codec, CLIMZ_H5_ABSOLUTE, E);
+    unsigned cd[CLIMZ_H5_NUSER_MISS];
+    climz_h5_params(cd, o->codec, CLIMZ_H5_ABSOLUTE, E);
     p->ncd = CLIMZ_H5_NUSER;
     /* a missing_value without a _FillValue: it marks the missing points, not the default fill */
     const cz_attr *fa = io_attr_find(v->atts, v->natts, "_FillValue");
     const cz_attr *ma = io_attr_find(v->atts, v->natts, "missing_value");
     double mv;
     if (!fa && ma && ma->type == v->type && io_attr_number(ma, 0, &mv)) {
-        climz_h5_put_double(p->cd + CLIMZ_H5_USER_MISS_LO, mv);
+        climz_h5_put_double(cd + CLIMZ_H5_USER_MISS_LO, mv);
         p->ncd = CLIMZ_H5_NUSER_MISS;
     }
-    return CLIMZ_OK;
-}
-
-/* copies variable vi's values into (grp, varid), p->steps first-dim entries at a time */
-static climz_status put_values(wctx *w, const cz_dataset *ds, int vi, int grp, int varid, const vplan *p) {
-    const cz_var *v = &ds->vars[vi];
-    size_t start[CZ_MAX_DIMS] = {0}, count[CZ_MAX_DIMS], n = 1;
-    for (int d = 0; d < v->ndims; d++) n *= count[d] = ds->dims[v->dimids[d]].len;
-    if (n == 0) return CLIMZ_OK;
-    int e;
-    if (v->raw) {
-        if (v->type == CZ_T_STRING) e = nc_put_vara_string(grp, varid, start, count, (const char **)v->raw);
-        else if (v->ndims == 0) e = nc_put_var(grp, varid, v->raw);
-        else e = nc_put_vara(grp, varid, start, count, v->raw);
-        return e ? nc_fail(e, w->path, "writing variable", v->name) : CLIMZ_OK;
-    }
-    /* lazily opened: copied from the source, slab by slab */
-    int src, sgrp = 0, svar = 0;
-    if ((e = nc_open(ds->path, NC_NOWRITE, &src))) return nc_fail(e, ds->path, "reopening", NULL);
-    climz_status st = CLIMZ_OK;
-    size_t const len0 = count[0], per = n / len0 * cz_dtype_size(v->type);
-    size_t const k = p->steps < len0 ? p->steps : len0;
-    void *buf = cz_malloc(k * per);
-    if (!buf) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory copying %s", v->name);
-    /* the variable in the source: walk the group path */
-    sgrp = src;
-    for (const char *s = v->name, *slash; (slash = strchr(s, '/')); s = slash + 1) {
-        char g[NC_MAX_NAME + 1];
-        snprintf(g, sizeof g, "%.*s", (int)(slash - s), s);
-        if ((e = nc_inq_grp_ncid(sgrp, g, &sgrp))) break;
-    }
-    if (e || (e = nc_inq_varid(sgrp, io_base_name(v->name), &svar))) {
-        st = nc_fail(e, ds->path, "finding variable", v->name);
-        goto done;
-    }
-    for (size_t t = 0; t < len0; t += k) {
-        start[0] = t;
-        count[0] = len0 - t < k ? len0 - t : k;
-        if ((e = nc_get_vara(sgrp, svar, start, count, buf))) {
-            st = nc_fail(e, ds->path, "reading variable", v->name);
-            goto done;
-        }
-        if ((e = nc_put_vara(grp, varid, start, count, buf))) {
-            st = nc_fail(e, w->path, "writing variable", v->name);
-            goto done;
-        }
-    }
-done:
-    free(buf);
-    nc_close(src);
-    return st;
-}
-
-static climz_status write_all(wctx *w, const cz_dataset *ds, const h5c_nc4_opts *o, int *ncdim, int *ncvar,
-                              int *vgrp, vplan *plan) {
-    int e;
-    for (int g = 0; g < ds->ngroups; g++) {
-        int id;
-        CZ_FORWARD(group_id(w, ds->groups[g].name, strlen(ds->groups[g].name), &id));
-    }
-    for (int i = 0; i < ds->ndims; i++) {
-        const cz_dim *d = &ds->dims[i];
-        int g;
-        CZ_FORWARD(group_id(w, d->name, prefix_len(d->name), &g));
-        if ((e = nc_def_dim(g, io_base_name(d->name), d->unlimited ? NC_UNLIMITED : d->len, &ncdim[i])))
-            return nc_fail(e, w->path, "defining dimension", d->name);
-    }
-    int nclimz = 0;
-    for (int i = 0; i < ds->nvars; i++) {
-        const cz_var *v = &ds->vars[i];
-        int g, dims[CZ_MAX_DIMS];
-        CZ_FORWARD(plan_var(ds, i, o, &plan[i]));
-        nclimz += plan[i].filter == 1;
-        CZ_FORWARD(group_id(w, v->name, prefix_len(v->name), &g));
-        for (int d = 0; d < v->ndims; d++) dims[d] = ncdim[v->dimids[d]];
-        nc_type const t = io_nc_type(v->type);
-        CZ_RETURN_IF(t == NC_NAT, CLIMZ_ERR_INVALID_ARG, "%s: variable %s has no type", w->path, v->name);
-        if ((e = nc_def_var(g, io_base_name(v->name), t, v->ndims, dims, &ncvar[i])))
-            return nc_fail(e, w->path, "defining variable", v->name);
-        vgrp[i] = g;
-        /* attributes before the chunking and filter: _FillValue is the dataset's fill value,
-         * which the filter's set_local reads when HDF5 creates the dataset */
-        CZ_FORWARD(put_atts(w, g, ncvar[i], v->atts, v->natts, v->name));
-        if (plan[i].filter) {
-            if ((e = nc_def_var_chunking(g, ncvar[i], NC_CHUNKED, plan[i].chunk)))
-                return nc_fail(e, w->path, "chunking variable", v->name);
-            if (plan[i].filter == 1)
-                e = nc_def_var_filter(g, ncvar[i], H5Z_FILTER_CLIMZ, plan[i].ncd, plan[i].cd);
-            else
-                e = nc_def_var_deflate(g, ncvar[i], 1, 1, 4);
-            if (e) return nc_fail(e, w->path, "setting the filter of variable", v->name);
-        }
-    }
-    CZ_RETURN_IF(o->vars && !nclimz, CLIMZ_ERR_NOT_FOUND, "%s: none of the variables asked for is a gridded "
-                 "float variable", ds->path);
-    CZ_FORWARD(put_atts(w, w->ncid, NC_GLOBAL, ds->gatts, ds->ngatts, "the file"));
-    for (int g = 0; g < ds->ngroups; g++) {
-        int id;
-        CZ_FORWARD(group_id(w, ds->groups[g].name, strlen(ds->groups[g].name), &id));
-        CZ_FORWARD(put_atts(w, id, NC_GLOBAL, ds->groups[g].atts, ds->groups[g].natts, ds->groups[g].name));
-    }
-    if ((e = nc_enddef(w->ncid))) return nc_fail(e, w->path, "ending define mode (creating the datasets)", NULL);
-    for (int i = 0; i < ds->nvars; i++) CZ_FORWARD(put_values(w, ds, i, vgrp[i], ncvar[i], &plan[i]));
+    memcpy(p->cd, cd, p->ncd * sizeof *cd);
+    p->filter_id = H5Z_FILTER_CLIMZ;
+    *coded = 1;
     return CLIMZ_OK;
 }
 
@@ -300,46 +121,21 @@ climz_status h5c_write_nc4(const char *in_path, const char *out_path, const h5c_
     CZ_RETURN_IF(climz_h5z_register() < 0, CLIMZ_ERR_GENERIC, "HDF5 refused to register the climz filter");
     cz_dataset *ds = NULL;
     CZ_FORWARD(io_open_ex(in_path, IO_OPEN_LAZY, &ds));
-    char *tmp = NULL;
-    climz_status st = cz_temp_path_beside(out_path, &tmp);
-    if (st) {
-        io_free(ds);
-        return st;
+    climz_status st = CLIMZ_OK;
+    int ncoded = 0;
+    for (int i = 0; i < ds->nvars && !st; i++) {
+        int coded;
+        st = plan_var(ds, i, o, &coded);
+        ncoded += coded;
     }
-    unlink(tmp); /* libnetcdf creates it, with NC_NOCLOBBER */
-    wctx w = {out_path, -1, NULL, NULL, 0};
-    int *ncdim = cz_calloc((size_t)ds->ndims + 1, sizeof *ncdim);
-    int *ncvar = cz_calloc((size_t)ds->nvars + 1, sizeof *ncvar);
-    int *vgrp = cz_calloc((size_t)ds->nvars + 1, sizeof *vgrp);
-    vplan *plan = cz_calloc((size_t)ds->nvars + 1, sizeof *plan);
-    int e;
-    if (!ncdim || !ncvar || !vgrp || !plan) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory");
-    if ((e = nc_create(tmp, NC_NOCLOBBER | NC_NETCDF4, &w.ncid))) {
-        w.ncid = -1;
-        st = nc_fail(e, out_path, "cannot create", NULL);
-        goto fail;
+    if (!st && o->vars && !ncoded)
+        st = cz_error(CLIMZ_ERR_NOT_FOUND, "%s: none of the variables asked for is a gridded float "
+                      "variable", ds->path);
+    if (!st) {
+        ds->format = CZ_FMT_NETCDF4;
+        ds->nc_kind = NC_FORMAT_NETCDF4; /* groups, every type: not the classic model */
+        st = io_write_netcdf(ds, out_path);
     }
-    CZ_CHECK_GOTO(st, write_all(&w, ds, o, ncdim, ncvar, vgrp, plan), fail);
-    e = nc_close(w.ncid);
-    w.ncid = -1;
-    if (e) {
-        st = nc_fail(e, out_path, "closing (flushing) the output", NULL);
-        goto fail;
-    }
-    st = cz_rename_into_place(tmp, out_path);
-    goto done;
-fail:
-    if (w.ncid >= 0) nc_close(w.ncid); /* not nc_abort: it crashes inside HDF5 after a failed write */
-    unlink(tmp);
-done:
-    for (int i = 0; i < w.ng; i++) free(w.gpath[i]);
-    free(w.gpath);
-    free(w.gid);
-    free(ncdim);
-    free(ncvar);
-    free(vgrp);
-    free(plan);
-    free(tmp);
     io_free(ds);
     return st;
 }

@@ -29,7 +29,7 @@ typedef struct h5c_nc4_opts {
 } h5c_nc4_opts;
 
 /*! h5c_write_nc4() : reads in_path (NetCDF, GRIB or GrADS) and writes a netCDF-4 file at
- *  out_path (atomically: a temporary file renamed into place) with the same dims,
+ *  out_path through io_write_netcdf() (atomically; built in memory) with the same dims,
  *  coordinates, attributes and types, the chosen gridded float variables compressed by the
  *  climz filter, other gridded variables with deflate level 4. */
 climz_status h5c_write_nc4(const char *in_path, const char *out_path, const h5c_nc4_opts *o);

@@ -80,6 +80,24 @@ typedef struct cz_dim {
 
 typedef enum cz_axis { CZ_AXIS_NONE = 0, CZ_AXIS_T, CZ_AXIS_Z, CZ_AXIS_Y, CZ_AXIS_X } cz_axis;
 
+/* How a NetCDF-4 variable is laid out in its file: chunking, deflate, shuffle, fletcher32,
+ * and optionally one more HDF5 filter (the climz filter of `compress --format nc4`). The
+ * NetCDF reader fills it from a NetCDF-4 source, the container keeps it (schema), and the
+ * NetCDF-4 writer applies it. `set` == 0: nothing known, the writer's default. */
+#define CZ_STORAGE_MAX_CD 16
+typedef struct cz_storage {
+    int set;            /* 1: the fields below apply */
+    int chunked;        /* 1: chunked with `chunk`, 0: contiguous */
+    size_t chunk[CZ_MAX_DIMS];
+    int deflate;        /* deflate level 1-9, 0 none */
+    int shuffle;        /* 1: byte shuffle before deflate */
+    int fletcher32;     /* 1: checksum of every chunk */
+    unsigned filter_id; /* 0, or an HDF5 filter applied after the above (writing only: not kept
+                           in the container) */
+    size_t ncd;         /* its parameters */
+    unsigned cd[CZ_STORAGE_MAX_CD];
+} cz_storage;
+
 typedef struct cz_var {
     char *name;
     cz_dtype type;      /* stored type */
@@ -103,6 +121,7 @@ typedef struct cz_var {
      * than free slots); the exact stored bits of those points travel in cz_field.exact and
      * in the file's exact chunks (stream 8); special k itself is the first such value */
     int oor_code;
+    cz_storage storage; /* NetCDF-4 layout of the source (or the one wanted), see cz_storage */
 } cz_var;
 
 /* A NetCDF-4 group below the root, with its own attributes. */
@@ -207,7 +226,9 @@ climz_status io_store_field_times(cz_dataset *ds, int var, size_t t0, const cz_f
  *  for NETCDF4 sources, with groups) atomically: a temp file renamed into place, removed on
  *  any failure. A classic source keeps its kind (CDF-1/2/5); CDF-5 is chosen for unsigned or
  *  64-bit integer types, NetCDF-4 whenever groups, strings or several unlimited dims need it.
- *  Every variable must have raw values (or be left on disk by IO_OPEN_LAZY).
+ *  Every variable must have raw values (or be left on disk by IO_OPEN_LAZY). NetCDF-4 is
+ *  built in memory and then written (HDF5 never writes to the disk itself), each variable
+ *  with its cz_storage when set.
  *  @return CLIMZ_ERR_NO_SPACE (disk full, file-size limit), CLIMZ_ERR_NOT_FOUND (no such
  *  directory), CLIMZ_ERR_IO, CLIMZ_ERR_NETCDF, CLIMZ_ERR_INVALID_ARG (no values). */
 climz_status io_write_netcdf(const cz_dataset *ds, const char *path);

@@ -10,18 +10,23 @@
  *    renamed into place after nc_close() succeeded. Every libnetcdf return is checked; a full
  *    disk or a file-size limit gives CLIMZ_ERR_NO_SPACE.
  *  - Before writing, the free space of the output's file system and the process file-size
- *    limit are checked against the raw data size (a lower bound of the file size): an output
- *    that cannot fit fails at once with CLIMZ_ERR_NO_SPACE. This matters for NetCDF-4: when
- *    HDF5 1.10 (Debian bookworm) hits a full disk mid-write, nc_abort() crashes and a failed
- *    nc_close() leaves the file registered in HDF5, which then crashes at process exit. That
- *    remains possible if the disk fills up during the write; classic output has no such issue.
- *    (nc_create_mem would avoid it but loses creation order: names come back sorted.)
+ *    limit are checked against the size of the values stored uncompressed (a lower bound of
+ *    the file size): an output that cannot fit fails at once with CLIMZ_ERR_NO_SPACE.
+ *  - NetCDF-4 is built in memory and written by cz_atomic_*: HDF5 never writes to the disk.
+ *    When HDF5 1.10 (Debian bookworm) hits a full disk mid-write, nc_abort() crashes and a
+ *    failed nc_close() leaves the file half closed in HDF5, which then crashes in its exit
+ *    handler (issue 20); no cleanup through the HDF5 API avoids that. NC_DISKLESS (HDF5's
+ *    core driver) is used, not nc_create_mem: the latter creates the file without link and
+ *    attribute creation order, so names would come back sorted. The bytes come from
+ *    core driver's buffer (see nc4_write_image). Memory: the whole output file, once.
+ *  - A variable's cz_storage (chunks, deflate, shuffle, fletcher32, an HDF5 filter) is
+ *    applied to NetCDF-4 output; the reader records it from a NetCDF-4 source.
  */
 #include "io/io_readers.h"
 
 #include <errno.h>
+#include <hdf5.h>
 #include <netcdf.h>
-#include <netcdf_mem.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -342,6 +347,27 @@ static int ds_dim_of(const nc_rctx *c, int ncdim) {
     return -1;
 }
 
+/* the NetCDF-4 layout of (grp, varid): chunking, deflate, shuffle, fletcher32 (other filters
+ * are not carried: a decoded file has no use for them) */
+static climz_status read_storage(nc_rctx *c, int grp, int varid, const char *name, cz_storage *s) {
+    memset(s, 0, sizeof *s);
+    if (c->ds->format != CZ_FMT_NETCDF4) return CLIMZ_OK;
+    int layout = NC_CONTIGUOUS, shuffle = 0, deflate = 0, level = 0, f32 = 0, e;
+    size_t chunk[NC_MAX_VAR_DIMS];
+    if ((e = nc_inq_var_chunking(grp, varid, &layout, chunk)) ||
+        (e = nc_inq_var_deflate(grp, varid, &shuffle, &deflate, &level)) ||
+        (e = nc_inq_var_fletcher32(grp, varid, &f32)))
+        return nc_err(e, c->path, "storage of variable", name);
+    s->set = 1;
+    s->chunked = layout == NC_CHUNKED;
+    if (s->chunked)
+        for (int d = 0; d < c->ds->vars[c->ds->nvars - 1].ndims; d++) s->chunk[d] = chunk[d];
+    s->deflate = deflate ? level : 0;
+    s->shuffle = shuffle != 0;
+    s->fletcher32 = f32 != 0;
+    return CLIMZ_OK;
+}
+
 static climz_status read_var(nc_rctx *c, int grp, int varid, const char *prefix) {
     char name[NC_MAX_NAME + 1], full[2 * NC_MAX_NAME + 512];
     nc_type t;
@@ -377,6 +403,7 @@ static climz_status read_var(nc_rctx *c, int grp, int varid, const char *prefix)
     gr[vi] = grp;
     vr[vi] = varid;
     cz_var *v = &c->ds->vars[vi];
+    CZ_FORWARD(read_storage(c, grp, varid, full, &v->storage));
     return read_atts(c, grp, varid, full, &v->atts, &v->natts);
 }
 
@@ -616,6 +643,14 @@ typedef struct nc_wctx {
     int ng;
 } nc_wctx;
 
+/* the deepest message of HDF5's error stack, or the one an HDF5 filter (climz's) pushed */
+static herr_t h5_message_cb(unsigned n, const H5E_error2_t *e, void *user) {
+    (void)n;
+    char *out = user;
+    if (e->desc && strncmp(out, "climz filter:", 13) != 0) snprintf(out, 512, "%s", e->desc);
+    return 0;
+}
+
 static climz_status nc_werr(int e, const nc_wctx *w, const char *what, const char *name) {
     int const sys = errno;
     climz_status code = nc_status(e);
@@ -625,8 +660,11 @@ static climz_status nc_werr(int e, const nc_wctx *w, const char *what, const cha
 #endif
                                     ))
         code = CLIMZ_ERR_NO_SPACE;
-    return cz_error(code, "%s: %s%s%s: %s", w->path, what, name ? " " : "", name ? name : "",
-                    nc_strerror(e));
+    char h5[512] = "";
+    if (!w->classic && (e == NC_EHDFERR || e == NC_EFILTER))
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_message_cb, h5);
+    return cz_error(code, "%s: %s%s%s: %s%s%s", w->path, what, name ? " " : "", name ? name : "",
+                    nc_strerror(e), h5[0] ? ": " : "", h5);
 }
 
 /* the libnetcdf id of group `path` (first plen bytes), created on first use */
@@ -704,6 +742,26 @@ static climz_status put_atts(nc_wctx *w, int grp, int varid, const cz_attr *a, i
     return CLIMZ_OK;
 }
 
+/* v->storage in the file (NetCDF-4 only; after the attributes, so that a filter's set_local
+ * callback sees _FillValue). Nothing known: libnetcdf's default. */
+static climz_status def_storage(nc_wctx *w, const cz_dataset *ds, const cz_var *v, int grp, int varid) {
+    const cz_storage *s = &v->storage;
+    if (!s->set || w->classic || v->ndims == 0) return CLIMZ_OK;
+    size_t chunk[CZ_MAX_DIMS];
+    for (int d = 0; d < v->ndims; d++) {
+        const cz_dim *dim = &ds->dims[v->dimids[d]];
+        if (!dim->unlimited && dim->len == 0) return CLIMZ_OK; /* no chunk fits: default */
+        chunk[d] = s->chunk[d] ? s->chunk[d] : 1;
+        if (!dim->unlimited && chunk[d] > dim->len) chunk[d] = dim->len;
+    }
+    int e = 0;
+    if (s->chunked) e = nc_def_var_chunking(grp, varid, NC_CHUNKED, chunk);
+    if (!e && (s->deflate || s->shuffle)) e = nc_def_var_deflate(grp, varid, s->shuffle, s->deflate > 0, s->deflate);
+    if (!e && s->filter_id) e = nc_def_var_filter(grp, varid, s->filter_id, s->ncd, s->cd);
+    if (!e && s->fletcher32) e = nc_def_var_fletcher32(grp, varid, NC_FLETCHER32);
+    return e ? nc_werr(e, w, "setting the storage (chunks, filters) of variable", v->name) : CLIMZ_OK;
+}
+
 static int is_classic_type(cz_dtype t) {
     return t == CZ_T_I8 || t == CZ_T_CHAR || t == CZ_T_I16 || t == CZ_T_I32 || t == CZ_T_F32 ||
            t == CZ_T_F64;
@@ -716,7 +774,9 @@ static climz_status copy_lazy(nc_wctx *w, const cz_dataset *ds, int vi, int dgrp
     if ((e = nc_open(ds->path, NC_NOWRITE, &src))) return nc_err(e, ds->path, "reopening", NULL);
     climz_status st = CLIMZ_OK;
     size_t start[CZ_MAX_DIMS], count[CZ_MAX_DIMS];
-    size_t const len0 = ds->dims[v->dimids[0]].len, k = slab_steps(ds, v);
+    size_t const len0 = ds->dims[v->dimids[0]].len, c0 = v->storage.chunked ? v->storage.chunk[0] : 1;
+    size_t k = slab_steps(ds, v);
+    if (c0 > 1) k = k < c0 ? c0 : k / c0 * c0; /* whole chunks: each goes through its filters once */
     size_t const rec = slab(ds, v, 0, 1, start, count);
     void *buf = cz_malloc((k < len0 ? k : len0) * rec * cz_dtype_size(v->type));
     if (!buf) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "out of memory copying %s", v->name);
@@ -773,6 +833,7 @@ static climz_status write_all(nc_wctx *w, const cz_dataset *ds, int *ncdim, int 
         vgrp[i] = g;
         /* attributes in their order; _FillValue among them, before enddef / any data */
         CZ_FORWARD(put_atts(w, g, ncvar[i], v->atts, v->natts, v->name));
+        CZ_FORWARD(def_storage(w, ds, v, g, ncvar[i]));
     }
     CZ_FORWARD(put_atts(w, w->ncid, NC_GLOBAL, ds->gatts, ds->ngatts, "the file"));
     for (int g = 0; g < ds->ngroups; g++) {
@@ -803,11 +864,9 @@ static climz_status write_all(nc_wctx *w, const cz_dataset *ds, int *ncdim, int 
 }
 
 /* fails with CLIMZ_ERR_NO_SPACE when `need` bytes cannot fit beside path: free space of the
- * file system, or the process file-size limit */
-static climz_status check_room(const char *path, uint64_t need, uint64_t *room) {
-    *room = UINT64_MAX;
+ * file system, or the process file-size limit (an early refusal; writes are checked anyway) */
+static climz_status check_room(const char *path, uint64_t need) {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) *room = rl.rlim_cur;
     if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
         return cz_error(CLIMZ_ERR_NO_SPACE, "%s: the output needs at least %llu bytes, over the "
                         "file-size limit of %llu", path, (unsigned long long)need,
@@ -818,7 +877,6 @@ static climz_status check_room(const char *path, uint64_t need, uint64_t *room) 
     struct statvfs fs;
     if (statvfs(dir, &fs) == 0) {
         uint64_t const avail = (uint64_t)fs.f_bavail * (uint64_t)fs.f_frsize;
-        if (avail < *room) *room = avail;
         if (avail < need)
             return cz_error(CLIMZ_ERR_NO_SPACE, "%s: the output needs at least %llu bytes, only "
                             "%llu are free", path, (unsigned long long)need, (unsigned long long)avail);
@@ -826,10 +884,141 @@ static climz_status check_room(const char *path, uint64_t need, uint64_t *room) 
     return CLIMZ_OK;
 }
 
+/* A name for an in-memory NetCDF-4 file beside path that no file has: libnetcdf looks at
+ * an existing file of that name even for NC_DISKLESS. */
+static climz_status mem_name(const char *path, char **name) {
+    static unsigned seq;
+    size_t const n = strlen(path) + 64;
+    char *s = malloc(n);
+    CZ_RETURN_IF(!s, CLIMZ_ERR_ALLOC, "out of memory");
+    struct stat st;
+    do snprintf(s, n, "%s.in-memory.%ld.%u", path, (long)getpid(), seq++);
+    while (lstat(s, &st) == 0);
+    *name = s;
+    return CLIMZ_OK;
+}
+
+/* Bob Jenkins' lookup3 hash (hashlittle, initval 0), HDF5's metadata checksum */
+#define ROT32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+static uint32_t lookup3(const uint8_t *k, size_t len) {
+    uint32_t a, b, c;
+    a = b = c = 0xdeadbeefu + (uint32_t)len;
+    while (len > 12) {
+        a += k[0] + ((uint32_t)k[1] << 8) + ((uint32_t)k[2] << 16) + ((uint32_t)k[3] << 24);
+        b += k[4] + ((uint32_t)k[5] << 8) + ((uint32_t)k[6] << 16) + ((uint32_t)k[7] << 24);
+        c += k[8] + ((uint32_t)k[9] << 8) + ((uint32_t)k[10] << 16) + ((uint32_t)k[11] << 24);
+        a -= c; a ^= ROT32(c, 4); c += b;
+        b -= a; b ^= ROT32(a, 6); a += c;
+        c -= b; c ^= ROT32(b, 8); b += a;
+        a -= c; a ^= ROT32(c, 16); c += b;
+        b -= a; b ^= ROT32(a, 19); a += c;
+        c -= b; c ^= ROT32(b, 4); b += a;
+        len -= 12;
+        k += 12;
+    }
+    switch (len) { /* the last 1-12 bytes */
+    case 12: c += (uint32_t)k[11] << 24; /* fall through */
+    case 11: c += (uint32_t)k[10] << 16; /* fall through */
+    case 10: c += (uint32_t)k[9] << 8; /* fall through */
+    case 9: c += k[8]; /* fall through */
+    case 8: b += (uint32_t)k[7] << 24; /* fall through */
+    case 7: b += (uint32_t)k[6] << 16; /* fall through */
+    case 6: b += (uint32_t)k[5] << 8; /* fall through */
+    case 5: b += k[4]; /* fall through */
+    case 4: a += (uint32_t)k[3] << 24; /* fall through */
+    case 3: a += (uint32_t)k[2] << 16; /* fall through */
+    case 2: a += (uint32_t)k[1] << 8; /* fall through */
+    case 1: a += k[0]; break;
+    case 0: return c;
+    }
+    c ^= b; c -= ROT32(b, 14);
+    a ^= c; a -= ROT32(c, 11);
+    b ^= a; b -= ROT32(a, 25);
+    c ^= b; c -= ROT32(b, 16);
+    a ^= c; a -= ROT32(c, 4);
+    b ^= a; b -= ROT32(a, 14);
+    c ^= b; c -= ROT32(b, 24);
+    return c;
+}
+
+/* Clears the "open for write" flag of a version 2/3 superblock at p and recomputes its
+ * checksum (12 + 4 offsets, then the lookup3 checksum); 0 if p is no such superblock. */
+static int superblock_closed(uint8_t *p, size_t n) {
+    static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (n < 48 || memcmp(p, sig, 8) != 0 || (p[8] != 2 && p[8] != 3) || (p[9] != 4 && p[9] != 8))
+        return 0;
+    size_t const at = 12 + 4 * (size_t)p[9];
+    p[11] = 0;
+    uint32_t const sum = lookup3(p, at);
+    for (int k = 0; k < 4; k++) p[at + k] = (uint8_t)(sum >> (8 * k));
+    return 1;
+}
+
+/* Writes the in-memory NetCDF-4 file `name` (open as w->ncid) to w->path through cz_atomic,
+ * complete as nc_close would leave it. The bytes are those of HDF5's core driver, read in
+ * place (H5Fget_vfd_handle gives its buffer) when its superblock can be closed here, else
+ * copied by H5Fget_file_image, which clears the superblock's "open for write" flag without
+ * updating its checksum in HDF5 1.10 (hence superblock_closed on the copy as well). */
+static climz_status nc4_write_image(nc_wctx *w, const char *name) {
+    int e = nc_sync(w->ncid); /* libnetcdf's pending metadata, then H5Fflush */
+    if (e) return nc_werr(e, w, "building the output", NULL);
+    ssize_t const nf = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE);
+    hid_t *ids = nf > 0 ? cz_calloc((size_t)nf, sizeof *ids) : NULL;
+    CZ_RETURN_IF(!ids, CLIMZ_ERR_ALLOC, "out of memory");
+    ssize_t const got = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_FILE, (size_t)nf, ids);
+    hid_t f = H5I_INVALID_HID;
+    for (ssize_t i = 0; i < got && f == H5I_INVALID_HID; i++) {
+        char fn[4096];
+        ssize_t const l = H5Fget_name(ids[i], fn, sizeof fn);
+        if (l > 0 && (size_t)l < sizeof fn && strcmp(fn, name) == 0) f = ids[i];
+    }
+    free(ids);
+    CZ_RETURN_IF(f == H5I_INVALID_HID, CLIMZ_ERR_NETCDF, "%s: HDF5 does not list the in-memory "
+                 "file being built", w->path);
+    ssize_t const n = H5Fget_file_image(f, NULL, 0); /* the file's size (end of allocation) */
+    CZ_RETURN_IF(n < 48, CLIMZ_ERR_NETCDF, "%s: HDF5 gives no image of the file built", w->path);
+    /* in place: the core driver's buffer, when it holds the whole image */
+    const uint8_t *mem = NULL;
+    hsize_t fsize = 0;
+    hid_t const fapl = H5Fget_access_plist(f);
+    void *handle = NULL;
+    if (fapl >= 0 && H5Pget_driver(fapl) == H5FD_CORE && H5Fget_filesize(f, &fsize) >= 0 &&
+        fsize >= (hsize_t)n && H5Fget_vfd_handle(f, H5P_DEFAULT, &handle) >= 0 && handle)
+        mem = *(const uint8_t **)handle;
+    if (fapl >= 0) H5Pclose(fapl);
+    uint8_t head[48];
+    size_t const hn = 12 + 4 * (size_t)(mem ? mem[9] : 0) + 4; /* the superblock up to its checksum */
+    uint8_t *copy = NULL;
+    if (mem && hn <= sizeof head) {
+        memcpy(head, mem, hn);
+        if (!superblock_closed(head, sizeof head < (size_t)n ? sizeof head : (size_t)n)) mem = NULL;
+    } else {
+        mem = NULL;
+    }
+    if (!mem) {
+        copy = cz_malloc((size_t)n);
+        CZ_RETURN_IF(!copy, CLIMZ_ERR_ALLOC, "%s: out of memory for the %lld bytes of the output",
+                     w->path, (long long)n);
+        if (H5Fget_file_image(f, copy, (size_t)n) != n) {
+            free(copy);
+            return cz_error(CLIMZ_ERR_NETCDF, "%s: HDF5 could not copy the file built", w->path);
+        }
+        superblock_closed(copy, (size_t)n);
+    }
+    cz_atomic a;
+    climz_status st = cz_atomic_open(&a, w->path);
+    if (!st && mem) st = cz_atomic_write(&a, head, hn);
+    if (!st) st = mem ? cz_atomic_write(&a, mem + hn, (size_t)n - hn) : cz_atomic_write(&a, copy, (size_t)n);
+    if (!st) st = cz_atomic_commit(&a);
+    else if (a.tmp_path) cz_atomic_abort(&a);
+    free(copy);
+    return st;
+}
+
 climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
     CZ_RETURN_IF(!ds || !path, CLIMZ_ERR_INVALID_ARG, "io_write_netcdf: no data set or path");
     int needs_nc4 = ds->ngroups > 0, needs_cdf5 = 0, nunlim = 0;
-    uint64_t total = 0;
+    uint64_t total = 0, need = 0; /* bytes of the values; those stored without compression */
     for (int i = 0; i < ds->ndims; i++) {
         nunlim += ds->dims[i].unlimited != 0;
         needs_nc4 |= strchr(ds->dims[i].name, '/') != NULL;
@@ -842,6 +1031,8 @@ climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
         needs_nc4 |= v->type == CZ_T_STRING || strchr(v->name, '/') != NULL;
         needs_cdf5 |= !is_classic_type(v->type);
         total += (uint64_t)n * cz_dtype_size(v->type);
+        if (!(v->storage.set && (v->storage.deflate || v->storage.filter_id)))
+            need += (uint64_t)n * cz_dtype_size(v->type); /* compressed ones: no lower bound */
     }
     needs_nc4 |= nunlim > 1;
     int cmode;
@@ -857,53 +1048,31 @@ climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
         cmode = 0; /* CDF-1 classic */
     }
 
-    uint64_t room;
-    CZ_FORWARD(check_room(path, total, &room));
-    char *tmp = NULL;
-    /* When HDF5 fails to write a file (disk full), libnetcdf's nc_close leaves HDF5 with a
-     * half-closed file that crashes the process in HDF5's exit handler. So where the room
-     * left is tight (under twice the estimate plus 16 MiB: the estimate counts the values
-     * only), NetCDF-4 is built in memory and written by us, which fails cleanly. Such a file
-     * lists groups and variables by name, not in creation order (libnetcdf's in-memory
-     * files do not track it), so the usual case stays on disk. */
-    int const in_memory = nc4 && room / 2 < total + ((uint64_t)8 << 20);
-    if (!in_memory) {
-        CZ_FORWARD(cz_temp_path_beside(path, &tmp));
-        /* libnetcdf creates the file itself, with the usual permissions rather than
-         * mkstemp's 0600; the name stays ours through NC_NOCLOBBER */
-        unlink(tmp);
-    }
+    CZ_FORWARD(check_room(path, nc4 ? need : total));
     nc_wctx w = {path, -1, !nc4, NULL, NULL, 0};
+    char *tmp = NULL;
+    /* NetCDF-4 is built in memory under a name no file has, classic in a temporary file */
+    climz_status st = nc4 ? mem_name(path, &tmp) : cz_temp_path_beside(path, &tmp);
+    if (st) return st;
+    /* libnetcdf creates the file itself, with the usual permissions rather than mkstemp's
+     * 0600; the name stays ours through NC_NOCLOBBER */
+    if (!nc4) unlink(tmp);
     int *ncdim = cz_calloc((size_t)ds->ndims + 1, sizeof *ncdim);
     int *ncvar = cz_calloc((size_t)ds->nvars + 1, sizeof *ncvar);
     int *vgrp = cz_calloc((size_t)ds->nvars + 1, sizeof *vgrp);
-    climz_status st = CLIMZ_OK;
     int e;
     if (!ncdim || !ncvar || !vgrp) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory");
     errno = 0;
-    if (in_memory) e = nc_create_mem(path, cmode, (size_t)(total / 8) + ((size_t)1 << 20), &w.ncid);
-    else e = nc_create(tmp, NC_NOCLOBBER | cmode, &w.ncid);
-    if (e) {
+    if ((e = nc_create(tmp, NC_NOCLOBBER | cmode | (nc4 ? NC_DISKLESS : 0), &w.ncid))) {
         w.ncid = -1;
         st = nc_werr(e, &w, "cannot create", NULL);
         goto fail;
     }
     CZ_CHECK_GOTO(st, write_all(&w, ds, ncdim, ncvar, vgrp), fail);
-    if (in_memory) {
-        NC_memio mem = {0, NULL, 0};
-        e = nc_close_memio(w.ncid, &mem);
+    if (nc4) {
+        st = nc4_write_image(&w, tmp);
+        nc_close(w.ncid); /* in memory only: nothing left to write */
         w.ncid = -1;
-        if (e) {
-            free(mem.memory);
-            st = nc_werr(e, &w, "closing (building) the output", NULL);
-            goto fail;
-        }
-        cz_atomic a;
-        st = cz_atomic_open(&a, path);
-        if (!st) st = cz_atomic_write(&a, mem.memory, mem.size);
-        if (!st) st = cz_atomic_commit(&a);
-        else if (a.tmp_path) cz_atomic_abort(&a);
-        free(mem.memory);
         goto done;
     }
     errno = 0;
@@ -916,9 +1085,9 @@ climz_status io_write_netcdf(const cz_dataset *ds, const char *path) {
     st = cz_rename_into_place(tmp, path);
     goto done;
 fail:
-    /* NetCDF-4: nc_close, not nc_abort, which crashes inside HDF5 after a failed write */
+    /* an in-memory NetCDF-4 file closes without writing; classic output is aborted */
     if (w.ncid >= 0) (void)(nc4 ? nc_close(w.ncid) : nc_abort(w.ncid));
-    if (tmp) cz_temp_remove(tmp);
+    if (tmp && !nc4) cz_temp_remove(tmp);
 done:
     for (int i = 0; i < w.ng; i++) free(w.gpath[i]);
     free(w.gpath);

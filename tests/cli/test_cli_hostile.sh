@@ -4,15 +4,72 @@
 # exit, no crash and nothing left behind.
 . "$(dirname "$0")/clitest.sh"
 
-# --- a full disk while NetCDF-4 is written: the free-space check is an estimate (464,760
-# bytes for model_T.nc, 479,408 written), so a file-size limit between the two makes HDF5's
-# own writes fail; climz used to crash in HDF5's exit handler (exit 139)
+# --- a full disk while NetCDF-4 is written (issue 20 item 3). HDF5 1.10 crashed in its exit
+# handler (exit 139) after any failed write, so NetCDF-4 is now built in memory and written
+# by climz itself; the free-space check is only an early refusal. Each case: exit 1 with
+# NO_SPACE, no output, no temporary file, the input untouched.
+disk_full() { # disk_full DESCRIPTION OUTPUT COMMAND...
+    local what=$1 outf=$2; shift 2
+    local before; before=$(sha256sum "$OUT"/*.clz "$DATA/hgt.nc" 2>/dev/null)
+    expect_fail "$what" "NO_SPACE" "$outf" "$@"
+    [ "$before" = "$(sha256sum "$OUT"/*.clz "$DATA/hgt.nc" 2>/dev/null)" ] && ok || bad "$what: an input changed"
+}
+under_limit() { local kb=$1; shift; bash -c "ulimit -f $kb; exec \"\$@\"" limit "$@"; }
+# model_T.nc keeps its deflate: 280 KB written, 2 KB stored uncompressed (the estimate)
 check "compress model_T" "$CLIMZ" compress --rel-error 1e-3 "$DATA/model_T.nc" -o "$OUT/mt.clz"
-for kb in 456 460 464 468; do
-    expect_fail "NetCDF-4 output over a ${kb} KB file-size limit" "NO_SPACE|too large|no space" "$OUT/mt.nc" \
-        bash -c "ulimit -f $kb; exec \"\$0\" decompress \"\$1\" -o \"\$2\"" "$CLIMZ" "$OUT/mt.clz" "$OUT/mt.nc"
+for kb in 16 128 256 272; do
+    disk_full "NetCDF-4 output over a ${kb} KB file-size limit" "$OUT/mt.nc" \
+        under_limit $kb "$CLIMZ" decompress "$OUT/mt.clz" -o "$OUT/mt.nc"
 done
 check "decompress model_T without a limit" "$CLIMZ" decompress "$OUT/mt.clz" -o "$OUT/mt.nc"
+# ... and it keeps the source's chunks, deflate and shuffle (item 10): 479 KB before, now
+# about the input's 275 KB
+if command -v ncdump >/dev/null; then
+    ncdump -hs "$OUT/mt.nc" >"$OUT/mt.cdl"
+    for want in 'T:_ChunkSizes = 5, 7, 46, 72' 'T:_DeflateLevel = 9' 'T:_Shuffle = "true"'; do
+        grep -qF "$want" "$OUT/mt.cdl" && ok || bad "decompressed model_T lacks $want"
+    done
+    in_b=$(stat -c %s "$DATA/model_T.nc") out_b=$(stat -c %s "$OUT/mt.nc")
+    [ "$out_b" -le $((in_b * 105 / 100)) ] && ok || bad "decompressed model_T is $out_b bytes for $in_b"
+fi
+# `compress --format nc4` (the climz HDF5 filter): 65 KB; it used to crash at any limit below
+disk_full "--format nc4 output over a 32 KB file-size limit" "$OUT/h4.nc" \
+    under_limit 32 "$CLIMZ" compress --format nc4 --max-abs-error 1 "$DATA/hgt.nc" -o "$OUT/h4.nc"
+# plenty of room by the estimate, the disk full mid-write: a source in 2 x 2 chunks gives a
+# 3.5 MB file for 464 KB of values
+if command -v ncgen >/dev/null && command -v ncdump >/dev/null; then
+    ncdump -s "$DATA/model_T.nc" | sed 's/T:_ChunkSizes = .*;/T:_ChunkSizes = 1, 1, 2, 2 ;/' >"$OUT/tiny.cdl"
+    ncgen -k nc4 -o "$OUT/tiny.nc" "$OUT/tiny.cdl"
+    check "compress the small-chunk copy" "$CLIMZ" compress --rel-error 1e-3 "$OUT/tiny.nc" -o "$OUT/tiny.clz"
+    disk_full "small chunks over a 1 MB file-size limit" "$OUT/tiny2.nc" \
+        under_limit 1024 "$CLIMZ" decompress "$OUT/tiny.clz" -o "$OUT/tiny2.nc"
+    # a real full disk (root only: a small tmpfs), the repro of the issue among them
+    mnt=$OUT/tmpfs
+    mkdir -p "$mnt"
+    if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1024k climz-test "$mnt" 2>/dev/null; then
+        disk_full "small chunks into a 1 MB tmpfs" "$mnt/tiny2.nc" "$CLIMZ" decompress "$OUT/tiny.clz" -o "$mnt/tiny2.nc"
+        disk_full "--format nc4 into a full tmpfs" "$mnt/h4.nc" \
+            bash -c "head -c 1000000 /dev/zero >\"\$0/fill\" 2>/dev/null; exec \"\$@\"" "$mnt" \
+            "$CLIMZ" compress --format nc4 --max-abs-error 1 "$DATA/hgt.nc" -o "$mnt/h4.nc"
+        umount "$mnt"
+        uvt=$DATA/../../shared/data/nc4uvt.nc
+        # the issue's repro: 2,807,672 bytes written then, 2,433,821 now that the source's
+        # chunks are kept, so it fits in 2720 KB; in 2048 KB it must fail cleanly
+        if [ -f "$uvt" ] && mount -t tmpfs -o size=2048k climz-test "$mnt" 2>/dev/null; then
+            check "compress nc4uvt" "$CLIMZ" compress --codec residual --rel-error 1e-3 "$uvt" -o "$OUT/uvt.clz"
+            disk_full "nc4uvt into a 2048 KB tmpfs (issue 20)" "$mnt/uvt.nc" \
+                "$CLIMZ" decompress "$OUT/uvt.clz" -o "$mnt/uvt.nc"
+            umount "$mnt"
+            if mount -t tmpfs -o size=2720k climz-test "$mnt" 2>/dev/null; then
+                check "nc4uvt into a 2720 KB tmpfs" "$CLIMZ" decompress "$OUT/uvt.clz" -o "$mnt/uvt.nc"
+                ncdump -h "$mnt/uvt.nc" >/dev/null 2>&1 && ok || bad "the nc4uvt output does not read back"
+                umount "$mnt"
+            fi
+        fi
+    else
+        echo "note: not root or no tmpfs: the real full-disk cases are skipped"
+    fi
+fi
 
 # --- option values that used to be accepted
 cp "$DATA/hgt.nc" "$OUT/h.nc"

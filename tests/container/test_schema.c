@@ -51,6 +51,16 @@ static const char *base_name(const char *p) {
     return s ? s + 1 : p ? p : "";
 }
 
+/* the NetCDF-4 layout survives the schema (its HDF5 filter is for writing only: not kept) */
+static int storage_equal(const cz_var *x, const cz_var *y) {
+    const cz_storage *a = &x->storage, *b = &y->storage;
+    if (!a->set || !b->set) return !a->set == !b->set;
+    int ok = a->chunked == b->chunked && a->deflate == b->deflate && !a->shuffle == !b->shuffle &&
+             !a->fletcher32 == !b->fletcher32 && b->filter_id == 0;
+    for (int d = 0; d < (a->chunked ? x->ndims : 0); d++) ok &= a->chunk[d] == b->chunk[d];
+    return ok;
+}
+
 /* 1 when b is a's exact schema image: metadata equal, raw equal where stored, NULL elsewhere */
 static int dataset_equal(const cz_dataset *a, const cz_dataset *b, const uint8_t *store) {
     int ok = 1;
@@ -85,6 +95,7 @@ static int dataset_equal(const cz_dataset *a, const cz_dataset *b, const uint8_t
                   x->nspecials == y->nspecials &&
                   memcmp(x->specials, y->specials, (size_t)x->nspecials * 8) == 0;
         vok &= attrs_equal(x->atts, x->natts, y->atts, y->natts, x->name);
+        vok &= storage_equal(x, y);
         if (store && store[i]) vok &= y->raw && values_equal(x->type, x->raw, y->raw, io_var_count(a, x));
         else vok &= y->raw == NULL;
         if (!vok) fprintf(stderr, "variable %s differs\n", x->name);
@@ -141,6 +152,9 @@ static void test_files(void) {
             store[i] = !ds->vars[i].is_grid; /* what the driver does: coordinates stored */
             if (store[i]) raw_meta += io_var_count(ds, &ds->vars[i]) * cz_dtype_size(ds->vars[i].type);
         }
+        for (int i = 0; i < ds->nvars; i++)
+            CHECK_MSG(!ds->vars[i].storage.set == (ds->format != CZ_FMT_NETCDF4),
+                      "%s: %s: storage recorded for a NetCDF-4 source only", p, ds->vars[i].name);
         size_t const n1 = round_trip(ds, store, p);
         size_t const n2 = round_trip(ds, all, p); /* everything stored, exact */
         round_trip(ds, NULL, p);
@@ -324,6 +338,51 @@ static void test_hand_built(void) {
     io_free(one);
 }
 
+/* The NetCDF-4 layout of a variable (VAR_EXT_STORAGE) round-trips; its HDF5 filter is not
+ * kept; a bad record is refused. */
+static void test_storage(void) {
+    cz_dataset *ds = hand_built();
+    CHECK(ds != NULL);
+    if (!ds) return;
+    uint8_t store[7] = {1, 1, 1, 1, 1, 1, 1};
+    cz_storage *a = &ds->vars[0].storage, *b = &ds->vars[1].storage;
+    CHECK(ds->vars[0].ndims >= 1);
+    *a = (cz_storage){.set = 1, .chunked = 1, .deflate = 9, .shuffle = 1, .fletcher32 = 1};
+    for (int d = 0; d < ds->vars[0].ndims; d++) a->chunk[d] = (size_t)d + 1;
+    *b = (cz_storage){.set = 1};
+    round_trip(ds, store, "storage");
+    a->filter_id = 400; /* for the writer only */
+    a->ncd = 1;
+    round_trip(ds, store, "storage with a filter");
+    a->deflate = 10;
+    cz_buf o = {0};
+    CHECK_STATUS(clz_schema_encode(ds, store, &o), CLIMZ_ERR_INVALID_ARG);
+    /* a deflate level of 10 written by hand is refused */
+    a->deflate = 9;
+    CHECK_OK(clz_schema_encode(ds, store, &o));
+    cz_buf body = {0};
+    CHECK(body_of(&o, &body));
+    const uint8_t rec[] = {2, (uint8_t)(4 + 8 * ds->vars[0].ndims), 0, 0, 0, 1, 9, 1, 1};
+    uint8_t *at = NULL;
+    for (size_t i = 0; !at && i + sizeof rec <= body.size; i++)
+        if (memcmp(body.data + i, rec, sizeof rec) == 0) at = body.data + i;
+    CHECK(at != NULL);
+    if (at) {
+        at[6] = 10;
+        cz_buf nb = {0};
+        cz_buf_put(&nb, "CLZS\x01\0\0\0", 8);
+        cz_buf_put_u64(&nb, body.size);
+        cz_buf_put(&nb, body.data, body.size);
+        cz_dataset *d = NULL;
+        CHECK_STATUS(clz_schema_decode(nb.data, nb.size, &d), CLIMZ_ERR_CORRUPT);
+        io_free(d);
+        cz_buf_free(&nb);
+    }
+    cz_buf_free(&body);
+    cz_buf_free(&o);
+    io_free(ds);
+}
+
 /* Corrupt input: never a crash (ASan run), never an over-read, never a huge allocation. */
 static void test_corrupt(void) {
     cz_dataset *ds = hand_built();
@@ -430,6 +489,7 @@ static void test_corrupt(void) {
 int main(void) {
     test_hand_built();
     test_corrupt();
+    test_storage();
     test_files();
     return tu_finish();
 }
