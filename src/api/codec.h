@@ -35,6 +35,10 @@ typedef struct api_codec {
      * NULL) keeps loaded models between calls. */
     climz_status (*decode)(const climz_ctx *ctx, const clz_reader *r, uint32_t var, json_t *entry,
                            const climz_decompress_opts *opts, cz_field *f, size_t t_first);
+    /* NULL, or whether (1) under an error bound the driver weighs the residual codec alone
+     * against this codec and keeps the smaller, with these options (compress.c,
+     * encode_checked): a learned codec that must never be worse than the classical one. */
+    int (*weighs_residual)(const climz_compress_opts *opts);
 } api_codec;
 
 /* ---- the driver's steps, shared by the file and the in-memory paths ---- */

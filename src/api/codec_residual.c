@@ -137,4 +137,4 @@ static climz_status residual_decode(const climz_ctx *ctx, const clz_reader *r, u
     return api_residual_decode(r, var, entry, f, t_first, NULL, 0);
 }
 
-const api_codec api_codec_residual = {"residual", residual_encode, residual_decode};
+const api_codec api_codec_residual = {"residual", residual_encode, residual_decode, NULL};

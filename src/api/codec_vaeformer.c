@@ -32,7 +32,9 @@
  *    refinement of every latent before it is quantised, vae_job_refine: the decoder is
  *    unchanged; needs the model's phase-2 lambda), spatial=0|1 (the spatial context may be
  *    used), timings=0|1 (stage seconds in the header entry, for benchmarks; off by default
- *    so that the same input gives the same file).
+ *    so that the same input gives the same file), fallback=0|1 (1, the default: under a
+ *    bound the driver codes the variable with the residual codec alone when that makes it
+ *    smaller, src/api/compress.c; 0 keeps the VAEformer and its residual stage).
  */
 #include "codec.h"
 #include "codec_options.h"
@@ -105,6 +107,7 @@ typedef struct vf_opts {
     long interp;  /* 1: samples may be interpolated in time ; -1 = default (on when
                      the model records its lambda) */
     long spatial; /* 1: the encoder may code a group's y with the checkerboard context */
+    long fallback; /* 1: under a bound, the residual codec alone where it is smaller (the driver) */
 } vf_opts;
 
 /* The codec options (--opt key=value): the field each sets and the values it takes. */
@@ -117,10 +120,12 @@ static const api_opt_spec vf_opt_specs[] = {
     {"interp", API_OPT_LONG, offsetof(vf_opts, interp), 0, 1, 0, "0 or 1"},
     {"spatial", API_OPT_LONG, offsetof(vf_opts, spatial), 0, 1, 0, "0 or 1"},
     {"timings", API_OPT_LONG, offsetof(vf_opts, timings), 0, 1, 0, "0 or 1"},
+    {"fallback", API_OPT_LONG, offsetof(vf_opts, fallback), 0, 1, 0, "0 or 1"},
 };
 
 static climz_status parse_options(const char *const *kv, vf_opts *o) {
-    *o = (vf_opts){.tile = VAE_GROUP_TILE_AUTO, .group = VAE_GROUP_AUTO, .levels = 1, .det = -1, .interp = -1, .spatial = 1};
+    *o = (vf_opts){.tile = VAE_GROUP_TILE_AUTO, .group = VAE_GROUP_AUTO, .levels = 1, .det = -1, .interp = -1,
+                   .spatial = 1, .fallback = 1};
     return api_parse_options("vaeformer", vf_opt_specs, sizeof vf_opt_specs / sizeof *vf_opt_specs, kv, o);
 }
 
@@ -338,4 +343,14 @@ done:
     return st;
 }
 
-const api_codec api_codec_vaeformer = {"vaeformer", vaeformer_encode, vaeformer_decode};
+/* Under a bound the driver weighs the residual codec alone unless fallback=0. */
+static int vaeformer_weighs_residual(const climz_compress_opts *opts) {
+    vf_opts o;
+    if (parse_options(opts ? opts->options : NULL, &o)) {
+        cz_error_clear(); /* the encoder reports bad options */
+        return 1;
+    }
+    return o.fallback != 0;
+}
+
+const api_codec api_codec_vaeformer = {"vaeformer", vaeformer_encode, vaeformer_decode, vaeformer_weighs_residual};

@@ -138,10 +138,51 @@ climz_status api_entry_finish(const climz_ctx *ctx, const api_codec *c, const cz
     return CLIMZ_OK;
 }
 
+/* What a variable's coding adds to the file: its chunks' payload and index entries (after
+ * mark_n chunks, mark_b bytes) and its codec's header keys (e). */
+static size_t coded_cost(const clz_writer *w, size_t mark_n, size_t mark_b, const json_t *e) {
+    char *j = json_dumps(e, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII);
+    size_t const keys = j ? strlen(j) : 0;
+    free(j);
+    return clz_writer_payload_bytes(w) - mark_b + (clz_writer_nchunks(w) - mark_n) * CLZ_INDEX_ENTRY_SIZE + keys;
+}
+
+/* *cost = what the residual codec alone would add to the file for variable i under bound E:
+ * it codes the field into a scratch writer (the same bytes it would write into the file). */
+static climz_status residual_cost(const climz_ctx *ctx, const cz_dataset *ds, int i, const cz_field *f, double E,
+                                  size_t *cost) {
+    size_t const n = f->nt * f->nz * f->ny * f->nx;
+    clz_writer *s = NULL;
+    float *dec = malloc(n * sizeof *dec);
+    json_t *e = json_object();
+    climz_status st = dec && e ? clz_writer_create(&s) : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    api_encode_args const args = {ctx, NULL, ds, i, f, E};
+    if (!st) st = api_residual_encode(&args, NULL, s, dec, e);
+    if (!st) *cost = coded_cost(s, 0, 0, e);
+    clz_writer_free(s);
+    json_decref(e);
+    free(dec);
+    return st;
+}
+
+/* The residual codec takes no options: a fallback to it drops the learned codec's. */
+static const climz_compress_opts *residual_opts(const climz_compress_opts *opts, climz_compress_opts *buf) {
+    if (!opts) return NULL;
+    *buf = *opts;
+    buf->options = NULL;
+    buf->model = NULL;
+    return buf;
+}
+
 /* Codes f with codec c under bound b into w (after mark_n chunks, mark_b bytes), checking what
  * the decoder will give: a learned codec's NaN/inf falls back to the residual codec (under a
  * bound) or fails; a valid value written as an integer fill value codes again with half the
- * quanta. *c and b->E are what was finally used; *entry the codec's keys. */
+ * quanta. Under a bound a learned codec that weighs the residual codec (codec.h) is never
+ * worse than the classical one: when the residual codec alone would add fewer bytes to the
+ * file (residual_cost against coded_cost), the variable is coded with it
+ * instead (the entry's "codec" says which; "codec_asked" and "codec_asked_bytes" record the
+ * learned codec passed over and what it cost). *c and b->E are what was finally used;
+ * *entry the codec's keys. */
 static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec **c,
                                    const cz_dataset *ds, int i, const cz_field *f, api_bound *b, clz_writer *w,
                                    float *decoded, json_t **entry) {
@@ -149,11 +190,14 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
     size_t const n = f->nt * f->nz * f->ny * f->nx;
     size_t const mark_n = clz_writer_nchunks(w), mark_b = clz_writer_payload_bytes(w);
     const api_codec *const residual = api_codec_find("residual");
+    climz_compress_opts ropts_buf;
+    const api_codec *asked = NULL; /* the learned codec given up for the residual codec */
+    size_t asked_bytes = 0;
     for (;;) {
         /* a bound under one quantum means lossless, which only the residual codec does */
         if (b->asked && b->E == 0) *c = residual;
         json_t *e = json_object();
-        api_encode_args const args = {ctx, opts, ds, i, f, b->E};
+        api_encode_args const args = {ctx, *c == residual ? residual_opts(opts, &ropts_buf) : opts, ds, i, f, b->E};
         climz_status const st = (*c)->encode(&args, w, decoded, e);
         if (st) {
             json_decref(e);
@@ -166,6 +210,7 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
             clz_writer_rollback(w, mark_n, mark_b);
             CZ_RETURN_IF(*c == residual || !b->asked, CLIMZ_ERR_BOUND,
                          "the %s codec reconstructs %zu valid points as NaN or infinity", (*c)->name, bad);
+            asked = *c;
             *c = residual;
             continue;
         }
@@ -176,6 +221,27 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
             clz_writer_rollback(w, mark_n, mark_b);
             b->E = api_bound_in_quanta(floor(b->E / b->quantum / 2) * b->quantum, b->quantum);
             continue;
+        }
+        if ((*c)->weighs_residual && (*c)->weighs_residual(opts) && b->asked && b->E > 0) {
+            size_t const learned = coded_cost(w, mark_n, mark_b, e);
+            size_t classical = 0;
+            climz_status const rst = residual_cost(ctx, ds, i, f, b->E, &classical);
+            if (rst) {
+                json_decref(e);
+                return rst;
+            }
+            if (classical < learned) {
+                json_decref(e);
+                clz_writer_rollback(w, mark_n, mark_b);
+                asked = *c;
+                asked_bytes = learned;
+                *c = residual;
+                continue;
+            }
+        }
+        if (asked) {
+            json_object_set_new(e, "codec_asked", json_string(asked->name));
+            if (asked_bytes) json_object_set_new(e, "codec_asked_bytes", json_integer((json_int_t)asked_bytes));
         }
         *entry = e;
         return CLIMZ_OK;

@@ -30,8 +30,14 @@
  * 1.5-2x the error, and lost ratio at equal RMSE. */
 #define VF_INTERP_MAX_ERROR 2.0
 
-#define VF_AUTO_TOKENS 16384 /* latent tokens of a plane above which tiles are the default */
-#define VF_AUTO_TILE 256     /* their size in points: global attention stays O(tile^2) */
+/* Tiles by default for planes of more latent tokens than a 512 x 512 tile (patch 8) holds.
+ * Global attention costs O(tokens^2) per sample, and the analysis runs it three times (the
+ * shared trunk's global block and the mean and log-variance heads) where the synthesis runs
+ * it once: on a whole 721 x 1440 plane (16380 tokens) the encoder took 2.8x the decoder's
+ * time; in tiles of 512 (six of ~361 x 480) 1.9x, each 3-5x faster, the ratio 0.4 % higher
+ * and the RMSE 2 % lower (bench/RESULTS.md, VAEformer). Before: 16384 tokens, tiles of 256. */
+#define VF_AUTO_TOKENS 4096 /* latent tokens of a plane above which tiles are the default */
+#define VF_AUTO_TILE 512    /* their size in points: global attention stays O(tile^2) */
 #define VF_GROUP_MAX 32 /* default group length, capped by the steps of a batch (16 before
                            interpolation: with it a group codes about half its steps) */
 

@@ -746,13 +746,17 @@ static void test_file(void) {
         free(data);
     }
 
-    /* with an error bound: every point within E; decompress == encoder output */
+    /* with an error bound: every point within E; decompress == encoder output (the VAEformer
+     * and its residual stage kept, fallback=0, even where the residual codec alone is smaller) */
     double const E = 2.0; /* metres of geopotential height */
+    const char *g16k[] = {"group=16", "fallback=0", NULL};
+    climz_compress_opts cob = co;
+    cob.options = g16k;
     CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, E));
     const char *clzb = tmp("hgt_bound.clz"), *ob = tmp("hgt_bound.nc");
-    CHECK_OK(climz_compress_file(ctx, in, clzb, &co));
+    CHECK_OK(climz_compress_file(ctx, in, clzb, &cob));
     CHECK_OK(climz_decompress_file(ctx, clzb, ob, NULL));
-    float *encb = encoder_output(in, "HGT", &co, E);
+    float *encb = encoder_output(in, "HGT", &cob, E);
     cz_field fb;
     float *db = read_back(ob, "HGT", &fb);
     if (db && orig && encb) {
@@ -1249,17 +1253,20 @@ static void test_interp(void) {
                       "steps %zu..%zu decoded alone differ", first[k], first[k] + count[k] - 1);
             io_field_free(&fs);
         }
-        /* with an error bound the interpolated steps are the residual stage's prediction too */
+        /* with an error bound the interpolated steps are the residual stage's prediction too
+         * (kept, fallback=0, even where the residual codec alone is smaller) */
         double const E = 0.1; /* K */
         const char *clzb = tmp("era5_interp_bound.clz");
+        const char *keep[] = {"fallback=0", NULL};
+        climz_compress_opts const ck = {.codec = "vaeformer", .options = keep};
         CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, E));
-        CHECK_OK(climz_compress_file(ctx, in, clzb, &co));
+        CHECK_OK(climz_compress_file(ctx, in, clzb, &ck));
         CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_MAX_ABS_ERROR, 0));
         CHECK(interpolated_samples(ctx, clzb) > 0);
         CHECK_OK(climz_decompress_file(ctx, clzb, out, NULL));
         cz_field fb;
         float *db = read_back(out, "2t", &fb);
-        float *encb = encoder_output(in, "2t", &co, E);
+        float *encb = encoder_output(in, "2t", &ck, E);
         if (db && encb) {
             met_field_view const vb = {o, db, fo.miss, fo.lat, fo.nt, fo.ny, fo.nx};
             size_t viol = 1;
