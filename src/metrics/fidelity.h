@@ -46,9 +46,10 @@ typedef struct met_spectrum {
     size_t k_below_090;
 } met_spectrum;
 
-/*! met_lon_periodic() : 1 when the nx longitudes (deg) are evenly spaced (within 1 %) and
- *  nx steps span 360 degrees (within 1 % of a step), i.e. row x = nx is row x = 0 again;
- *  0 otherwise and when lon is NULL or nx < 4. */
+/*! met_lon_periodic() : 1 when the nx longitudes (deg) are evenly spaced (each step within
+ *  1 % of the mean step d) and nx steps span 360 degrees within 0.1 d (etopo5's stored
+ *  longitudes are 0.0043 degrees = 0.05 d off), i.e. column nx is column 0 again; 0
+ *  otherwise and when lon is NULL or nx < 4. */
 int met_lon_periodic(const double *lon, size_t nx);
 
 /*! met_zonal_spectrum() : the spectra above; rows as periodic or not per `periodic`.

@@ -91,50 +91,59 @@ climz_status met_field_correlation(const met_field_view *v, met_per_field *out) 
 
 /* ---- SSIM ------------------------------------------------------------------------------- */
 
-/* SSIM of one scaled field pair (x, y: ny x nx, miss: NULL or flags), NaN without a window.
- * h: 6 work planes of ny x nx doubles: the row-filtered x, y, xx, yy, xy and missing count. */
-static double ssim_field(const double *x, const double *y, const uint8_t *miss, size_t ny, size_t nx,
-                         const double g[SSIM_W], double *h) {
-    if (ny < SSIM_W || nx < SSIM_W) return NAN;
-    size_t const np = ny * nx, x0 = SSIM_R, x1 = nx - SSIM_R; /* window centres [x0, x1) */
-    double *const hx = h, *const hy = h + np, *const hxx = h + 2 * np, *const hyy = h + 3 * np,
-                  *const hxy = h + 4 * np, *const hm = h + 5 * np;
-    for (size_t r = 0; r < ny; r++) { /* along rows */
-        for (size_t cx = x0; cx < x1; cx++) {
-            double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, sm = 0;
-            for (int d = -SSIM_R; d <= SSIM_R; d++) {
-                size_t const i = r * nx + (size_t)((ptrdiff_t)cx + d);
-                double const w = g[d + SSIM_R], a = x[i], b = y[i];
-                sx += w * a;
-                sy += w * b;
-                sxx += w * a * a;
-                syy += w * b * b;
-                sxy += w * a * b;
-                sm += is_miss(miss, i);
-            }
-            size_t const o = r * nx + cx;
-            hx[o] = sx;
-            hy[o] = sy;
-            hxx[o] = sxx;
-            hyy[o] = syy;
-            hxy[o] = sxy;
-            hm[o] = sm;
+/* Row r of the fields, scaled (x - lo) * scale and filtered along the row by g: the window
+ * sums of x, y, xx, yy, xy and the missing count for every centre x0 <= cx < nx - R, into
+ * h[0..5] (nx values each, indexed by cx). */
+static void ssim_row(const float *r, const float *t, const uint8_t *miss, size_t row, size_t nx, double lo,
+                     double scale, const double g[SSIM_W], double *const h[6]) {
+    for (size_t cx = SSIM_R; cx < nx - SSIM_R; cx++) {
+        double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, sm = 0;
+        for (int d = -SSIM_R; d <= SSIM_R; d++) {
+            size_t const i = row * nx + (size_t)((ptrdiff_t)cx + d);
+            int const ms = is_miss(miss, i);
+            /* a missing point counts as 0: the window that holds it is not used */
+            double const w = g[d + SSIM_R], a = ms ? 0.0 : ((double)r[i] - lo) * scale,
+                         b = ms ? 0.0 : ((double)t[i] - lo) * scale;
+            sx += w * a;
+            sy += w * b;
+            sxx += w * a * a;
+            syy += w * b * b;
+            sxy += w * a * b;
+            sm += ms;
         }
+        h[0][cx] = sx;
+        h[1][cx] = sy;
+        h[2][cx] = sxx;
+        h[3][cx] = syy;
+        h[4][cx] = sxy;
+        h[5][cx] = sm;
     }
+}
+
+/* SSIM of one field pair (ny x nx, ny and nx >= 7), NaN without a window. ring: 6 * 7 * nx
+ * doubles, the row-filtered sums of the 7 rows of the current window (a ring, so memory is
+ * O(nx) whatever the field's size). */
+static double ssim_field(const float *r, const float *t, const uint8_t *miss, size_t ny, size_t nx, double lo,
+                         double scale, const double g[SSIM_W], double *ring) {
     double sum = 0.0;
     size_t nwin = 0;
-    for (size_t cy = SSIM_R; cy < ny - SSIM_R; cy++) { /* down columns, then the index */
-        for (size_t cx = x0; cx < x1; cx++) {
+    for (size_t row = 0; row < ny; row++) {
+        double *h[6];
+        for (int q = 0; q < 6; q++) h[q] = ring + ((size_t)q * SSIM_W + row % SSIM_W) * nx;
+        ssim_row(r, t, miss, row, nx, lo, scale, g, h);
+        if (row < SSIM_W - 1) continue;
+        size_t const cy = row - SSIM_R; /* the window rows cy - R .. cy + R = row are in the ring */
+        for (size_t cx = SSIM_R; cx < nx - SSIM_R; cx++) {
             double mx = 0, my = 0, exx = 0, eyy = 0, exy = 0, sm = 0;
             for (int d = -SSIM_R; d <= SSIM_R; d++) {
-                size_t const o = (size_t)((ptrdiff_t)cy + d) * nx + cx;
+                size_t const o = ((size_t)((ptrdiff_t)cy + d) % SSIM_W) * nx + cx;
                 double const w = g[d + SSIM_R];
-                mx += w * hx[o];
-                my += w * hy[o];
-                exx += w * hxx[o];
-                eyy += w * hyy[o];
-                exy += w * hxy[o];
-                sm += hm[o];
+                mx += w * ring[o];
+                my += w * ring[SSIM_W * nx + o];
+                exx += w * ring[2 * SSIM_W * nx + o];
+                eyy += w * ring[3 * SSIM_W * nx + o];
+                exy += w * ring[4 * SSIM_W * nx + o];
+                sm += ring[5 * SSIM_W * nx + o];
             }
             if (sm > 0) continue; /* the window holds a missing point */
             double const vx = exx - mx * mx, vy = eyy - my * my, cxy = exy - mx * my;
@@ -160,12 +169,8 @@ climz_status met_field_ssim(const met_field_view *v, met_per_field *out) {
         per_field_finish(out, 0.0, 0);
         return CLIMZ_OK;
     }
-    double *xs = cz_malloc(2 * np * sizeof *xs), *h = cz_malloc(6 * np * sizeof *h);
-    if (!xs || !h) {
-        free(xs);
-        free(h);
-        return cz_error(CLIMZ_ERR_ALLOC, "ssim: out of memory for a %zu x %zu field", v->ny, v->nx);
-    }
+    double *ring = cz_malloc(6 * SSIM_W * v->nx * sizeof *ring);
+    if (!ring) return cz_error(CLIMZ_ERR_ALLOC, "ssim: out of memory for rows of %zu", v->nx);
     climz_status st = CLIMZ_OK;
     double sum = 0.0;
     int failed = 0;
@@ -178,15 +183,9 @@ climz_status met_field_ssim(const met_field_view *v, met_per_field *out) {
         if (st) break;
         if (failed || nv == 0) continue;
         double const scale = hi > lo ? 1.0 / (hi - lo) : 1.0;
-        for (size_t i = 0; i < np; i++) { /* missing points: 0, never inside a counted window */
-            int const ms = is_miss(m, i);
-            xs[i] = ms ? 0.0 : ((double)r[i] - lo) * scale;
-            xs[np + i] = ms ? 0.0 : ((double)t[i] - lo) * scale;
-        }
-        per_field_add(out, &sum, ssim_field(xs, xs + np, m, v->ny, v->nx, g, h));
+        per_field_add(out, &sum, ssim_field(r, t, m, v->ny, v->nx, lo, scale, g, ring));
     }
-    free(xs);
-    free(h);
+    free(ring);
     if (st) return st;
     per_field_finish(out, sum, failed);
     return CLIMZ_OK;

@@ -14,7 +14,7 @@ int met_lon_periodic(const double *lon, size_t nx) {
     if (!(fabs(d) > 0.0)) return 0;
     for (size_t x = 1; x < nx; x++)
         if (!(fabs((lon[x] - lon[x - 1]) - d) <= 0.01 * fabs(d))) return 0;
-    return fabs((double)nx * fabs(d) - 360.0) <= 0.01 * fabs(d);
+    return fabs((double)nx * fabs(d) - 360.0) <= 0.1 * fabs(d);
 }
 
 void met_spectrum_free(met_spectrum *s) {
