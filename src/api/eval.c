@@ -76,8 +76,8 @@ static climz_status fidelity_json(const met_field_view *v, const double *lon, js
                                                            "linear trend removed, Hann window"));
     json_object_set_new(jz, "latitude_weighted", json_boolean(v->lat != NULL));
     met_spectrum sp = {0};
-    /* rows of one point have no spectrum: reported as no row used */
-    climz_status const st = v->nx >= 2 ? met_zonal_spectrum(v, periodic, &sp) : CLIMZ_ERR_EMPTY;
+    /* rows of fewer than 4 points have no spectrum: reported as no row used */
+    climz_status const st = v->nx >= 4 ? met_zonal_spectrum(v, periodic, &sp) : CLIMZ_ERR_EMPTY;
     if (st && st != CLIMZ_ERR_EMPTY) {
         json_decref(jz);
         return st;

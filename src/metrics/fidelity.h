@@ -55,7 +55,7 @@ int met_lon_periodic(const double *lon, size_t nx);
 /*! met_zonal_spectrum() : the spectra above; rows as periodic or not per `periodic`.
  *  @return CLIMZ_OK (out's arrays allocated: met_spectrum_free), CLIMZ_ERR_INVALID_ARG,
  *  CLIMZ_ERR_DIMENSION, CLIMZ_ERR_EMPTY (no row without a missing point; out is empty),
- *  CLIMZ_ERR_ALLOC. nx = 1 is CLIMZ_ERR_DIMENSION (no spectrum of one point). */
+ *  CLIMZ_ERR_ALLOC. nx < 4 is CLIMZ_ERR_DIMENSION (too short a row for a spectrum). */
 climz_status met_zonal_spectrum(const met_field_view *v, int periodic, met_spectrum *out);
 void met_spectrum_free(met_spectrum *s); /* frees the arrays and zeroes s */
 

@@ -50,7 +50,8 @@ climz_status met_zonal_spectrum(const met_field_view *v, int periodic, met_spect
     memset(out, 0, sizeof *out);
     CZ_FORWARD(met_check_view(v, &n));
     size_t const nx = v->nx, nk = nx / 2 + 1;
-    CZ_RETURN_IF(nx < 2, CLIMZ_ERR_DIMENSION, "spectrum: rows of %zu point, need 2 or more", nx);
+    /* a Hann window of 2 or 3 points keeps at most one point: 4 is the least that means anything */
+    CZ_RETURN_IF(nx < 4, CLIMZ_ERR_DIMENSION, "spectrum: rows of %zu points, need 4 or more", nx);
     climz_status st = CLIMZ_OK;
     met_fft *plan = NULL;
     /* rows go through the FFT in pairs of the same field (x + i y): row a waits for row b;

@@ -192,8 +192,12 @@ static void test_periodic_and_masks(void) {
     memset(m, 1, sizeof m);
     CHECK_STATUS(met_zonal_spectrum(&v, 1, &s), CLIMZ_ERR_EMPTY);
     CHECK(s.e_ref == NULL && s.rows_skipped == 4);
-    v = view(f, f, NULL, NULL, 1, 64, 1);
+    v = view(f, f, NULL, NULL, 1, 16, 3);
     CHECK_STATUS(met_zonal_spectrum(&v, 1, &s), CLIMZ_ERR_DIMENSION);
+    v = view(f, f, NULL, NULL, 1, 16, 4); /* 4 points: the least; one resolved wavenumber */
+    CHECK_OK(met_zonal_spectrum(&v, 0, &s));
+    CHECK(s.nk == 3 && s.rows_used == 16);
+    met_spectrum_free(&s);
 }
 
 /* Brute-force SSIM of one field: every 7 x 7 window, Gaussian weights, directly. */
