@@ -128,8 +128,10 @@ climz_status climz_decompress_file(climz_ctx *ctx, const char *clz_path, const c
 climz_status climz_info_json(climz_ctx *ctx, const char *clz_path, char **json);
 
 /*! climz_eval_json() : compares a decoded data set (NetCDF, or a .clz decoded on the fly)
- *  with the original and reports the metrics of SPEC section 7 per variable as JSON.
- *  vars: NULL-terminated list, NULL = every gridded variable present in both. */
+ *  with the original and reports the metrics of SPEC section 7 per variable as JSON, and
+ *  the science-fidelity figures (error tail, correlation, SSIM, zonal spectrum); every key is
+ *  defined in doc/metrics.md. vars: NULL-terminated list, NULL = every gridded variable
+ *  present in both. */
 climz_status climz_eval_json(climz_ctx *ctx, const char *ref_path, const char *test_path,
                              const char *const *vars, char **json);
 

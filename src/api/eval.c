@@ -2,6 +2,7 @@
  * variable and per level, between an original data set and a decoded one (NetCDF, or a .clz
  * decoded on the fly, which also gives the ratio and decode throughput). */
 #include "api_internal.h"
+#include "metrics/fidelity.h"
 #include "metrics/metrics.h"
 
 #include <jansson.h>
@@ -38,6 +39,66 @@ static json_t *stats_json(const met_stats *s, int extremes) {
         json_object_set_new(o, "rqe", rqe);
     }
     return o;
+}
+
+static json_t *per_field_json(const met_per_field *f) {
+    json_t *o = json_object();
+    put_real(o, "mean", f->mean);
+    put_real(o, "min", f->min);
+    json_object_set_new(o, "n_fields", json_integer((json_int_t)f->n_fields));
+    return o;
+}
+
+/* The science-fidelity figures of issue 21 (metrics/fidelity.h, doc/metrics.md) over every
+ * 2-D field of the variable; added to e. */
+static climz_status fidelity_json(const met_field_view *v, const double *lon, json_t *e) {
+    met_error_tail tail;
+    CZ_FORWARD(met_error_tail_of(v, &tail));
+    json_t *jt = json_object();
+    put_real(jt, "p99.9", tail.p999);
+    put_real(jt, "p99.99", tail.p9999);
+    put_real(jt, "max", tail.max);
+    put_real(jt, "fraction_beyond_5rmse", tail.frac_beyond_5rmse);
+    json_object_set_new(e, "abs_error_tail", jt);
+
+    met_per_field corr, ssim;
+    CZ_FORWARD(met_field_correlation(v, &corr));
+    CZ_FORWARD(met_field_ssim(v, &ssim));
+    json_object_set_new(e, "correlation", per_field_json(&corr));
+    json_t *js = per_field_json(&ssim);
+    json_object_set_new(js, "window", json_string("gaussian 7x7, sigma 1.5; fields scaled by the original's range"));
+    json_object_set_new(e, "ssim", js);
+
+    json_t *jz = json_object();
+    int const periodic = met_lon_periodic(lon, v->nx);
+    json_object_set_new(jz, "rows", json_string(periodic ? "periodic (global longitude circle)"
+                                                         : "non-periodic (limited area or unknown longitudes): "
+                                                           "linear trend removed, Hann window"));
+    json_object_set_new(jz, "latitude_weighted", json_boolean(v->lat != NULL));
+    met_spectrum sp = {0};
+    /* rows of fewer than 4 points have no spectrum: reported as no row used */
+    climz_status const st = v->nx >= 4 ? met_zonal_spectrum(v, periodic, &sp) : CLIMZ_ERR_EMPTY;
+    if (st && st != CLIMZ_ERR_EMPTY) {
+        json_decref(jz);
+        return st;
+    }
+    if (st == CLIMZ_ERR_EMPTY) cz_error_clear();
+    json_object_set_new(jz, "rows_used", json_integer((json_int_t)sp.rows_used));
+    json_object_set_new(jz, "rows_skipped_missing", json_integer((json_int_t)sp.rows_skipped));
+    json_object_set_new(jz, "rows_skipped_nonfinite", json_integer((json_int_t)sp.n_nonfinite));
+    if (!st) {
+        json_object_set_new(jz, "resolved_wavenumbers", json_integer((json_int_t)sp.n_resolved));
+        put_real(jz, "max_abs_log_ratio", sp.max_abs_log_ratio);
+        json_object_set_new(jz, "k_max_abs_log_ratio", json_integer((json_int_t)sp.k_max_abs_log));
+        /* null: the ratio never drops below 0.9 */
+        json_object_set_new(jz, "k_ratio_below_0.9", sp.k_below_090 ? json_integer((json_int_t)sp.k_below_090) : json_null());
+        json_t *jr = json_array();
+        for (size_t k = 0; k < sp.nk; k++) json_array_append_new(jr, isfinite(sp.ratio[k]) ? json_real(sp.ratio[k]) : json_null());
+        json_object_set_new(jz, "energy_ratio", jr);
+        met_spectrum_free(&sp);
+    }
+    json_object_set_new(e, "zonal_spectrum", jz);
+    return CLIMZ_OK;
 }
 
 /* Compares one variable; appends its entry to out. */
@@ -82,6 +143,12 @@ static climz_status eval_var(const cz_dataset *ref, int ri, const cz_dataset *te
     json_t *sj = stats_json(&s, 1);
     json_object_update(e, sj);
     json_decref(sj);
+    put_real(e, "bias", s.mean_error); /* = mean_error, under the name of issue 21 */
+    st = fidelity_json(&all, a.lon, e);
+    if (st) {
+        json_decref(e);
+        goto done;
+    }
     if (a.nz > 1) { /* per level (channel), over all time steps */
         json_t *levels = json_array();
         la = malloc(a.nt * plane * sizeof *la);

@@ -250,6 +250,26 @@ static void print_eval(const char *text) {
                jnum(json_object_get(e, "sedi"), "99.5"),
                json_integer_value(json_object_get(e, "missing_mask_mismatches")) ? "DIFFER" : "same");
     }
+    /* science fidelity (issue 21, doc/metrics.md): bias, per-field correlation and SSIM, the
+     * tail of |error|, and the zonal spectrum's decoded / original energy */
+    printf("\n  %-16s %11s %9s %8s %11s %11s %9s %10s %7s %s\n", "variable", "bias", "corr", "SSIM", "p99.9|e|",
+           "p99.99|e|", ">5rmse", "max|lnE|", "k<0.9E", "spectrum rows");
+    json_array_foreach(json_object_get(root, "variables"), k, e) {
+        json_t *const z = json_object_get(e, "zonal_spectrum"), *const kb = json_object_get(z, "k_ratio_below_0.9");
+        char kbuf[24] = "none", lbuf[24] = "-"; /* "-": no row without a missing point */
+        if (json_is_integer(kb)) snprintf(kbuf, sizeof kbuf, "%lld", (long long)json_integer_value(kb));
+        if (json_is_number(json_object_get(z, "max_abs_log_ratio"))) snprintf(lbuf, sizeof lbuf, "%.4f", jnum(z, "max_abs_log_ratio"));
+        else snprintf(kbuf, sizeof kbuf, "-");
+        const char *const rows = json_string_value(json_object_get(z, "rows"));
+        printf("  %-16s %11.4g %9.6f %8.5f %11.5g %11.5g %9.2e %10s %7s %lld used, %lld skipped, %s\n",
+               json_string_value(json_object_get(e, "name")), jnum(e, "bias"),
+               jnum(json_object_get(e, "correlation"), "mean"), jnum(json_object_get(e, "ssim"), "mean"),
+               jnum(json_object_get(e, "abs_error_tail"), "p99.9"), jnum(json_object_get(e, "abs_error_tail"), "p99.99"),
+               jnum(json_object_get(e, "abs_error_tail"), "fraction_beyond_5rmse"), lbuf, kbuf,
+               (long long)json_integer_value(json_object_get(z, "rows_used")),
+               (long long)json_integer_value(json_object_get(z, "rows_skipped_missing")),
+               rows && !strncmp(rows, "periodic", 8) ? "periodic" : "non-periodic (detrended, Hann window)");
+    }
     json_decref(root);
 }
 

@@ -1,63 +1,12 @@
 /* metrics.c — see metrics.h for the definitions and the contract. */
 #include "metrics/metrics.h"
+#include "metrics/sort.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const double met_q_levels[MET_NQ] = MET_QUANTILES;
-
-/* ---- exact sort of floats --------------------------------------------------------------- */
-
-/* Order-preserving map float -> uint32: flip all bits of negatives, set the sign bit of the
- * rest, so unsigned order equals numeric order for finite values (-0 sorts just below +0). */
-static inline uint32_t met_key(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-static inline float met_unkey(uint32_t k) {
-    uint32_t const u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-/* LSD radix sort of n keys in 3 passes of 11/11/10 bits: O(n), no bad cases, and the same
- * result as any correct sort. keys and tmp are n entries; @return the array that holds the
- * sorted keys (tmp after an odd number of passes). */
-static uint32_t *met_radix_sort(uint32_t *keys, uint32_t *tmp, size_t n) {
-    static const unsigned shift[3] = {0, 11, 22};
-    size_t count[2048];
-    uint32_t *src = keys, *dst = tmp;
-    for (int pass = 0; pass < 3; pass++) {
-        unsigned const sh = shift[pass];
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++) count[(src[i] >> sh) & 2047u]++;
-        if (count[(src[0] >> sh) & 2047u] == n) continue; /* every key has this digit */
-        size_t sum = 0;
-        for (size_t b = 0; b < 2048; b++) {
-            size_t const c = count[b];
-            count[b] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++) dst[count[(src[i] >> sh) & 2047u]++] = src[i];
-        uint32_t *const t = src;
-        src = dst;
-        dst = t;
-    }
-    return src;
-}
-
-/* Type-7 quantile of sorted keys (n >= 1), see metrics.h. */
-static double met_quantile_sorted(const uint32_t *sorted, size_t n, double p) {
-    double const h = (double)(n - 1) * p;
-    size_t const k = (size_t)floor(h);
-    double const lo = met_unkey(sorted[k]);
-    if (k + 1 >= n) return lo;
-    double const hi = met_unkey(sorted[k + 1]);
-    return lo + (h - (double)k) * (hi - lo);
-}
 
 double met_sedi(size_t a, size_t b, size_t c, size_t d) {
     if (a + c == 0 || b + d == 0) return NAN;
@@ -77,7 +26,7 @@ double met_sedi(size_t a, size_t b, size_t c, size_t d) {
 
 /* ---- checks ----------------------------------------------------------------------------- */
 
-static climz_status met_check_view(const met_field_view *v, size_t *n) {
+climz_status met_check_view(const met_field_view *v, size_t *n) {
     CZ_RETURN_IF(v == NULL || v->ref == NULL || v->test == NULL, CLIMZ_ERR_INVALID_ARG,
                  "metrics: NULL view or data pointer");
     CZ_RETURN_IF(v->nch == 0 || v->ny == 0 || v->nx == 0, CLIMZ_ERR_DIMENSION,

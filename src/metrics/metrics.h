@@ -96,6 +96,10 @@ climz_status met_compare_channels(const met_field_view *v, met_stats *per_ch);
 climz_status met_bound_violations(const met_field_view *v, double max_abs_error, size_t *count,
                                   size_t *first);
 
+/*! met_check_view() : checks v (pointers, dims, latitudes) as every met_* function does;
+ *  *n = nch*ny*nx. @return CLIMZ_OK, CLIMZ_ERR_INVALID_ARG, CLIMZ_ERR_DIMENSION. */
+climz_status met_check_view(const met_field_view *v, size_t *n);
+
 /* SEDI of a 2x2 contingency table (a hits, b false alarms, c misses, d correct negatives)
  * with the clamp and the exceptions defined above; NaN when a+c = 0 or b+d = 0. */
 double met_sedi(size_t a, size_t b, size_t c, size_t d);
