@@ -1,6 +1,7 @@
 /* frame.c — the in-memory API: a caller's strided field in, a one-variable .clz image (a
  * frame) out, and back (climz_compress, climz_frame_info, climz_decompress). */
 #include "codec.h"
+#include "container/frame_compact.h"
 #include "field_view.h"
 
 #include <float.h>
@@ -159,6 +160,29 @@ static climz_status field_dataset(const climz_field *f, int store_lat, cz_datase
     return CLIMZ_OK;
 }
 
+/* The frame image in dst (*written bytes) replaced by its compact form (doc/format.md §10.1),
+ * which keeps every chunk and drops most of the ~700 bytes of preamble, header, index and
+ * schema: what a small array (an HDF5 chunk) pays per frame. Kept plain when not smaller. */
+static climz_status compact_in_place(const char *codec, uint8_t *dst, size_t *written) {
+    static const struct {
+        const char *name;
+        uint8_t id;
+    } ids[] = {{"residual", CLZ_COMPACT_RESIDUAL}, {"vaeformer", CLZ_COMPACT_VAEFORMER}, {"inr", CLZ_COMPACT_INR}};
+    uint8_t id = CLZ_COMPACT_OTHER;
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        if (!strcmp(codec, ids[i].name)) id = ids[i].id;
+    cz_buf c = {0};
+    climz_status st = clz_compact_encode(dst, *written, id, &c);
+    if (st == CLIMZ_ERR_UNSUPPORTED) st = CLIMZ_OK, cz_error_clear();
+    else if (!st && c.size < *written) {
+        memcpy(dst, c.data, c.size);
+        *written = c.size;
+    }
+    cz_buf_free(&c);
+    if (st) *written = 0;
+    return st;
+}
+
 climz_status climz_compress(climz_ctx *ctx, const climz_field *f, const climz_compress_opts *opts, void *dst,
                             size_t cap, size_t *written) {
     if (!ctx) return CLIMZ_ERR_INVALID_ARG;
@@ -207,6 +231,7 @@ climz_status climz_compress(climz_ctx *ctx, const climz_field *f, const climz_co
     uint8_t const stored[2] = {0, 1};
     CZ_CHECK_GOTO(st, api_header_finish(ds, stored, root, w, &header), done);
     CZ_CHECK_GOTO(st, clz_writer_finish_into(w, header, dst, cap, written), done);
+    CZ_CHECK_GOTO(st, compact_in_place(c->name, dst, written), done);
 done:
     free(cf.values);
     free(cf.miss);
