@@ -4,6 +4,8 @@
 
 #include "container/container.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -14,6 +16,42 @@ static const uint8_t compact_magic[4] = {0x89, 'C', 'Z', 'F'};
  * size read from a frame is damage, refused before any allocation. */
 #define COMPACT_MAX_META (64u << 20)
 #define COMPACT_ZSTD_LEVEL 19
+
+/* Decoding a compact frame is on the path of every HDF5 chunk read, where making a zstd
+ * decompression context (~100 KB, zeroed) and loading the dictionary cost as much as the
+ * rest of the frame's metadata. So the dictionary is digested once for the process (a
+ * ZSTD_DDict, read-only: threads may share it) and each thread keeps one context, freed when
+ * the thread exits, or when the library is unloaded (then only the unloading thread's). */
+static pthread_once_t dd_once = PTHREAD_ONCE_INIT;
+static ZSTD_DDict *dd;           /* written once, under dd_once */
+static pthread_key_t dctx_key;
+static int dctx_key_ok;          /* written once, under dd_once */
+static atomic_int dctx_key_gone; /* the library is being unloaded */
+
+static void dctx_free(void *d) { ZSTD_freeDCtx(d); }
+
+static void dd_make(void) {
+    dd = ZSTD_createDDict(clz_compact_dict_v1, clz_compact_dict_v1_size);
+    dctx_key_ok = pthread_key_create(&dctx_key, dctx_free) == 0;
+}
+
+__attribute__((destructor)) static void dd_drop(void) {
+    pthread_once(&dd_once, dd_make);
+    if (atomic_exchange(&dctx_key_gone, 1) || !dctx_key_ok) return;
+    ZSTD_freeDCtx(pthread_getspecific(dctx_key));
+    pthread_setspecific(dctx_key, NULL);
+    pthread_key_delete(dctx_key);
+}
+
+/* The thread's decompression context (*owned = 0), or a new one the caller frees. */
+static ZSTD_DCtx *thread_dctx(int *owned) {
+    pthread_once(&dd_once, dd_make);
+    int const keyed = dctx_key_ok && !atomic_load(&dctx_key_gone);
+    ZSTD_DCtx *d = keyed ? pthread_getspecific(dctx_key) : NULL;
+    *owned = 0;
+    if (!d && (d = ZSTD_createDCtx())) *owned = !keyed || pthread_setspecific(dctx_key, d) != 0;
+    return d;
+}
 
 int clz_compact_is(const void *p, size_t n) { return p && n >= 4 && memcmp(p, compact_magic, 4) == 0; }
 
@@ -239,16 +277,16 @@ climz_status clz_compact_expand(const uint8_t *p, size_t n, uint8_t **img, size_
                  (unsigned long long)msize, (unsigned long long)zsize);
     CZ_FORWARD(cz_rd_skip(&r, (size_t)zsize, &z));
     uint8_t *meta = malloc(msize ? (size_t)msize : 1);
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
-    climz_status st = meta && dc ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    int owned;
+    ZSTD_DCtx *dc = thread_dctx(&owned);
+    climz_status st = meta && dc && dd ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
     if (!st) {
-        size_t const got = ZSTD_decompress_usingDict(dc, meta, (size_t)msize, z, (size_t)zsize, clz_compact_dict_v1,
-                                                     clz_compact_dict_v1_size);
+        size_t const got = ZSTD_decompress_usingDDict(dc, meta, (size_t)msize, z, (size_t)zsize, dd);
         if (ZSTD_isError(got) || got != msize)
             st = cz_error(CLIMZ_ERR_CORRUPT, "compact frame: its metadata block does not decode (%s)",
                           ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
     }
-    ZSTD_freeDCtx(dc);
+    if (owned) ZSTD_freeDCtx(dc);
     cz_buf out = {0};
     if (!st) {
         cz_rd m = cz_rd_make(meta, (size_t)msize);

@@ -70,6 +70,15 @@ static void one(const char *file, const char *var, float fill, const char *codec
               img_n, min_saved);
     printf("%s %s: plain frame %zu bytes, compact %zu (%zu saved)\n", var, codec, img_n, size, img_n - size);
 
+    /* a buffer of the compact frame's size is enough (the plain image would not fit) */
+    uint8_t *exact = malloc(size);
+    size_t w = 0;
+    climz_compress_opts co = {.codec = codec};
+    CHECK_OK(climz_compress(ctx, &f, &co, exact, size, &w));
+    CHECK(w == size && memcmp(exact, b, size) == 0);
+    CHECK_STATUS(climz_compress(ctx, &f, &co, exact, size - 1, &w), CLIMZ_ERR_DST_TOO_SMALL);
+    free(exact);
+
     /* the plain image (an older climz's frame) decodes to the same values */
     climz_field g, h;
     float *x = decode(b, size, &g), *y = decode(img, img_n, &h);
