@@ -209,8 +209,9 @@ size_t climz_compress_bound(const climz_field *f);
 /*! climz_compress() : codes f into a frame in dst (cap bytes), *written = its size, under the
  *  context's error bound (CLIMZ_P_MAX_ABS_ERROR / CLIMZ_P_REL_ERROR of the valid values'
  *  range). opts may be NULL (residual codec); opts->vars is ignored. The only copy of the
- *  input is its float32 working copy. @return CLIMZ_ERR_DST_TOO_SMALL when cap is below the
- *  frame's size, CLIMZ_ERR_DIMENSION for sizes or strides that do not describe an array,
+ *  input is its float32 working copy. The frame is written in its compact form (a smaller
+ *  encoding of the same .clz image, doc/format.md §10.1), which every reader of frames takes,
+ *  as it takes plain frames. @return CLIMZ_ERR_DST_TOO_SMALL when cap is below the frame's size, CLIMZ_ERR_DIMENSION for sizes or strides that do not describe an array,
  *  CLIMZ_ERR_BOUND when a float64 field's bound is finer than float32 can hold. */
 climz_status climz_compress(climz_ctx *ctx, const climz_field *f, const climz_compress_opts *opts,
                             void *dst, size_t cap, size_t *written);

@@ -7,7 +7,10 @@ with the same chunks (one time step of the whole grid).
 
   - write MB/s: the variable's raw bytes / wall time of `nccopy -F` (or -d4) from an
     uncompressed netCDF-4 copy of the source (same nccopy overhead for every codec);
-  - read MB/s: raw bytes / best of 3 full reads of the variable with netCDF4-python (libnetcdf);
+  - read MB/s: raw bytes / median of ROUNDS full reads of the variable with netCDF4-python
+    (libnetcdf); the reads of all codecs of one case are interleaved (round k reads every
+    codec's file once, in an order rotated by k), so load on a shared machine hits them alike;
+    "read vs ZFP": median over the rounds of ZFP's read time / this codec's, same round;
   - size: the variable's stored bytes (H5Dget_storage_size); ratio = raw / stored;
   - max error: measured at every valid point of the original (missing points excluded), and
     "mask": whether the missing points come back as missing (fill value or NaN) exactly.
@@ -71,16 +74,17 @@ def run(cmd):
     return r.returncode, time.perf_counter() - t, r.stderr.strip()
 
 
+ROUNDS = int(os.environ.get("BENCH_H5_ROUNDS", "7"))
+
+
 def read_var(path, var):
-    best = 1e9
-    for _ in range(3):
-        t = time.perf_counter()
-        with netCDF4.Dataset(path) as d:
-            v = d[var]
-            v.set_auto_maskandscale(False)
-            a = v[:]
-        best = min(best, time.perf_counter() - t)
-    return np.asarray(a, dtype=np.float64), best
+    """the variable's values and the wall time of one full read"""
+    t = time.perf_counter()
+    with netCDF4.Dataset(path) as d:
+        v = d[var]
+        v.set_auto_maskandscale(False)
+        a = v[:]
+    return np.asarray(a, dtype=np.float64), time.perf_counter() - t
 
 
 def stored(path, var):
@@ -91,8 +95,8 @@ def stored(path, var):
 def main():
     dirs = sys.argv[1:] or [os.path.join(ROOT, "data"), os.path.join(ROOT, "..", "shared", "data")]
     tmp = tempfile.mkdtemp(prefix="bench_h5_")
-    print("| data set (var, shape) | bound | codec | stored bytes | ratio | vs ZFP | max error / bound | held | mask | write MB/s | read MB/s |")
-    print("|---|---|---|---:|---:|---:|---:|---|---|---:|---:|")
+    print("| data set (var, shape) | bound | codec | stored bytes | ratio | vs ZFP | max error / bound | held | mask | write MB/s | read MB/s | read vs ZFP |")
+    print("|---|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|")
     zstd_note = None
     for fname, var in CASES:
         src = find(fname, dirs)
@@ -122,11 +126,11 @@ def main():
                 ("climz residual", ["-F", "%s,400,0,0,%s%s" % (var, words(E), mw)]),
                 ("climz vaeformer+bound", ["-F", "%s,400,1,0,%s%s" % (var, words(E), mw)]),
             ]
-            zfp_size = None
-            for label, opts in codecs:
+            done = []  # (label, file, write seconds)
+            for k, (label, opts) in enumerate(codecs):
                 if rel == 0.001 and "lossless" in label:
                     continue  # the same file as at 1 %
-                out = os.path.join(tmp, "out.nc")
+                out = os.path.join(tmp, "out%d.nc" % k)
                 if os.path.exists(out):
                     os.unlink(out)
                 rc, wt, err = run(["nccopy", "-4", "-c", chunk] + opts + [plain, out])
@@ -136,16 +140,28 @@ def main():
                     else:
                         print("| %s | %g %% | %s | failed: %s |" % (fname, rel * 100, label, err.splitlines()[-1:]))
                     continue
-                b, rt = read_var(out, var)
+                done.append((label, out, wt))
+            times = {label: [] for label, _, _ in done}
+            values = {}
+            for r in range(ROUNDS):  # interleaved reads, the order rotated every round
+                for label, out, _ in done[r % len(done):] + done[:r % len(done)]:
+                    b, rt = read_var(out, var)
+                    times[label].append(rt)
+                    values[label] = b
+            zfp = next((label for label, _, _ in done if "ZFP" in label), None)
+            zfp_size = stored(next(o for l, o, _ in done if l == zfp), var) if zfp else None
+            for label, out, wt in done:
+                b = values[label]
                 s = stored(out, var)
-                if "ZFP" in label:
-                    zfp_size = s
+                rt = float(np.median(times[label]))
+                vs = ("%.2fx" % float(np.median(np.array(times[zfp]) / np.array(times[label])))) if zfp else ""
                 err_max = np.abs(b[valid] - a[valid]).max()
                 same_mask = bool(np.array_equal(valid, ~(np.isnan(b) | ((b == miss) if miss is not None else False))))
-                print("| %s %s %s | %g %% R | %s | %d | %.1f | %s | %.4g | %s | %s | %.1f | %.1f |" % (
+                print("| %s %s %s | %g %% R | %s | %d | %.1f | %s | %.4g | %s | %s | %.1f | %.1f | %s |" % (
                     fname, var, "x".join(map(str, a.shape)), rel * 100, label, s, raw / s,
-                    ("%.2fx" % (zfp_size / s)) if zfp_size and "ZFP" not in label else "",
-                    err_max / E, "yes" if err_max <= E else "NO", "same" if same_mask else "DIFFERS", raw / wt / 1e6, raw / rt / 1e6))
+                    ("%.2fx" % (zfp_size / s)) if zfp_size and label != zfp else "",
+                    err_max / E, "yes" if err_max <= E else "NO", "same" if same_mask else "DIFFERS", raw / wt / 1e6,
+                    raw / rt / 1e6, vs if label != zfp else ""))
                 sys.stdout.flush()
     if zstd_note:
         print("\nzstd: not available in this netCDF-C / HDF5 plugin set (%s)" % zstd_note)

@@ -23,6 +23,8 @@ typedef struct api_model_cache {
         int det;
         struct vae_loaded *model; /* NULL: a free entry */
         uint64_t used;            /* clock of the last lookup */
+        uint64_t file_id[5];      /* the file when it was loaded: device, inode, size, mtime and
+                                   * ctime in ns (api_model_file_id); all 0 when unknown */
     } e[API_MODEL_CACHE];
     uint64_t clock;
 } api_model_cache;
@@ -44,6 +46,9 @@ void api_begin(climz_ctx *ctx);
 
 /* The model ctx keeps under (sha256, path, det), or NULL (also for a NULL ctx). */
 struct vae_loaded *api_model_find(const climz_ctx *ctx, const char *sha256, const char *path, int det);
+/* The context's model loaded from path with det whose file is, by api_model_file_id, the one
+ * it was loaded from (no change since), else NULL: spares the encoder hashing the file. */
+struct vae_loaded *api_model_find_unchanged(const climz_ctx *ctx, const char *path, int det);
 /* Hands v (malloc'ed, open; its key: v->m.sha256, path, v->det) to ctx, which closes and frees
  * it in climz_ctx_free or when it makes room; 0 (the caller keeps v) for a NULL ctx. */
 int api_model_keep(const climz_ctx *ctx, struct vae_loaded *v, const char *path);

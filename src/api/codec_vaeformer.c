@@ -151,9 +151,12 @@ static void model_release(vae_loaded *v, int owned) {
     }
 }
 
-/* The model at path for the encoder: the context's when it keeps one of the same SHA-256,
- * path and det, else opened and handed to the context. */
+/* The model at path for the encoder: the context's when it keeps one from the same path and
+ * det whose file has not changed since, or one of the same SHA-256, path and det; else opened
+ * and handed to the context. */
 static climz_status model_for_encode(const climz_ctx *ctx, const char *path, int det, vae_loaded **v, int *owned) {
+    *owned = 0;
+    if ((*v = api_model_find_unchanged(ctx, path, det))) return CLIMZ_OK; /* no hashing of a file loaded before */
     uint8_t d[32];
     char sha[65] = "";
     if (cz_sha256_file(path, d) == CLIMZ_OK) cz_sha256_hex(d, sha);

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 climz_ctx *climz_ctx_create(void) {
     climz_ctx *ctx = calloc(1, sizeof *ctx);
@@ -41,16 +42,49 @@ climz_status climz_ctx_set_model(climz_ctx *ctx, const char *path) {
     return CLIMZ_OK;
 }
 
-struct vae_loaded *api_model_find(const climz_ctx *ctx, const char *sha256, const char *path, int det) {
+/* What identifies the file at path as it is now: device, inode, size, modification and
+ * status-change times in ns (a rewrite, a rename over it or a copy changes one of them);
+ * all 0 when it cannot be read. */
+static void model_file_id(const char *path, uint64_t id[5]) {
+    struct stat st;
+    memset(id, 0, 5 * sizeof *id);
+    if (stat(path, &st) != 0) return;
+    id[0] = (uint64_t)st.st_dev;
+    id[1] = (uint64_t)st.st_ino;
+    id[2] = (uint64_t)st.st_size;
+    id[3] = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+    id[4] = (uint64_t)st.st_ctim.tv_sec * 1000000000u + (uint64_t)st.st_ctim.tv_nsec;
+}
+
+static int file_id_known(const uint64_t id[5]) { return id[0] || id[1] || id[2] || id[3] || id[4]; }
+
+/* The entry for (path, det, and sha256 unless NULL) whose file has not changed since it was
+ * loaded; an entry whose file changed (or is gone) is dropped, so the caller loads the file
+ * again and checks its SHA-256. */
+static struct vae_loaded *find_entry(const climz_ctx *ctx, const char *sha256, const char *path, int det) {
     api_model_cache *const c = ctx ? ctx->models : NULL;
+    uint64_t now[5];
+    int have_now = 0;
     for (int i = 0; c && i < API_MODEL_CACHE; i++) {
         struct api_model_entry *e = &c->e[i];
-        if (e->model && e->det == det && !strcmp(e->sha256, sha256) && !strcmp(e->path, path)) {
-            e->used = ++c->clock;
-            return e->model;
+        if (!e->model || e->det != det || strcmp(e->path, path) || (sha256 && strcmp(e->sha256, sha256))) continue;
+        if (!have_now) model_file_id(path, now), have_now = 1;
+        if (!file_id_known(now) || memcmp(now, e->file_id, sizeof now)) {
+            model_drop(e);
+            continue;
         }
+        e->used = ++c->clock;
+        return e->model;
     }
     return NULL;
+}
+
+struct vae_loaded *api_model_find(const climz_ctx *ctx, const char *sha256, const char *path, int det) {
+    return find_entry(ctx, sha256, path, det);
+}
+
+struct vae_loaded *api_model_find_unchanged(const climz_ctx *ctx, const char *path, int det) {
+    return find_entry(ctx, NULL, path, det);
 }
 
 int api_model_keep(const climz_ctx *ctx, struct vae_loaded *v, const char *path) {
@@ -65,6 +99,9 @@ int api_model_keep(const climz_ctx *ctx, struct vae_loaded *v, const char *path)
     e->det = v->det;
     e->model = v;
     e->used = ++c->clock;
+    /* taken after the load: a change in between leaves a model whose SHA-256 (the one every
+     * frame coded with it records) is still that of the bytes it was made from */
+    model_file_id(path, e->file_id);
     return 1;
 }
 

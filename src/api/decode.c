@@ -1,6 +1,7 @@
 /* decode.c — a .clz back into a data set (all of it, or some variables and time steps),
  * and climz_decompress_file() which writes that data set as NetCDF. */
 #include "codec.h"
+#include "container/frame_compact.h"
 #include "container/mask.h"
 #include "container/schema.h"
 
@@ -15,7 +16,8 @@ int api_is_clz(const char *path) {
     if (!f) return 0;
     size_t const n = fread(head, 1, sizeof head, f);
     fclose(f);
-    return n == sizeof head && memcmp(head, magic, sizeof magic) == 0;
+    /* a compact frame saved to a file (doc/format.md §10.1) is read as its .clz image */
+    return n == sizeof head && (memcmp(head, magic, sizeof magic) == 0 || clz_compact_is(head, n));
 }
 
 void api_decoded_free(api_decoded *d) {

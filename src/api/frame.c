@@ -1,6 +1,7 @@
 /* frame.c — the in-memory API: a caller's strided field in, a one-variable .clz image (a
  * frame) out, and back (climz_compress, climz_frame_info, climz_decompress). */
 #include "codec.h"
+#include "container/frame_compact.h"
 #include "field_view.h"
 
 #include <float.h>
@@ -159,6 +160,32 @@ static climz_status field_dataset(const climz_field *f, int store_lat, cz_datase
     return CLIMZ_OK;
 }
 
+/* The frame's .clz image img into dst (cap bytes) in its compact form (doc/format.md §10.1),
+ * which keeps every chunk and packs the ~700 bytes of preamble, header, index and schema (what
+ * a small array, such as an HDF5 chunk, pays per frame) into ~50-90; plain when that is not
+ * smaller. dst is not touched when the frame does not fit. */
+static climz_status frame_store(const char *codec, const cz_buf *img, void *dst, size_t cap, size_t *written) {
+    static const struct {
+        const char *name;
+        uint8_t id;
+    } ids[] = {{"residual", CLZ_COMPACT_RESIDUAL}, {"vaeformer", CLZ_COMPACT_VAEFORMER}, {"inr", CLZ_COMPACT_INR}};
+    uint8_t id = CLZ_COMPACT_OTHER;
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        if (!strcmp(codec, ids[i].name)) id = ids[i].id;
+    cz_buf c = {0};
+    climz_status st = clz_compact_encode(img->data, img->size, id, &c);
+    if (st == CLIMZ_ERR_UNSUPPORTED) st = CLIMZ_OK, cz_error_clear();
+    const cz_buf *out = !st && c.size && c.size < img->size ? &c : img;
+    if (!st && out->size > cap)
+        st = cz_error(CLIMZ_ERR_DST_TOO_SMALL, "the frame needs %zu bytes, the buffer holds %zu", out->size, cap);
+    if (!st) {
+        memcpy(dst, out->data, out->size);
+        *written = out->size;
+    }
+    cz_buf_free(&c);
+    return st;
+}
+
 climz_status climz_compress(climz_ctx *ctx, const climz_field *f, const climz_compress_opts *opts, void *dst,
                             size_t cap, size_t *written) {
     if (!ctx) return CLIMZ_ERR_INVALID_ARG;
@@ -175,6 +202,7 @@ climz_status climz_compress(climz_ctx *ctx, const climz_field *f, const climz_co
     clz_writer *w = NULL;
     json_t *root = NULL;
     char *header = NULL;
+    cz_buf img = {0};
     gather_stats gs = {0};
     climz_status st = CLIMZ_OK;
     int const store_lat = f->lat && strcmp(c->name, "inr") == 0;
@@ -206,8 +234,10 @@ climz_status climz_compress(climz_ctx *ctx, const climz_field *f, const climz_co
     json_object_set_new(root, "frame", fr);
     uint8_t const stored[2] = {0, 1};
     CZ_CHECK_GOTO(st, api_header_finish(ds, stored, root, w, &header), done);
-    CZ_CHECK_GOTO(st, clz_writer_finish_into(w, header, dst, cap, written), done);
+    CZ_CHECK_GOTO(st, clz_writer_finish_mem(w, header, &img), done);
+    CZ_CHECK_GOTO(st, frame_store(c->name, &img, dst, cap, written), done);
 done:
+    cz_buf_free(&img);
     free(cf.values);
     free(cf.miss);
     free(header);

@@ -1,5 +1,6 @@
 /* container.c — .clz writer and reader; layout in doc/format.md. */
 #include "container/container.h"
+#include "container/frame_compact.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -290,7 +291,10 @@ struct clz_reader {
     const uint8_t *base; /* the whole file: mapping or owned copy */
     size_t size;
     void *map;           /* mmap'd region (or NULL) */
+    size_t map_size;
     uint8_t *owned;      /* malloc'd copy (or NULL) */
+    uint8_t *expanded;   /* the image a compact frame expanded to (or NULL): base then points here */
+    size_t stored_size;  /* bytes of the file or buffer as given (a compact frame's are fewer) */
     unsigned major, minor;
     char *header;
     size_t header_size;
@@ -305,8 +309,9 @@ struct clz_reader {
 
 void clz_reader_free(clz_reader *r) {
     if (!r) return;
-    if (r->map) munmap(r->map, r->size);
+    if (r->map) munmap(r->map, r->map_size);
     free(r->owned);
+    free(r->expanded);
     free(r->header);
     free(r->chunks);
     free(r->order);
@@ -510,6 +515,11 @@ static climz_status parse_index(clz_reader *r, const uint8_t *p, uint64_t size, 
 
 /* Checks the image r->base[0..size) and fills the reader. */
 static climz_status reader_parse(clz_reader *r) {
+    r->stored_size = r->size;
+    if (clz_compact_is(r->base, r->size)) { /* a compact frame: its image is what is read */
+        CZ_FORWARD(clz_compact_expand(r->base, r->size, &r->expanded, &r->size));
+        r->base = r->expanded;
+    }
     const uint8_t *b = r->base;
     size_t const size = r->size;
     if (size < 8) {
@@ -631,6 +641,7 @@ climz_status clz_reader_open(const char *path, clz_reader **r) {
         void *m = mmap(NULL, x->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m != MAP_FAILED) {
             x->map = m;
+            x->map_size = x->size;
             x->base = m;
         }
     }
@@ -668,7 +679,7 @@ size_t clz_reader_nchunks(const clz_reader *r) { return r->n; }
 const clz_chunk *clz_reader_chunk(const clz_reader *r, size_t i) {
     return i < r->n ? &r->chunks[i] : NULL;
 }
-uint64_t clz_reader_file_size(const clz_reader *r) { return r->size; }
+uint64_t clz_reader_file_size(const clz_reader *r) { return r->stored_size; }
 
 size_t clz_reader_find(const clz_reader *r, uint32_t var, uint32_t t, uint16_t stream) {
     size_t lo = 0, hi = r->n;

@@ -119,7 +119,7 @@ size_t clz_reader_header_size(const clz_reader *r); /* its bytes, without the NU
 void clz_reader_version(const clz_reader *r, unsigned *major, unsigned *minor);
 size_t clz_reader_nchunks(const clz_reader *r);
 const clz_chunk *clz_reader_chunk(const clz_reader *r, size_t i); /* NULL when i >= n */
-uint64_t clz_reader_file_size(const clz_reader *r);
+uint64_t clz_reader_file_size(const clz_reader *r); /* bytes as stored (a compact frame: its own) */
 /* index of the chunk (var, t, stream), or SIZE_MAX if absent; O(log n) */
 size_t clz_reader_find(const clz_reader *r, uint32_t var, uint32_t t, uint16_t stream);
 /*! clz_reader_get() : payload of the chunk (var, t, stream), valid until clz_reader_free();

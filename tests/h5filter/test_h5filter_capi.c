@@ -7,7 +7,10 @@
  *  - bad cd_values and an integer dataset are refused when the dataset is created;
  *  - a damaged chunk fails H5Dread with the filter's message on the error stack;
  *  - two threads run the plugin's filter function at once on different chunks and get the
- *    bytes and values of a serial run (no shared mutable state). */
+ *    bytes and values of a serial run (no shared mutable state), residual and vaeformer (each
+ *    thread's context keeps its model);
+ *  - a model file that changes on disk after a thread cached it is loaded again, and refused
+ *    when its SHA-256 is not the chunk's. */
 #include "testutil.h"
 
 #include "h5filter/h5z_climz.h"
@@ -271,25 +274,38 @@ static void *run_job(void *p) {
     return NULL;
 }
 
-static void threads(const float *a) {
+/* The plugin's class, loaded as HDF5 loads it (the handle stays open: HDF5 may hold the same
+ * library); NULL with the failure recorded. */
+static const H5Z_class2_t *plugin_class(void) {
     char path[4096];
     snprintf(path, sizeof path, "%s/plugins/libh5climz.so", CLIMZ_BUILD_DIR);
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     CHECK(h != NULL);
-    if (!h) return;
+    if (!h) return NULL;
     void *sym = dlsym(h, "H5PLget_plugin_info");
     const void *(*info)(void) = NULL;
     if (sym) memcpy(&info, &sym, sizeof info); /* ISO C has no object-to-function pointer cast */
     CHECK(info != NULL);
     const H5Z_class2_t *cls = info ? info() : NULL;
     CHECK(cls && cls->id == H5Z_FILTER_CLIMZ);
-    if (!cls) return;
-    unsigned cd[CLIMZ_H5_NVALUES] = {0};
-    climz_h5_params(cd, CLIMZ_H5_RESIDUAL, CLIMZ_H5_ABSOLUTE, 2.0);
+    return cls;
+}
+
+/* the words of a (1, NY, NX) float32 chunk with fill FILL after set_local */
+static void chunk_words(unsigned cd[CLIMZ_H5_NVALUES], unsigned codec, double bound) {
+    memset(cd, 0, CLIMZ_H5_NVALUES * sizeof *cd);
+    climz_h5_params(cd, codec, CLIMZ_H5_ABSOLUTE, bound);
     cd[CLIMZ_H5_LAYOUT] = CLIMZ_H5_LAYOUT_VERSION, cd[CLIMZ_H5_TYPE] = 1;
     cd[CLIMZ_H5_NT] = 1, cd[CLIMZ_H5_NZ] = 1, cd[CLIMZ_H5_NY] = NY, cd[CLIMZ_H5_NX] = NX;
     cd[CLIMZ_H5_MISSING] = CLIMZ_H5_MISS_FILL;
     climz_h5_put_double(cd + CLIMZ_H5_MISS_VALUE_LO, FILL);
+}
+
+static void threads(const float *a, unsigned codec) {
+    const H5Z_class2_t *cls = plugin_class();
+    if (!cls) return;
+    unsigned cd[CLIMZ_H5_NVALUES];
+    chunk_words(cd, codec, 2.0);
     job serial[2], par[2];
     pthread_t th[2];
     for (int k = 0; k < 2; k++) {
@@ -308,8 +324,77 @@ static void threads(const float *a) {
         CHECK(memcmp(par[k].back, serial[k].back, sizeof(float) * NY * NX) == 0);
         free(serial[k].frame), free(par[k].frame), free(serial[k].back), free(par[k].back);
     }
-    printf("two threads in the filter at once: same frames and values as serial\n");
-    /* h stays loaded: HDF5 may hold the same library */
+    printf("two threads in the filter at once (%s): same frames and values as serial\n",
+           codec == CLIMZ_H5_VAEFORMER ? "vaeformer, each thread's model cache" : "residual");
+}
+
+static int copy_file(const char *from, const char *to) {
+    FILE *i = fopen(from, "rb"), *o = fopen(to, "wb");
+    int ok = i && o;
+    char buf[65536];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, i)) > 0) ok = fwrite(buf, 1, n, o) == n;
+    if (i) fclose(i);
+    if (o && fclose(o)) ok = 0;
+    return ok;
+}
+
+/* decodes frame (n bytes) with the plugin: 1 when it decodes */
+static int plugin_decodes(filter_fn fn, const unsigned *cd, const void *frame, size_t n) {
+    size_t bs = n;
+    void *buf = H5allocate_memory(n, 0);
+    memcpy(buf, frame, n);
+    size_t const m = fn(H5Z_FLAG_REVERSE, CLIMZ_H5_NVALUES, cd, n, &bs, &buf);
+    H5free_memory(buf);
+    return m == sizeof(float) * NY * NX;
+}
+
+/* The thread's model cache never decodes with a model file that changed on disk since it was
+ * loaded: CLIMZ_MODEL names a copy of the bundled model; a chunk decodes with it (the copy is
+ * now cached), then one byte of the copy's weights changes (same size) and the chunk is
+ * refused (its recorded SHA-256 is not the file's); with the byte back it decodes again. */
+static void model_changed(const float *a) {
+    const H5Z_class2_t *cls = plugin_class();
+    if (!cls) return;
+    filter_fn const fn = (filter_fn)cls->filter;
+    unsigned cd[CLIMZ_H5_NVALUES];
+    chunk_words(cd, CLIMZ_H5_VAEFORMER, 2.0);
+    size_t const nbytes = sizeof(float) * NY * NX;
+    size_t bs = nbytes;
+    void *buf = H5allocate_memory(nbytes, 0);
+    memcpy(buf, a, nbytes);
+    size_t const n = fn(0, CLIMZ_H5_NVALUES, cd, nbytes, &bs, &buf);
+    CHECK(n > 0);
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s/h5filter_model_%d.safetensors", CLIMZ_BUILD_DIR, (int)getpid());
+    CHECK(copy_file(CLIMZ_SOURCE_DIR "/models/climz-default.safetensors", copy));
+    setenv("CLIMZ_MODEL", copy, 1);
+    CHECK(n && plugin_decodes(fn, cd, buf, n));
+    FILE *f = fopen(copy, "r+b");
+    CHECK(f != NULL);
+    long const at = 4000000; /* inside the weights: the file still loads, with another hash */
+    int c = EOF;
+    if (f) {
+        fseek(f, at, SEEK_SET);
+        c = fgetc(f);
+        fseek(f, at, SEEK_SET);
+        fputc(c ^ 0x01, f);
+        fclose(f);
+    }
+    setenv("CLIMZ_H5_QUIET", "1", 1);
+    CHECK_MSG(n && !plugin_decodes(fn, cd, buf, n), "a chunk decoded with a model file changed since it was cached");
+    unsetenv("CLIMZ_H5_QUIET");
+    H5Eclear2(H5E_DEFAULT);
+    if ((f = fopen(copy, "r+b"))) {
+        fseek(f, at, SEEK_SET);
+        fputc(c, f);
+        fclose(f);
+    }
+    CHECK(n && plugin_decodes(fn, cd, buf, n));
+    unsetenv("CLIMZ_MODEL");
+    unlink(copy);
+    H5free_memory(buf);
+    printf("the model cache loads a model file again when it changed, and refuses it when its hash is not the chunk's\n");
 }
 
 int main(void) {
@@ -334,7 +419,9 @@ int main(void) {
     refused(file);
     H5Fclose(file);
     damaged(path, "abs5");
-    threads(a);
+    threads(a, CLIMZ_H5_RESIDUAL);
+    threads(a, CLIMZ_H5_VAEFORMER);
+    model_changed(a);
     unlink(path);
     free(a);
     return tu_finish();
