@@ -12,8 +12,12 @@
 
 static climz_ctx *ctx;
 
+/* the VAEformer's own stream is asked for (fallback=0): under a bound the residual codec
+ * alone would otherwise win on one small step, and the frame would test that codec twice */
+static const char *const keep_vaeformer[] = {"fallback=0", NULL};
+
 static uint8_t *frame_of(const climz_field *f, const char *codec, double rel, size_t *size) {
-    climz_compress_opts o = {.codec = codec};
+    climz_compress_opts o = {.codec = codec, .options = strcmp(codec, "vaeformer") ? NULL : keep_vaeformer};
     CHECK_OK(climz_ctx_set_param(ctx, CLIMZ_P_REL_ERROR, rel));
     size_t const cap = climz_compress_bound(f);
     uint8_t *b = malloc(cap);
@@ -73,7 +77,7 @@ static void one(const char *file, const char *var, float fill, const char *codec
     /* a buffer of the compact frame's size is enough (the plain image would not fit) */
     uint8_t *exact = malloc(size);
     size_t w = 0;
-    climz_compress_opts co = {.codec = codec};
+    climz_compress_opts co = {.codec = codec, .options = strcmp(codec, "vaeformer") ? NULL : keep_vaeformer};
     CHECK_OK(climz_compress(ctx, &f, &co, exact, size, &w));
     CHECK(w == size && memcmp(exact, b, size) == 0);
     CHECK_STATUS(climz_compress(ctx, &f, &co, exact, size - 1, &w), CLIMZ_ERR_DST_TOO_SMALL);

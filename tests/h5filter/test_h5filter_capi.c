@@ -305,7 +305,9 @@ static void threads(const float *a, unsigned codec) {
     const H5Z_class2_t *cls = plugin_class();
     if (!cls) return;
     unsigned cd[CLIMZ_H5_NVALUES];
-    chunk_words(cd, codec, 2.0);
+    /* the vaeformer without a bound: with one, the residual codec alone wins on these small
+     * chunks and no model would be used */
+    chunk_words(cd, codec, codec == CLIMZ_H5_VAEFORMER ? 0.0 : 2.0);
     job serial[2], par[2];
     pthread_t th[2];
     for (int k = 0; k < 2; k++) {
@@ -358,7 +360,7 @@ static void model_changed(const float *a) {
     if (!cls) return;
     filter_fn const fn = (filter_fn)cls->filter;
     unsigned cd[CLIMZ_H5_NVALUES];
-    chunk_words(cd, CLIMZ_H5_VAEFORMER, 2.0);
+    chunk_words(cd, CLIMZ_H5_VAEFORMER, 0.0); /* no bound: the chunk is the network's own */
     size_t const nbytes = sizeof(float) * NY * NX;
     size_t bs = nbytes;
     void *buf = H5allocate_memory(nbytes, 0);
