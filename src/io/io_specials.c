@@ -170,13 +170,13 @@ void io_specials_merge(io_specials_part *a, const io_specials_part *b) {
     memcpy(l.b, a->nans, sizeof l.b), l.n = a->nnans;
     for (int k = 0; k < b->nnans && k < CZ_MAX_SPECIALS; k++) bl_add(&l, b->nans[k]); /* folded past the slots */
     memcpy(a->nans, l.b, sizeof l.b), a->nnans = l.n;
-    a->oor_overflow |= b->oor_overflow;
     for (int k = 0; k < b->noor && k < CZ_MAX_SPECIALS && !a->oor_overflow; k++) {
         memcpy(l.b, a->oor, sizeof l.b), l.n = a->noor;
         if (bl_find(&l, b->oor[k]) >= 0) continue;
         if (a->noor == CZ_MAX_SPECIALS) a->oor_overflow = 1; /* one distinct value too many */
         else a->oor[a->noor++] = b->oor[k];
     }
+    a->oor_overflow |= b->oor_overflow; /* after taking b's first values: the first one is kept */
     a->zero2_found |= b->zero2_found;
     a->dfill_found |= b->dfill_found;
 }

@@ -37,8 +37,8 @@
  * rank); the failing rank's message is broadcast and every rank returns it, prefixed with
  * "rank R of N". The temporary file is removed; nothing appears at the output path.
  * CLIMZ_MPI_FAIL_RANK=R (tests) makes rank R fail as its encoding starts; CLIMZ_MPI_READ_REPORT
- * (tests, bench) makes each rank say on stderr how many bytes it read while opening the input
- * and reading its steps (rchar of /proc/self/io: every read call, page cache or disk). */
+ * (tests, bench) makes each rank say on stderr how many bytes it read during the call (rchar
+ * of /proc/self/io: every read call, page cache or disk; the input, and a model if any). */
 #include "api/codec.h"
 #include "mpi_internal.h"
 #include "container/container.h"
@@ -561,17 +561,6 @@ static climz_status recv_masks(const slice *sl, size_t ns, size_t k, cz_buf *mas
     return st;
 }
 
-/* bytes this process has read so far (rchar of /proc/self/io), 0 where unknown */
-static unsigned long long read_so_far(void) {
-    FILE *fp = fopen("/proc/self/io", "r");
-    unsigned long long n = 0;
-    char line[128];
-    while (fp && fgets(line, sizeof line, fp))
-        if (sscanf(line, "rchar: %llu", &n) == 1) break;
-    if (fp) fclose(fp);
-    return n;
-}
-
 climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char *out_path,
                                  const climz_compress_opts *opts_in, MPI_Comm comm) {
     if (!ctx) return CLIMZ_ERR_INVALID_ARG;
@@ -597,7 +586,7 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
     double *bound = NULL;
     int have_tmp = 0;
 
-    unsigned long long const read0 = read_so_far();
+    unsigned long long const read0 = czmpi_bytes_read();
     /* phase 1: open (coordinates and attributes), select, plan (every rank the same) */
     if (!st) st = io_open_ex(in_path, IO_OPEN_LAZY | IO_OPEN_NO_SCAN, &ds);
     if (!st) {
@@ -627,8 +616,6 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
     free(parts);
     if (!st) st = agree(reduce_bounds(ctx, ds, sl, ns, rank, out, &bound, comm), comm);
     if (st) goto done;
-    if (getenv("CLIMZ_MPI_READ_REPORT"))
-        fprintf(stderr, "climz: rank %d of %d read %llu bytes of input\n", rank, nranks, read_so_far() - read0);
 
     /* phase 3: the masks of later slices to their variable's first slice; each rank codes */
     const char *inject = getenv("CLIMZ_MPI_FAIL_RANK");
@@ -737,6 +724,8 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
     st = agree(st, comm);
 
 done:
+    if (getenv("CLIMZ_MPI_READ_REPORT")) /* the whole call, as the one-process figure (mpi_cli.c) */
+        fprintf(stderr, "climz: rank %d of %d read %llu bytes of input\n", rank, nranks, czmpi_bytes_read() - read0);
     if (rank == 0 && have_tmp && tmp) unlink(tmp);
     if (st && !strstr(cz_error_message(), in_path ? in_path : "")) cz_error_prefix(st, "%s", in_path ? in_path : "");
     for (size_t j = 0; out && j < nmine; j++) {
