@@ -60,6 +60,9 @@ typedef struct api_bound {
     double quantum;
 } api_bound;
 climz_status api_field_bound(const climz_ctx *ctx, const cz_var *v, const cz_field *f, api_bound *b);
+/* The same from the variable's range of valid values [lo, hi] (0, 0 when none), found
+ * elsewhere (the MPI driver reduces it over the ranks' steps). */
+climz_status api_range_bound(const climz_ctx *ctx, const cz_var *v, double lo, double hi, api_bound *b);
 climz_status api_write_masks(clz_writer *w, uint32_t var, const cz_var *v, const cz_field *f, size_t *bytes);
 climz_status api_entry_finish(const climz_ctx *ctx, const api_codec *c, const cz_dataset *ds, int i,
                               const cz_field *f, const float *decoded, size_t mask_bytes, double E, json_t *e);

@@ -86,6 +86,10 @@ climz_status api_field_bound(const climz_ctx *ctx, const cz_var *v, const cz_fie
     double lo, hi;
     size_t nvalid;
     field_range(f, f->nt * f->nz * f->ny * f->nx, &lo, &hi, &nvalid);
+    return api_range_bound(ctx, v, lo, hi, b);
+}
+
+climz_status api_range_bound(const climz_ctx *ctx, const cz_var *v, double lo, double hi, api_bound *b) {
     double const range = hi - lo;
     CZ_RETURN_IF(ctx->rel_error > 0 && !isfinite(range), CLIMZ_ERR_INVALID_ARG,
                  "variable '%s' has an infinite value at a valid point (range %g to %g), so a bound "

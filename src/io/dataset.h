@@ -122,6 +122,8 @@ typedef struct cz_var {
      * in the file's exact chunks (stream 8); special k itself is the first such value */
     int oor_code;
     cz_storage storage; /* NetCDF-4 layout of the source (or the one wanted), see cz_storage */
+    int scan_pending;   /* IO_OPEN_NO_SCAN left the specials unfound: 1, or 2 when the netCDF
+                           default fill counts (fill mode on); 0 otherwise */
 } cz_var;
 
 /* A NetCDF-4 group below the root, with its own attributes. */
@@ -183,7 +185,30 @@ void io_free(cz_dataset *ds); /* NULL allowed */
  *  first. Memory stays bounded by one variable's few time steps. The source file must stay
  *  unchanged while ds is in use. GRIB and GrADS sources are always loaded whole. */
 #define IO_OPEN_LAZY 1u
+/* IO_OPEN_NO_SCAN (with IO_OPEN_LAZY): not even the streaming pass: the specials of gridded
+ * variables left on disk are not searched at open (cz_var.scan_pending is set), so that each
+ * of several processes can read just its own steps of the file. Before loading a field of
+ * such a variable the caller finds them from the pieces that are read anywhere: for each
+ * piece io_load_raw_times and io_specials_scan, io_specials_merge in file order (a piece
+ * read by another process travels as the plain struct), then io_specials_set; the fields then
+ * come from the raw pieces (io_field_from_raw). The specials are the ones io_open finds. */
+#define IO_OPEN_NO_SCAN 2u
 climz_status io_open_ex(const char *path, unsigned flags, cz_dataset **ds);
+
+/* What a scan found in one piece of a variable (plain data: it may be sent as bytes). */
+typedef struct io_specials_part {
+    uint64_t nans[CZ_MAX_SPECIALS], oor[CZ_MAX_SPECIALS]; /* in order of first occurrence */
+    int32_t nnans, noor, oor_overflow, zero2_found, dfill_found;
+} io_specials_part;
+/* Steps [t0, t0+nt) of gridded variable var in its stored type (all of it when it has no time
+ * axis), read from the file when it was left on disk; the caller frees *raw. */
+climz_status io_load_raw_times(const cz_dataset *ds, int var, size_t t0, size_t nt, void **raw);
+/* *p = what n stored values of var at raw hold (the variable's specials still pending). */
+climz_status io_specials_scan(const cz_dataset *ds, int var, const void *raw, size_t n, io_specials_part *p);
+/* a = a then b (b the piece that follows a in the file; an empty part changes nothing). */
+void io_specials_merge(io_specials_part *a, const io_specials_part *b);
+/* Sets var's specials from what the scans of all its pieces found (merged in file order). */
+climz_status io_specials_set(cz_dataset *ds, int var, const io_specials_part *p);
 
 int io_find_var(const cz_dataset *ds, const char *name); /* index or -1 */
 size_t io_var_count(const cz_dataset *ds, const cz_var *v); /* number of elements */
@@ -199,6 +224,8 @@ climz_status io_load_field(const cz_dataset *ds, int var, cz_field *f);
 /* The same for the time steps [t0, t0+nt) only (f->nt = nt). A variable without a time axis
  * has one step. CLIMZ_ERR_INVALID_ARG when the range is outside the variable. */
 climz_status io_load_field_times(const cz_dataset *ds, int var, size_t t0, size_t nt, cz_field *f);
+/* The same from raw = io_load_raw_times(ds, var, t0, nt) (no read). */
+climz_status io_field_from_raw(const cz_dataset *ds, int var, const void *raw, size_t nt, cz_field *f);
 void io_field_free(cz_field *f); /* frees the arrays and zeroes f; NULL members allowed */
 /* Sets f->lat and f->lon (f->ny, f->nx given) from var's coordinate variables, as
  * io_load_field() does; NULL where they are unknown. */

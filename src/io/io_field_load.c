@@ -102,8 +102,9 @@ climz_status io_source_read(const cz_dataset *ds, int var, size_t t0, size_t nt,
     return ds->source->read_steps(ds, ds->source_ctx, var, t0, nt, buf);
 }
 
-climz_status io_load_field_times(const cz_dataset *ds, int var, size_t t0, size_t nt, cz_field *f) {
-    memset(f, 0, sizeof *f);
+/* shape checks shared by the loaders: the steps' plane and count of values */
+static climz_status steps_shape(const cz_dataset *ds, int var, size_t t0, size_t nt, size_t *plane, size_t *n,
+                                cz_field *f) {
     size_t NT, nz, ny, nx;
     CZ_FORWARD(io_field_shape(ds, var, &NT, &nz, &ny, &nx));
     const cz_var *v = &ds->vars[var];
@@ -111,10 +112,35 @@ climz_status io_load_field_times(const cz_dataset *ds, int var, size_t t0, size_
                  "variable '%s': time steps [%zu, %zu) outside its %zu steps", v->name, t0, t0 + nt, NT);
     CZ_RETURN_IF(!v->raw && !ds->lazy, CLIMZ_ERR_INVALID_ARG, "variable '%s' has no values loaded",
                  v->name);
-    size_t plane, n;
-    CZ_RETURN_IF(!cz_mul_ok(nz, ny * nx, &plane) || !cz_mul_ok(plane, nt, &n), CLIMZ_ERR_DIMENSION,
+    CZ_RETURN_IF(!cz_mul_ok(nz, ny * nx, plane) || !cz_mul_ok(*plane, nt, n), CLIMZ_ERR_DIMENSION,
                  "variable '%s' is too large", v->name);
-    f->nt = nt, f->nz = nz, f->ny = ny, f->nx = nx;
+    if (f) f->nt = nt, f->nz = nz, f->ny = ny, f->nx = nx;
+    return CLIMZ_OK;
+}
+
+climz_status io_load_raw_times(const cz_dataset *ds, int var, size_t t0, size_t nt, void **raw) {
+    *raw = NULL;
+    size_t plane, n;
+    CZ_FORWARD(steps_shape(ds, var, t0, nt, &plane, &n, NULL));
+    const cz_var *v = &ds->vars[var];
+    size_t const es = cz_dtype_size(v->type);
+    void *buf = cz_malloc((n ? n : 1) * es);
+    CZ_RETURN_IF(!buf, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
+    climz_status st = CLIMZ_OK;
+    if (v->raw) memcpy(buf, (const uint8_t *)v->raw + t0 * plane * es, n * es);
+    else st = io_source_read(ds, var, io_var_has_time(ds, v) ? t0 : 0, io_var_has_time(ds, v) ? nt : 1, buf);
+    if (st) free(buf);
+    else *raw = buf;
+    return st;
+}
+
+climz_status io_field_from_raw(const cz_dataset *ds, int var, const void *raw, size_t nt, cz_field *f) {
+    memset(f, 0, sizeof *f);
+    size_t plane, n;
+    CZ_FORWARD(steps_shape(ds, var, 0, nt, &plane, &n, f));
+    const cz_var *v = &ds->vars[var];
+    CZ_RETURN_IF(v->scan_pending, CLIMZ_ERR_INVALID_ARG,
+                 "variable '%s': its missing values are not known yet (io_specials_set)", v->name);
     f->values = cz_malloc((n ? n : 1) * sizeof *f->values);
     f->miss = cz_calloc(n ? n : 1, 1);
     climz_status st = CLIMZ_OK;
@@ -122,21 +148,26 @@ climz_status io_load_field_times(const cz_dataset *ds, int var, size_t t0, size_
     if (!f->values || !f->miss || (v->oor_code && !f->exact))
         CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
     CZ_CHECK_GOTO(st, io_field_coords(ds, var, f), fail);
-
-    if (v->raw) {
-        convert(v, (const uint8_t *)v->raw + t0 * plane * cz_dtype_size(v->type), n, f->values, f->miss, f->exact);
-        return CLIMZ_OK;
-    }
-    /* a lazily opened data set: read the steps from the file */
-    void *buf = cz_malloc((n ? n : 1) * cz_dtype_size(v->type));
-    if (!buf) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", v->name);
-    st = io_source_read(ds, var, io_var_has_time(ds, v) ? t0 : 0, io_var_has_time(ds, v) ? nt : 1, buf);
-    if (!st) convert(v, buf, n, f->values, f->miss, f->exact);
-    free(buf);
-    if (st) goto fail;
+    convert(v, raw, n, f->values, f->miss, f->exact);
     return CLIMZ_OK;
 fail:
     io_field_free(f);
+    return st;
+}
+
+climz_status io_load_field_times(const cz_dataset *ds, int var, size_t t0, size_t nt, cz_field *f) {
+    memset(f, 0, sizeof *f);
+    size_t plane, n;
+    CZ_FORWARD(steps_shape(ds, var, t0, nt, &plane, &n, NULL));
+    const cz_var *v = &ds->vars[var];
+    CZ_RETURN_IF(v->scan_pending, CLIMZ_ERR_INVALID_ARG,
+                 "variable '%s': its missing values are not known yet (io_specials_set)", v->name);
+    if (v->raw) return io_field_from_raw(ds, var, (const uint8_t *)v->raw + t0 * plane * cz_dtype_size(v->type), nt, f);
+    /* a lazily opened data set: read the steps from the file */
+    void *buf;
+    CZ_FORWARD(io_load_raw_times(ds, var, t0, nt, &buf));
+    climz_status const st = io_field_from_raw(ds, var, buf, nt, f);
+    free(buf);
     return st;
 }
 

@@ -613,11 +613,16 @@ climz_status io_read_netcdf(const char *path, cz_dataset *ds, int lazy) {
     CZ_CHECK_GOTO(st, read_group(&c, ncid, "", -1), done);
     io_classify(ds);
     /* gridded variables stay on disk when lazy; everything else is small and loaded */
-    ds->lazy = lazy;
+    ds->lazy = lazy != 0;
     if (lazy) ds->source = &nc_source;
     for (int i = 0; i < ds->nvars && !st; i++) {
         if (lazy && ds->vars[i].is_grid) {
-            st = scan_lazy(&c, i);
+            if (lazy & IO_OPEN_NO_SCAN) { /* the caller scans the pieces it reads */
+                io_scan s;
+                io_scan_begin(&s, &ds->vars[i], c.usefill[i]);
+                io_scan_end(&s, &ds->vars[i]); /* the declared specials, until io_specials_set */
+                ds->vars[i].scan_pending = c.usefill[i] ? 2 : 1;
+            } else st = scan_lazy(&c, i);
         } else {
             st = load_var(&c, i);
             if (!st) st = io_scan_specials(ds, i, c.usefill[i]);

@@ -209,7 +209,7 @@ climz_status io_open_ex(const char *path, unsigned flags, cz_dataset **out) {
     if (!ds->path) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory");
     switch (fmt) {
     case CZ_FMT_NETCDF3:
-    case CZ_FMT_NETCDF4: st = io_read_netcdf(path, ds, (flags & IO_OPEN_LAZY) != 0); break;
+    case CZ_FMT_NETCDF4: st = io_read_netcdf(path, ds, flags & IO_OPEN_LAZY ? (int)(flags & (IO_OPEN_LAZY | IO_OPEN_NO_SCAN)) : 0); break;
     case CZ_FMT_GRIB: st = io_read_grib(path, ds); break;
     case CZ_FMT_GRADS: st = io_read_grads(path, ds); break;
     }

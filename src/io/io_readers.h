@@ -7,7 +7,7 @@
 
 /* Format readers: fill an empty ds (from io_dataset_new) from path; io_open() has already
  * checked the magic bytes. On failure ds may hold partial content; the caller frees it. */
-climz_status io_read_netcdf(const char *path, cz_dataset *ds, int lazy);
+climz_status io_read_netcdf(const char *path, cz_dataset *ds, int lazy); /* lazy: IO_OPEN_* flags, 0 = load all */
 climz_status io_read_grib(const char *path, cz_dataset *ds);
 climz_status io_read_grads(const char *path, cz_dataset *ds);
 

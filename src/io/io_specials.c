@@ -147,3 +147,51 @@ climz_status io_scan_specials(cz_dataset *ds, int vi, int use_default_fill) {
 }
 
 climz_status io_find_specials(cz_dataset *ds, int var) { return io_scan_specials(ds, var, 1); }
+
+/* ---- specials of a variable read in pieces, maybe by several processes (IO_OPEN_NO_SCAN) ---- */
+
+climz_status io_specials_scan(const cz_dataset *ds, int vi, const void *raw, size_t n, io_specials_part *p) {
+    CZ_RETURN_IF(vi < 0 || vi >= ds->nvars, CLIMZ_ERR_INVALID_ARG, "no variable %d", vi);
+    const cz_var *v = &ds->vars[vi];
+    io_scan s;
+    io_scan_begin(&s, v, v->scan_pending == 2);
+    io_scan_chunk(&s, raw, n);
+    memset(p, 0, sizeof *p);
+    memcpy(p->nans, s.nans.b, sizeof p->nans);
+    memcpy(p->oor, s.oor.b, sizeof p->oor);
+    p->nnans = s.nans.n, p->noor = s.oor.n, p->oor_overflow = s.oor_overflow;
+    p->zero2_found = s.zero2_found, p->dfill_found = s.dfill_found;
+    return CLIMZ_OK;
+}
+
+/* b's lists after a's, as one io_scan_chunk pass over both pieces would build them */
+void io_specials_merge(io_specials_part *a, const io_specials_part *b) {
+    io_bitlist l = {{0}, 0};
+    memcpy(l.b, a->nans, sizeof l.b), l.n = a->nnans;
+    for (int k = 0; k < b->nnans && k < CZ_MAX_SPECIALS; k++) bl_add(&l, b->nans[k]); /* folded past the slots */
+    memcpy(a->nans, l.b, sizeof l.b), a->nnans = l.n;
+    for (int k = 0; k < b->noor && k < CZ_MAX_SPECIALS && !a->oor_overflow; k++) {
+        memcpy(l.b, a->oor, sizeof l.b), l.n = a->noor;
+        if (bl_find(&l, b->oor[k]) >= 0) continue;
+        if (a->noor == CZ_MAX_SPECIALS) a->oor_overflow = 1; /* one distinct value too many */
+        else a->oor[a->noor++] = b->oor[k];
+    }
+    a->oor_overflow |= b->oor_overflow; /* after taking b's first values: the first one is kept */
+    a->zero2_found |= b->zero2_found;
+    a->dfill_found |= b->dfill_found;
+}
+
+climz_status io_specials_set(cz_dataset *ds, int vi, const io_specials_part *p) {
+    CZ_RETURN_IF(vi < 0 || vi >= ds->nvars, CLIMZ_ERR_INVALID_ARG, "no variable %d", vi);
+    CZ_RETURN_IF(p->nnans < 0 || p->nnans > CZ_MAX_SPECIALS || p->noor < 0 || p->noor > CZ_MAX_SPECIALS,
+                 CLIMZ_ERR_CORRUPT, "variable '%s': a scan of its missing values is malformed", ds->vars[vi].name);
+    cz_var *v = &ds->vars[vi];
+    io_scan s;
+    io_scan_begin(&s, v, v->scan_pending == 2);
+    memcpy(s.nans.b, p->nans, sizeof s.nans.b), s.nans.n = p->nnans;
+    memcpy(s.oor.b, p->oor, sizeof s.oor.b), s.oor.n = p->noor;
+    s.oor_overflow = p->oor_overflow, s.zero2_found = p->zero2_found, s.dfill_found = p->dfill_found;
+    io_scan_end(&s, v);
+    v->scan_pending = 0;
+    return CLIMZ_OK;
+}

@@ -22,6 +22,11 @@
 climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char *out_path,
                                  const climz_compress_opts *opts, MPI_Comm comm);
 
+/* Bytes this process has read so far (rchar of /proc/self/io: every read call, from the page
+ * cache or the disk; 0 where unknown). With CLIMZ_MPI_READ_REPORT set, compress says on stderr
+ * what each rank read of its input (tests, bench/mpi). */
+unsigned long long czmpi_bytes_read(void);
+
 /*! czmpi_decompress_file() : climz_decompress_file() with the decoding spread over the ranks
  *  of comm (each decodes its time steps, rank 0 writes the NetCDF file). */
 climz_status czmpi_decompress_file(climz_ctx *ctx, const char *in_path, const char *out_path,

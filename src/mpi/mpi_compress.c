@@ -21,13 +21,24 @@
  *    finds its own offset with an exclusive scan of the payload bytes (MPI_Exscan) and writes
  *    its chunks there with MPI-IO; rank 0 writes preamble, header, index and the schema chunk
  *    (the last payload).
- *  - Every rank reads the input (io_open reads a whole data set) and unpacks the variables
- *    it codes; rank 0 also unpacks every variable to measure the errors.
+ *  - Reading: every rank opens the input lazily without the specials pass (IO_OPEN_LAZY |
+ *    IO_OPEN_NO_SCAN: coordinates and attributes only) and reads from disk just the steps of
+ *    its slices. What needs a whole variable is gathered: the missing-value specials (each
+ *    rank scans its steps, the parts are merged in file order on every rank: the specials
+ *    of one process), the value range of --rel-error (min / max reduced over the ranks: the
+ *    same doubles), the mask chunks (the owner of a variable's first slice writes all of
+ *    them first, as one process does: the other owners send theirs) and the header errors:
+ *    the owners of a variable coded in slices send their original values and missing map
+ *    with the decoded values, so rank 0 measures the errors on the whole field in the same
+ *    order (the same bits) without reading it. A variable coded whole is measured by its
+ *    owner (api_compress_field); rank 0 gets only its entry.
  *
  * Failures: after each phase the ranks agree on a status (MPI_Allreduce of the first failing
  * rank); the failing rank's message is broadcast and every rank returns it, prefixed with
  * "rank R of N". The temporary file is removed; nothing appears at the output path.
- * CLIMZ_MPI_FAIL_RANK=R (tests) makes rank R fail as its encoding starts. */
+ * CLIMZ_MPI_FAIL_RANK=R (tests) makes rank R fail as its encoding starts; CLIMZ_MPI_READ_REPORT
+ * (tests, bench) makes each rank say on stderr how many bytes it read during the call (rchar
+ * of /proc/self/io: every read call, page cache or disk; the input, and a model if any). */
 #include "api/codec.h"
 #include "mpi_internal.h"
 #include "container/container.h"
@@ -35,6 +46,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +54,7 @@
 
 #define TAG_META 101
 #define TAG_VALUES 102
+#define TAG_MASKS 103
 
 /* One slice of a variable: steps [t0, t1), coded by rank owner. */
 typedef struct slice {
@@ -54,7 +67,9 @@ typedef struct slice {
 typedef struct slice_out {
     clz_writer *w;     /* masks (first slice) and the codec's chunks, keys already shifted */
     char *entry;       /* the codec's header entry (JSON), from the variable's first slice */
-    float *decoded;    /* n = (t1 - t0) * plane values */
+    void *raw;         /* the slice's steps as stored, until the specials are known */
+    cz_field orig;     /* the slice's steps as read */
+    float *decoded;    /* n = (t1 - t0) * plane values; n = 0 for a variable coded whole */
     size_t n, mask_bytes;
 } slice_out;
 
@@ -121,32 +136,53 @@ static climz_status plan(const climz_ctx *ctx, const api_codec *c, const cz_data
 
 /* ---- encoding ---- */
 
+/* 1 when slice s is the whole variable (steps [0, nt) of shape) */
+static int slice_whole(const cz_dataset *ds, const slice *s) {
+    size_t nt = 1, nz, ny, nx;
+    if (io_field_shape(ds, s->var, &nt, &nz, &ny, &nx) != CLIMZ_OK) {
+        cz_error_clear();
+        nt = 1;
+    }
+    return s->t0 == 0 && s->t1 == (nt ? nt : 1);
+}
+
+/* Codes slice s from f (its steps). A slice of a split variable codes under bound E with
+ * the codec alone; the first one also writes the variable's masks: its own steps', then the
+ * packed mask chunks of the later slices (masks_in, see pack_masks), as one process does. */
 static climz_status encode_slice(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
-                                 const cz_dataset *ds, const slice *s, const cz_field *f, slice_out *o) {
+                                 const cz_dataset *ds, const slice *s, const cz_field *f, double E,
+                                 const cz_buf *masks_in, size_t masks_in_bytes, slice_out *o) {
     size_t const plane = f->nz * f->ny * f->nx;
     CZ_RETURN_IF(plane * f->nt == 0, CLIMZ_ERR_EMPTY, "variable '%s' has no points (a dimension of size 0)",
                  ds->vars[s->var].name);
     CZ_FORWARD(clz_writer_create(&o->w));
-    size_t const n = (s->t1 - s->t0) * plane;
-    o->n = n;
-    o->decoded = malloc(n * sizeof *o->decoded);
-    CZ_RETURN_IF(!o->decoded, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", ds->vars[s->var].name);
     climz_status st = CLIMZ_OK;
     json_t *e = NULL;
-    if (s->t0 == 0 && s->t1 == f->nt) { /* the whole variable: as one process codes it, entry complete */
+    if (slice_whole(ds, s)) { /* as one process codes it, entry and errors complete */
         st = api_compress_field(ctx, opts, c, ds, s->var, f, o->w, &e);
-        memset(o->decoded, 0, n * sizeof *o->decoded); /* the entry has its errors: not needed */
     } else {
-        if (s->t0 == 0) CZ_FORWARD(api_write_masks(o->w, (uint32_t)s->var, &ds->vars[s->var], f, &o->mask_bytes));
-        cz_field sub = *f;
-        sub.nt = s->t1 - s->t0;
-        sub.values = f->values + s->t0 * plane;
-        sub.miss = f->miss + s->t0 * plane;
-        api_bound b;
-        CZ_FORWARD(api_field_bound(ctx, &ds->vars[s->var], f, &b));
-        api_encode_args const args = {ctx, opts, ds, s->var, &sub, b.E};
+        size_t const n = (s->t1 - s->t0) * plane;
+        o->n = n;
+        o->decoded = malloc(n * sizeof *o->decoded);
+        CZ_RETURN_IF(!o->decoded, CLIMZ_ERR_ALLOC, "out of memory for variable '%s'", ds->vars[s->var].name);
+        if (s->t0 == 0) {
+            CZ_FORWARD(api_write_masks(o->w, (uint32_t)s->var, &ds->vars[s->var], f, &o->mask_bytes));
+            const uint8_t *p = masks_in ? masks_in->data : NULL;
+            size_t at = 0;
+            while (masks_in && at + 14 <= masks_in->size && !st) { /* t, stream, size, bytes */
+                uint32_t const t = cz_load_le32(p + at);
+                uint16_t const stream = (uint16_t)(p[at + 4] | p[at + 5] << 8);
+                uint64_t const size = cz_load_le64(p + at + 6);
+                at += 14;
+                if (size > masks_in->size - at) st = cz_error(CLIMZ_ERR_CORRUPT, "short mask message from a rank");
+                else st = clz_writer_add(o->w, (uint32_t)s->var, t, stream, p + at, (size_t)size);
+                at += (size_t)size;
+            }
+            o->mask_bytes += masks_in_bytes;
+        }
+        api_encode_args const args = {ctx, opts, ds, s->var, f, E};
         e = json_object();
-        st = c->encode(&args, o->w, o->decoded, e);
+        if (!st) st = c->encode(&args, o->w, o->decoded, e);
     }
     if (!st && s->t0 == 0) {
         o->entry = json_dumps(e, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII);
@@ -167,6 +203,25 @@ static climz_status encode_slice(const climz_ctx *ctx, const climz_compress_opts
         clz_writer_free(o->w);
         o->w = shifted;
     }
+    return st;
+}
+
+/* The mask chunks of a later slice s (field f), keys shifted to the variable's steps, packed
+ * for the owner of the variable's first slice: per chunk t, stream, size, bytes. */
+static climz_status pack_masks(const cz_dataset *ds, const slice *s, const cz_field *f, cz_buf *b, size_t *bytes) {
+    clz_writer *w;
+    CZ_FORWARD(clz_writer_create(&w));
+    climz_status st = api_write_masks(w, (uint32_t)s->var, &ds->vars[s->var], f, bytes);
+    for (size_t k = 0; k < clz_writer_nchunks(w) && !st; k++) {
+        clz_chunk ch;
+        const uint8_t *d;
+        st = clz_writer_chunk_at(w, k, &ch, &d);
+        if (!st) st = cz_buf_put_u32(b, ch.t + (uint32_t)s->t0);
+        if (!st) st = cz_buf_put_u16(b, ch.stream);
+        if (!st) st = cz_buf_put_u64(b, ch.size);
+        if (!st) st = cz_buf_put(b, d, (size_t)ch.size);
+    }
+    clz_writer_free(w);
     return st;
 }
 
@@ -267,14 +322,21 @@ static climz_status assemble(const climz_ctx *ctx, const api_codec *c, const cz_
         if (sel[i] && !st) st = clz_writer_set_var_name(meta, (uint32_t)i, ds->vars[i].name);
     for (size_t k = 0; k < ns; k++) {
         const slice *s = &sl[k];
-        if (s->t0 == 0 && !st) { /* a new variable */
+        int const whole = slice_whole(ds, s);
+        if (s->t0 == 0 && !st) { /* a new variable: its original and decoded values come in slices */
             io_field_free(&f);
             free(decoded);
             decoded = NULL;
-            st = io_load_field(ds, s->var, &f);
+            if (whole) f.nt = 1, f.nz = f.ny = f.nx = 0; /* its owner measured it */
+            else st = io_field_shape(ds, s->var, &f.nt, &f.nz, &f.ny, &f.nx);
             size_t const n = f.nt * f.nz * f.ny * f.nx;
-            if (!st) decoded = malloc((n ? n : 1) * sizeof *decoded);
-            if (!st && !decoded) st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+            if (!st && !whole) {
+                f.values = malloc((n ? n : 1) * sizeof *f.values);
+                f.miss = malloc(n ? n : 1);
+                decoded = malloc((n ? n : 1) * sizeof *decoded);
+                if (!f.values || !f.miss || !decoded) st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+                if (!st) st = io_field_coords(ds, s->var, &f);
+            }
         }
         size_t const plane = f.nz * f.ny * f.nx;
         const uint8_t *mp;
@@ -284,7 +346,12 @@ static climz_status assemble(const climz_ctx *ctx, const api_codec *c, const cz_
             if (!st) st = pack_meta(mine++, &msg);
             mp = msg.data;
             msize = msg.size;
-            if (!st) memcpy(decoded + s->t0 * plane, mine[-1].decoded, (s->t1 - s->t0) * plane * sizeof *decoded);
+            size_t const n = (s->t1 - s->t0) * plane;
+            if (!st && n) {
+                memcpy(decoded + s->t0 * plane, mine[-1].decoded, n * sizeof *decoded);
+                memcpy(f.values + s->t0 * plane, mine[-1].orig.values, n * sizeof *f.values);
+                memcpy(f.miss + s->t0 * plane, mine[-1].orig.miss, n);
+            }
         } else {
             MPI_Status ms;
             int count;
@@ -300,11 +367,18 @@ static climz_status assemble(const climz_ctx *ctx, const api_codec *c, const cz_
             /* the values come anyway (their count first in the message): take them even
              * when they are not used, so the sender never waits forever */
             size_t const n = count >= 8 && msg.data ? (size_t)cz_load_le64(msg.data) : 0;
-            if (!st && n == (s->t1 - s->t0) * plane) recv_floats(decoded + s->t0 * plane, n, s->owner, comm);
-            else {
+            if (!st && n == (s->t1 - s->t0) * plane) {
+                if (n) {
+                    recv_floats(decoded + s->t0 * plane, n, s->owner, comm);
+                    recv_floats(f.values + s->t0 * plane, n, s->owner, comm);
+                    czmpi_recv(f.miss + s->t0 * plane, n, s->owner, TAG_VALUES, comm);
+                }
+            } else {
                 float *scratch = malloc((n ? n : 1) * sizeof *scratch);
                 if (!scratch) MPI_Abort(comm, 1); /* cannot drain the message */
                 recv_floats(scratch, n, s->owner, comm);
+                recv_floats(scratch, n, s->owner, comm);
+                czmpi_recv(scratch, n, s->owner, TAG_VALUES, comm);
                 free(scratch);
                 if (!st) st = cz_error(CLIMZ_ERR_GENERIC, "rank %d sent %zu values for variable '%s', not %zu",
                                        s->owner, n, ds->vars[s->var].name, (s->t1 - s->t0) * plane);
@@ -318,7 +392,7 @@ static climz_status assemble(const climz_ctx *ctx, const api_codec *c, const cz_
             entry = e;
             mask_bytes = mb;
         } else json_decref(e);
-        if (!st && s->t1 == f.nt) { /* the variable's last slice */
+        if (!st && (whole || s->t1 == f.nt)) { /* the variable's last slice */
             api_bound b = {0};
             if (!entry) st = cz_error(CLIMZ_ERR_GENERIC, "no header entry for variable '%s'", ds->vars[s->var].name);
             else if (!json_object_get(entry, "n_points")) { /* coded in slices: the driver's keys here */
@@ -354,6 +428,139 @@ static climz_status assemble(const climz_ctx *ctx, const api_codec *c, const cz_
     return st;
 }
 
+/* ---- reading: each rank its own steps ---- */
+
+/* Reads the stored values of this rank's slices and scans them for missing values. */
+static climz_status read_mine(const cz_dataset *ds, const slice *sl, size_t ns, int rank, slice_out *out,
+                              io_specials_part *parts) {
+    climz_status st = CLIMZ_OK;
+    for (size_t k = 0, j = 0; k < ns && !st; k++) {
+        if (sl[k].owner != rank) continue;
+        const slice *s = &sl[k];
+        st = io_load_raw_times(ds, s->var, s->t0, s->t1 - s->t0, &out[j].raw);
+        size_t nt, nz, ny, nx;
+        if (!st && ds->vars[s->var].scan_pending && !(st = io_field_shape(ds, s->var, &nt, &nz, &ny, &nx))) {
+            io_specials_part p;
+            st = io_specials_scan(ds, s->var, out[j].raw, (s->t1 - s->t0) * nz * ny * nx, &p);
+            io_specials_merge(&parts[s->var], &p); /* this rank's slices are in file order */
+        }
+        if (st) cz_error_prefix(st, "variable '%s'", ds->vars[s->var].name);
+        j++;
+    }
+    return st;
+}
+
+/* Collective: every rank merges the ranks' scans in rank order (= file order: slice owners
+ * rise along the file), sets the specials, and unpacks its slices. */
+static climz_status merge_specials(cz_dataset *ds, const slice *sl, size_t ns, int rank, slice_out *out,
+                                   const io_specials_part *parts, MPI_Comm comm) {
+    int nranks;
+    MPI_Comm_size(comm, &nranks);
+    size_t const nv = (size_t)ds->nvars, bytes = nv * sizeof *parts;
+    io_specials_part *all = malloc((bytes ? bytes : 1) * (size_t)nranks);
+    if (!all) MPI_Abort(comm, 1); /* the other ranks are in the collective */
+    CZ_RETURN_IF(bytes > INT_MAX, CLIMZ_ERR_DIMENSION, "too many variables");
+    MPI_Allgather(parts, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, comm);
+    climz_status st = CLIMZ_OK;
+    for (size_t i = 0; i < nv && !st; i++) {
+        if (!ds->vars[i].scan_pending) continue;
+        io_specials_part m = all[i];
+        for (int r = 1; r < nranks; r++) io_specials_merge(&m, &all[(size_t)r * nv + i]);
+        st = io_specials_set(ds, (int)i, &m);
+    }
+    free(all);
+    for (size_t k = 0, j = 0; k < ns && !st; k++) {
+        if (sl[k].owner != rank) continue;
+        st = io_field_from_raw(ds, sl[k].var, out[j].raw, sl[k].t1 - sl[k].t0, &out[j].orig);
+        free(out[j].raw);
+        out[j++].raw = NULL;
+    }
+    return st;
+}
+
+/* Collective: bound[i], the error bound of each variable coded in slices, from its range of
+ * valid values reduced over the ranks (min and max: the same doubles as one pass). */
+static climz_status reduce_bounds(const climz_ctx *ctx, const cz_dataset *ds, const slice *sl, size_t ns,
+                                  int rank, const slice_out *out, double **bound, MPI_Comm comm) {
+    size_t const nv = (size_t)ds->nvars;
+    double *lo = malloc((nv + 1) * sizeof *lo), *hi = malloc((nv + 1) * sizeof *hi);
+    double *cnt = calloc(nv + 1, sizeof *cnt);
+    *bound = calloc(nv + 1, sizeof **bound);
+    if (!lo || !hi || !cnt || !*bound) MPI_Abort(comm, 1); /* the other ranks are in the collective */
+    for (size_t i = 0; i < nv; i++) lo[i] = INFINITY, hi[i] = -INFINITY;
+    for (size_t k = 0, j = 0; k < ns; k++) {
+        if (sl[k].owner != rank) continue;
+        const cz_field *f = &out[j++].orig;
+        size_t const n = f->nt * f->nz * f->ny * f->nx, i = (size_t)sl[k].var;
+        for (size_t p = 0; p < n; p++)
+            if (!f->miss[p]) {
+                double const v = f->values[p];
+                lo[i] = v < lo[i] ? v : lo[i];
+                hi[i] = v > hi[i] ? v : hi[i];
+                cnt[i]++;
+            }
+    }
+    MPI_Allreduce(MPI_IN_PLACE, lo, (int)nv, MPI_DOUBLE, MPI_MIN, comm);
+    MPI_Allreduce(MPI_IN_PLACE, hi, (int)nv, MPI_DOUBLE, MPI_MAX, comm);
+    MPI_Allreduce(MPI_IN_PLACE, cnt, (int)nv, MPI_DOUBLE, MPI_SUM, comm);
+    climz_status st = CLIMZ_OK;
+    for (size_t k = 0; k < ns && !st; k++) {
+        if (sl[k].t0 || slice_whole(ds, &sl[k])) continue; /* a variable coded whole: its codec */
+        int const i = sl[k].var;
+        api_bound b;
+        st = api_range_bound(ctx, &ds->vars[i], cnt[i] > 0 ? lo[i] : 0, cnt[i] > 0 ? hi[i] : 0, &b);
+        if (st) cz_error_prefix(st, "variable '%s'", ds->vars[i].name);
+        else (*bound)[i] = b.E;
+    }
+    free(lo);
+    free(hi);
+    free(cnt);
+    return st;
+}
+
+/* ---- masks: a variable's are all written with its first slice ---- */
+
+/* Posts this rank's mask message (at most one: its first slice, when it continues a variable
+ * begun on a lower rank) to the owner of that variable's first slice. */
+static climz_status send_masks(const cz_dataset *ds, const slice *sl, size_t ns, int rank, const slice_out *out,
+                               cz_buf *msg, MPI_Request *req, MPI_Comm comm) {
+    climz_status st = CLIMZ_OK;
+    for (size_t k = 0, j = 0; k < ns; k++) {
+        if (sl[k].owner != rank) continue;
+        const slice *s = &sl[j++, k];
+        if (s->t0 == 0) continue;
+        size_t first = k;
+        while (first > 0 && sl[first].t0) first--;
+        size_t bytes = 0;
+        msg->size = 0;
+        st = cz_buf_put_u64(msg, 0);
+        if (!st) st = pack_masks(ds, s, &out[j - 1].orig, msg, &bytes);
+        if (!st) cz_store_le64(msg->data, bytes);
+        MPI_Isend(st ? NULL : msg->data, st ? 0 : (int)msg->size, MPI_BYTE, sl[first].owner, TAG_MASKS, comm, req);
+        return st;
+    }
+    return st;
+}
+
+/* The mask chunks of the later slices of first slice k's variable, in file order. */
+static climz_status recv_masks(const slice *sl, size_t ns, size_t k, cz_buf *masks, size_t *bytes, MPI_Comm comm) {
+    climz_status st = CLIMZ_OK;
+    for (size_t kk = k + 1; kk < ns && sl[kk].var == sl[k].var && sl[kk].t0; kk++) {
+        MPI_Status ms;
+        int count;
+        MPI_Probe(sl[kk].owner, TAG_MASKS, comm, &ms);
+        MPI_Get_count(&ms, MPI_BYTE, &count);
+        uint8_t *p = malloc((size_t)count + 1);
+        if (!p) MPI_Abort(comm, 1); /* cannot drain the message */
+        MPI_Recv(p, count, MPI_BYTE, sl[kk].owner, TAG_MASKS, comm, MPI_STATUS_IGNORE);
+        if (count < 8 && !st) st = cz_error(CLIMZ_ERR_GENERIC, "rank %d sent no masks", sl[kk].owner);
+        if (!st) *bytes += (size_t)cz_load_le64(p);
+        if (!st) st = cz_buf_put(masks, p + 8, (size_t)count - 8);
+        free(p);
+    }
+    return st;
+}
+
 climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char *out_path,
                                  const climz_compress_opts *opts_in, MPI_Comm comm) {
     if (!ctx) return CLIMZ_ERR_INVALID_ARG;
@@ -376,11 +583,12 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
     clz_writer *meta = NULL;
     cz_buf schema = {0}, head = {0};
     char *header = NULL, *tmp = NULL;
-    cz_field f = {0};
-    int fvar = -1, have_tmp = 0;
+    double *bound = NULL;
+    int have_tmp = 0;
 
-    /* phase 1: open, select, plan (every rank the same) */
-    if (!st) st = io_open(in_path, &ds);
+    unsigned long long const read0 = czmpi_bytes_read();
+    /* phase 1: open (coordinates and attributes), select, plan (every rank the same) */
+    if (!st) st = io_open_ex(in_path, IO_OPEN_LAZY | IO_OPEN_NO_SCAN, &ds);
     if (!st) {
         sel = calloc((size_t)ds->nvars + 1, 1);
         keep = calloc((size_t)ds->nvars + 1, 1);
@@ -396,28 +604,48 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
     st = agree(st, comm);
     if (st) goto done;
 
-    /* phase 2: each rank codes its slices */
+    /* phase 2: each rank reads its steps; the specials and ranges of the whole variables */
     for (size_t k = 0; k < ns; k++) nmine += sl[k].owner == rank;
     out = calloc(nmine + 1, sizeof *out);
     if (!out) st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    io_specials_part *parts = st ? NULL : calloc((size_t)ds->nvars + 1, sizeof *parts);
+    if (!st && !parts) st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    if (!st) st = read_mine(ds, sl, ns, rank, out, parts);
+    st = agree(st, comm);
+    if (!st) st = agree(merge_specials(ds, sl, ns, rank, out, parts, comm), comm);
+    free(parts);
+    if (!st) st = agree(reduce_bounds(ctx, ds, sl, ns, rank, out, &bound, comm), comm);
+    if (st) goto done;
+
+    /* phase 3: the masks of later slices to their variable's first slice; each rank codes */
     const char *inject = getenv("CLIMZ_MPI_FAIL_RANK");
-    if (!st && inject && atoi(inject) == rank)
+    if (inject && atoi(inject) == rank)
         st = cz_error(CLIMZ_ERR_IO, "injected failure (CLIMZ_MPI_FAIL_RANK=%d)", rank);
-    for (size_t k = 0, j = 0; k < ns && !st; k++) {
+    /* the mask messages are posted, received whatever happens and waited for after coding */
+    cz_buf mask_msg = {0};
+    MPI_Request mask_req = MPI_REQUEST_NULL;
+    climz_status const sm = send_masks(ds, sl, ns, rank, out, &mask_msg, &mask_req, comm);
+    if (!st) st = sm;
+    for (size_t k = 0, j = 0; k < ns; k++) {
         if (sl[k].owner != rank) continue;
-        if (sl[k].var != fvar) {
-            io_field_free(&f);
-            fvar = sl[k].var;
-            st = io_load_field(ds, fvar, &f);
+        cz_buf masks = {0};
+        size_t mbytes = 0;
+        climz_status r = CLIMZ_OK;
+        if (sl[k].t0 == 0 && !slice_whole(ds, &sl[k])) r = recv_masks(sl, ns, k, &masks, &mbytes, comm);
+        if (!st) st = r;
+        if (!st) {
+            st = encode_slice(ctx, &opts, c, ds, &sl[k], &out[j].orig, bound[sl[k].var], &masks, mbytes, &out[j]);
+            if (st) cz_error_prefix(st, "variable '%s'", ds->vars[sl[k].var].name);
         }
-        if (!st) st = encode_slice(ctx, &opts, c, ds, &sl[k], &f, &out[j++]);
-        if (st) cz_error_prefix(st, "variable '%s'", ds->vars[sl[k].var].name);
+        cz_buf_free(&masks);
+        j++;
     }
-    io_field_free(&f);
+    MPI_Wait(&mask_req, MPI_STATUS_IGNORE);
+    cz_buf_free(&mask_msg);
     st = agree(st, comm);
     if (st) goto done;
 
-    /* phase 3: chunk tables, entries and decoded values to rank 0, which builds the head */
+    /* phase 4: chunk tables, entries and decoded values to rank 0, which builds the head */
     if (rank == 0) {
         if (clz_writer_create(&meta)) MPI_Abort(comm, 1); /* the other ranks are sending */
         /* assemble() receives every message whatever happens, so the senders never hang */
@@ -433,7 +661,11 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
             climz_status const r = pack_meta(&out[j], &msg);
             if (r && !st) st = r;
             MPI_Send(r ? NULL : msg.data, r ? 0 : (int)msg.size, MPI_BYTE, 0, TAG_META, comm);
-            if (!r) send_floats(out[j].decoded, out[j].n, comm);
+            if (!r && out[j].n) {
+                send_floats(out[j].decoded, out[j].n, comm);
+                send_floats(out[j].orig.values, out[j].n, comm);
+                czmpi_send(out[j].orig.miss, out[j].n, 0, TAG_VALUES, comm);
+            }
             j++;
         }
         cz_buf_free(&msg);
@@ -441,7 +673,7 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
     st = agree(st, comm);
     if (st) goto done;
 
-    /* phase 4: offsets, and the one shared file */
+    /* phase 5: offsets, and the one shared file */
     uint64_t data_start = head.size, mine = 0, base = 0;
     for (size_t j = 0; j < nmine; j++) mine += clz_writer_payload_bytes(out[j].w);
     MPI_Bcast(&data_start, 1, MPI_UINT64_T, 0, comm);
@@ -492,13 +724,17 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
     st = agree(st, comm);
 
 done:
+    if (getenv("CLIMZ_MPI_READ_REPORT")) /* the whole call, as the one-process figure (mpi_cli.c) */
+        fprintf(stderr, "climz: rank %d of %d read %llu bytes of input\n", rank, nranks, czmpi_bytes_read() - read0);
     if (rank == 0 && have_tmp && tmp) unlink(tmp);
     if (st && !strstr(cz_error_message(), in_path ? in_path : "")) cz_error_prefix(st, "%s", in_path ? in_path : "");
     for (size_t j = 0; out && j < nmine; j++) {
         clz_writer_free(out[j].w);
         free(out[j].entry);
         free(out[j].decoded);
+        io_field_free(&out[j].orig);
     }
+    free(bound);
     free(out);
     free(tmp);
     free(header);

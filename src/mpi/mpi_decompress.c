@@ -130,8 +130,9 @@ static climz_status fetch(void *user, const climz_ctx *ctx, const clz_reader *r,
     return st;
 }
 
-/* Ranks other than 0: answer requests until the end marker. */
-static void serve(const char *in_path, const climz_decompress_opts *opts, MPI_Comm comm) {
+/* Ranks other than 0: answer requests until the end marker. ctx: this rank's context, so a
+ * learned codec's model is loaded once (its cache) and not again for every piece. */
+static void serve(const climz_ctx *ctx, const char *in_path, const climz_decompress_opts *opts, MPI_Comm comm) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
@@ -150,7 +151,7 @@ static void serve(const char *in_path, const climz_decompress_opts *opts, MPI_Co
         climz_status st = open_st;
         if (st) cz_error(st, "%s", omsg);
         else if (q.var >= ds->nvars) st = cz_error(CLIMZ_ERR_CORRUPT, "variable %lld out of range", (long long)q.var);
-        else st = decode_share(NULL, r, ds, entry_of(header, q.var), &q, opts, rank, size, &part);
+        else st = decode_share(ctx, r, ds, entry_of(header, q.var), &q, opts, rank, size, &part);
         int64_t hdr[2] = {st, st ? 0 : (int64_t)part.nt};
         char msg[1024] = "";
         if (st) snprintf(msg, sizeof msg, "%s", cz_error_message());
@@ -189,6 +190,6 @@ climz_status czmpi_decompress_file(climz_ctx *ctx, const char *in_path, const ch
             st = io_write_netcdf(d.ds, out_path);
             api_decoded_free(&d);
         }
-    } else serve(in_path, opts, comm);
+    } else serve(ctx, in_path, opts, comm);
     return api_fail(ctx, czmpi_share(st, 0, comm));
 }

@@ -1,7 +1,8 @@
 /* test_io_read.c — NetCDF reading on the bundled samples (dims, classification, golden values
  * from `ncdump -p 9,17`, missing values, packing), the missing-value rules on small files
  * written here with libnetcdf (default fill, NaN payloads, valid_range, missing_value
- * arrays), and format detection / bad input. */
+ * arrays), the same specials found in pieces (IO_OPEN_NO_SCAN), and format detection / bad
+ * input. */
 #include "io_testlib.h"
 
 #include <math.h>
@@ -396,6 +397,73 @@ static void test_nan_payloads_and_ranges(const char *dir) {
     io_free(ds);
 }
 
+/* IO_OPEN_NO_SCAN: the specials found from pieces of the steps (as MPI ranks do: each piece
+ * scanned alone, the parts merged in file order) are those of one pass, and so are the fields,
+ * for every cut into two pieces and for one piece per step. */
+static void check_pieces(const char *path) {
+    cz_dataset *a = NULL;
+    CHECK_OK(io_open(path, &a));
+    if (!a) return;
+    for (int i = 0; i < a->nvars; i++) {
+        size_t nt, nz, ny, nx;
+        if (!a->vars[i].is_grid || io_field_shape(a, i, &nt, &nz, &ny, &nx) != CLIMZ_OK) continue;
+        size_t const plane = nz * ny * nx;
+        for (size_t cut = 0; cut <= nt + 1; cut++) { /* cut nt + 1: one piece per step */
+            cz_dataset *l = NULL;
+            CHECK_OK(io_open_ex(path, IO_OPEN_LAZY | IO_OPEN_NO_SCAN, &l));
+            if (!l) break;
+            cz_var *y = &l->vars[i];
+            CHECK_MSG(y->scan_pending, "%s: %s: scanned at open", path, y->name);
+            cz_field g;
+            CHECK(io_load_field(l, i, &g) != CLIMZ_OK); /* refused until the specials are set */
+            cz_error_clear();
+            io_specials_part m = {0};
+            void *raw[2] = {NULL, NULL};
+            size_t const b[3] = {0, cut <= nt ? cut : 0, nt};
+            for (size_t t = 0, k = 0; t < nt; k++) { /* pieces [b[k], b[k+1]) or single steps */
+                size_t const t1 = cut <= nt ? b[k + 1] : t + 1;
+                if (t1 == t) continue;
+                void *r = NULL;
+                io_specials_part p;
+                CHECK_OK(io_load_raw_times(l, i, t, t1 - t, &r));
+                if (r) CHECK_OK(io_specials_scan(l, i, r, (t1 - t) * plane, &p));
+                if (r) io_specials_merge(&m, &p);
+                free(r);
+                t = t1;
+            }
+            CHECK_OK(io_specials_set(l, i, &m));
+            const cz_var *x = &a->vars[i];
+            CHECK_MSG(x->nspecials == y->nspecials && x->oor_code == y->oor_code &&
+                          !memcmp(x->specials, y->specials, sizeof x->specials) && !y->scan_pending,
+                      "%s: %s: cut %zu: specials differ (%d vs %d)", path, x->name, cut, y->nspecials, x->nspecials);
+            cz_field f;
+            CHECK_OK(io_load_field(a, i, &f));
+            CHECK_OK(io_load_raw_times(l, i, 0, nt, &raw[0]));
+            if (raw[0] && io_field_from_raw(l, i, raw[0], nt, &g) == CLIMZ_OK) {
+                size_t const n = nt * plane;
+                CHECK_MSG(!memcmp(f.values, g.values, n * 4) && !memcmp(f.miss, g.miss, n) &&
+                              (!f.exact) == (!g.exact),
+                          "%s: %s: cut %zu: fields differ", path, x->name, cut);
+                io_field_free(&g);
+            }
+            free(raw[0]);
+            io_field_free(&f);
+            io_free(l);
+        }
+    }
+    io_free(a);
+}
+
+static void test_no_scan(const char *dir) {
+    char p[4200];
+    const char *files[] = {"hgt.nc", "bcsd_obs_1999.nc", "reduced.nc", "model_T.nc"};
+    for (int k = 0; k < 4; k++) check_pieces(tu_data(files[k]));
+    snprintf(p, sizeof p, "%s/deffill.nc", dir); /* a default fill only in the second step */
+    check_pieces(p);
+    snprintf(p, sizeof p, "%s/specials.nc", dir); /* NaN payloads and 16 out-of-range values over both steps */
+    check_pieces(p);
+}
+
 /* ---- detection and bad input ----------------------------------------------------------- */
 
 static void expect_refusal(const char *path, climz_status want, const char *needle) {
@@ -494,6 +562,7 @@ int main(void) {
     test_reduced();
     test_default_fill(dir);
     test_nan_payloads_and_ranges(dir);
+    test_no_scan(dir);
     test_bad_input(dir);
     return tu_finish();
 }

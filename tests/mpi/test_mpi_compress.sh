@@ -1,7 +1,8 @@
 #!/bin/bash
 # mpirun -n 2 climz compress writes the same bytes as one process, for every codec (residual
-# split on time blocks, in several variables, temporal, lossless, GRIB; vaeformer plain and
-# bounded; inr); a failing rank leaves nothing at the output and its message names the rank.
+# split on time blocks, in several variables, temporal, lossless, GRIB, missing values found by
+# the ranks' scans; vaeformer plain and bounded; inr); each rank reads less than the whole
+# file; a failing rank leaves nothing at the output and its message names the rank.
 # --threads 1 on both sides: the INR fit depends on the thread count (with mpirun's core
 # binding, a process sees one core).
 . "$(dirname "$0")/mpitest.sh"
@@ -22,6 +23,22 @@ same residual-grib --codec residual --rel-error 1e-3 "$DATA/era5-2mt-2019-03-01-
 same vaeformer-hgt --codec vaeformer "$DATA/hgt.nc"
 same vaeformer-reduced-bounded --codec vaeformer --max-abs-error 0.5 "$DATA/reduced.nc"
 same inr-reduced --codec inr --max-abs-error 0.5 "$DATA/reduced.nc"
+# missing values that differ from step to step (fills, NaN payloads first met on rank 1, values
+# over valid_max): each rank scans only its steps, the specials and every step's mask chunk
+# must come out as one process writes them
+/usr/bin/python3 "$(dirname "$0")/make_specials_nc.py" "$OUT/specials.nc" || fail "make_specials_nc.py failed"
+same residual-specials --codec residual --rel-error 1e-3 "$OUT/specials.nc"
+same residual-specials-lossless --codec residual --max-abs-error 0 "$OUT/specials.nc"
+
+# each rank reads only its steps: less than the whole file (every rank read all of it before)
+CLIMZ_MPI_READ_REPORT=1 $MPIRUN "$CLIMZ" compress --threads 1 --codec residual --max-abs-error 0.5 "$DATA/hgt.nc" -o "$OUT/read.clz" >/dev/null 2>"$OUT/read.err" || fail "read volume: mpirun failed"
+whole=$(stat -c %s "$DATA/hgt.nc")
+for r in 0 1; do
+    got=$(sed -n "s/^climz: rank $r of 2 read \([0-9]*\) bytes of input$/\1/p" "$OUT/read.err")
+    if [ -z "$got" ]; then fail "read volume: rank $r said nothing"
+    elif [ "$got" -ge "$whole" ]; then fail "read volume: rank $r read $got bytes, the whole file is $whole"
+    else echo "ok rank $r read $got of $whole bytes"; fi
+done
 
 # a rank that fails: no file, one message naming rank 1 and the cause
 CLIMZ_MPI_FAIL_RANK=1 $MPIRUN "$CLIMZ" compress --codec residual --max-abs-error 0.5 "$DATA/hgt.nc" -o "$OUT/fail.clz" >/dev/null 2>"$OUT/fail.err"
