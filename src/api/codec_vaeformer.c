@@ -145,7 +145,8 @@ static climz_status parse_options(const char *const *kv, vf_opts *o) {
     CZ_FORWARD(api_parse_options("vaeformer", vf_opt_specs, sizeof vf_opt_specs / sizeof *vf_opt_specs, kv, o));
     int const rates = !!api_option_value(kv, "step", 0) + (o->rmse > 0) + (o->rel_rmse > 0) + (o->ratio > 0);
     CZ_RETURN_IF(rates > 1, CLIMZ_ERR_INVALID_ARG,
-                 "vaeformer: give one of step, rmse (--rmse), rel-rmse (--rel-rmse) and ratio (--ratio), not %d", rates);
+                 "vaeformer: give one of step, rmse (--rmse), rel-rmse (--rel-rmse) and ratio (--ratio), not %d",
+                 rates);
     CZ_RETURN_IF(o->refine && (rates || o->step), CLIMZ_ERR_INVALID_ARG,
                  "vaeformer: refine works at the model's own rate only (step=0, no rmse / rel-rmse / ratio target)");
     return CLIMZ_OK;
@@ -217,7 +218,7 @@ static climz_status choose_level(const api_encode_args *a, const vae_loaded *v, 
                  "(give --rmse / --rel-rmse with the bound, or the ratio alone)");
     vf_trial t = {v, f, go, rec};
     double const raw = 4.0 * (double)(f->nt * f->nz * f->ny * f->nx);
-    return vf_rate_search(kind, target, raw, run_trial, &t, a->ds->vars[a->var].name, level);
+    return vf_rate_search(kind, target, raw, run_trial, &t, "vaeformer", level); /* the driver names the variable */
 }
 
 /* ---- loaded models -------------------------------------------------------------------------- */

@@ -26,7 +26,7 @@ typedef enum vf_rate_kind { VF_RATE_RMSE, VF_RATE_RATIO } vf_rate_kind;
 typedef climz_status (*vf_rate_trial_fn)(void *user, int level, size_t *bytes, double *rmse);
 
 /*! vf_rate_search() : the level (in *level) that meets target (an RMSE in data units, or a
- *  ratio of raw_bytes to the latent bytes), by calls to trial. what names the variable in
+ *  ratio of raw_bytes to the latent bytes), by calls to trial. what prefixes the
  *  messages. @return CLIMZ_OK, CLIMZ_ERR_INVALID_ARG (a target no level meets, the message
  *  says which level comes nearest) or trial's error. */
 climz_status vf_rate_search(vf_rate_kind kind, double target, double raw_bytes, vf_rate_trial_fn trial, void *user,
