@@ -35,12 +35,21 @@
  *    so that the same input gives the same file), fallback=0|1 (1, the default: under a
  *    bound the driver codes the variable with the residual codec alone when that makes it
  *    smaller, src/api/compress.c; 0 keeps the VAEformer and its residual stage).
+ *  - Rate (one model, many operating points; vae_codec.h "rate levels", vaeformer_rate.h):
+ *    step=K codes every group at level K (D = 2^(K/8), -16 .. 40; 0, the default, is the
+ *    model's own point and the stream of before); rmse=X, rel-rmse=r (X = r * the variable's
+ *    range) or ratio=R search the level per variable on trial encodings (the neural
+ *    reconstruction's RMSE; the latent bytes against float32). At most one of the four; ratio
+ *    not with a bound (the residual stage then sets the size); refine only at level 0. The
+ *    level is stored in each latent chunk; the header entry records "step_level" when not 0.
  */
 #include "codec.h"
 #include "codec_options.h"
 #include "vae/vae_group.h"
+#include "vaeformer_rate.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,6 +117,8 @@ typedef struct vf_opts {
                      the model records its lambda) */
     long spatial; /* 1: the encoder may code a group's y with the checkerboard context */
     long fallback; /* 1: under a bound, the residual codec alone where it is smaller (the driver) */
+    long step;     /* the rate level (VAE_STEP_MIN .. VAE_STEP_MAX; 0: the model's own point) */
+    double rmse, rel_rmse, ratio; /* targets the encoder searches the level for (0: none) */
 } vf_opts;
 
 /* The codec options (--opt key=value): the field each sets and the values it takes. */
@@ -121,12 +132,93 @@ static const api_opt_spec vf_opt_specs[] = {
     {"spatial", API_OPT_LONG, offsetof(vf_opts, spatial), 0, 1, 0, "0 or 1"},
     {"timings", API_OPT_LONG, offsetof(vf_opts, timings), 0, 1, 0, "0 or 1"},
     {"fallback", API_OPT_LONG, offsetof(vf_opts, fallback), 0, 1, 0, "0 or 1"},
+    {"step", API_OPT_LONG, offsetof(vf_opts, step), VAE_STEP_MIN, VAE_STEP_MAX, 0,
+     "a rate level from -16 (quantisation step 0.25) to 40 (step 32)"},
+    {"rmse", API_OPT_DOUBLE, offsetof(vf_opts, rmse), 1e-300, 1e300, 0, "an RMSE > 0, in the variable's units"},
+    {"rel-rmse", API_OPT_DOUBLE, offsetof(vf_opts, rel_rmse), 1e-9, 1, 0, "an RMSE relative to the range, in (0, 1]"},
+    {"ratio", API_OPT_DOUBLE, offsetof(vf_opts, ratio), 1, 1e9, 0, "a compression ratio >= 1"},
 };
 
 static climz_status parse_options(const char *const *kv, vf_opts *o) {
     *o = (vf_opts){.tile = VAE_GROUP_TILE_AUTO, .group = VAE_GROUP_AUTO, .levels = 1, .det = -1, .interp = -1,
                    .spatial = 1, .fallback = 1};
-    return api_parse_options("vaeformer", vf_opt_specs, sizeof vf_opt_specs / sizeof *vf_opt_specs, kv, o);
+    CZ_FORWARD(api_parse_options("vaeformer", vf_opt_specs, sizeof vf_opt_specs / sizeof *vf_opt_specs, kv, o));
+    int const rates = !!api_option_value(kv, "step", 0) + (o->rmse > 0) + (o->rel_rmse > 0) + (o->ratio > 0);
+    CZ_RETURN_IF(rates > 1, CLIMZ_ERR_INVALID_ARG,
+                 "vaeformer: give one of step, rmse (--rmse), rel-rmse (--rel-rmse) and ratio (--ratio), not %d",
+                 rates);
+    CZ_RETURN_IF(o->refine && (rates || o->step), CLIMZ_ERR_INVALID_ARG,
+                 "vaeformer: refine works at the model's own rate only (step=0, no rmse / rel-rmse / ratio target)");
+    return CLIMZ_OK;
+}
+
+/* ---- rate control ------------------------------------------------------------------------------ */
+
+/* What a trial encoding needs: the field, the options, a reconstruction buffer. */
+typedef struct vf_trial {
+    const vae_loaded *v;
+    const cz_field *f;
+    const vae_group_opts *go;
+    float *rec;
+} vf_trial;
+
+static climz_status count_latent(void *user, size_t t0, const uint8_t *p, size_t n) {
+    (void)t0, (void)p;
+    *(size_t *)user += n;
+    return CLIMZ_OK;
+}
+
+/* the field's valid points: RMSE of rec against them, and their range */
+static double rmse_of(const cz_field *f, const float *rec) {
+    size_t const n = f->nt * f->nz * f->ny * f->nx;
+    double s = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!f->miss[i]) {
+            double const d = (double)rec[i] - f->values[i];
+            s += d * d;
+            m++;
+        }
+    return m ? sqrt(s / (double)m) : 0;
+}
+
+static double range_of(const cz_field *f) {
+    size_t const n = f->nt * f->nz * f->ny * f->nx;
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (!f->miss[i]) {
+            lo = f->values[i] < lo ? f->values[i] : lo;
+            hi = f->values[i] > hi ? f->values[i] : hi;
+        }
+    return hi > lo ? (double)hi - lo : 0;
+}
+
+static climz_status run_trial(void *user, int level, size_t *bytes, double *rmse) {
+    const vf_trial *t = user;
+    vae_group_opts go = *t->go;
+    vae_group_totals tot;
+    go.step = level;
+    *bytes = 0;
+    CZ_FORWARD(vae_group_encode(t->v, t->f, &go, count_latent, bytes, t->rec, &tot));
+    *rmse = rmse_of(t->f, t->rec);
+    return CLIMZ_OK;
+}
+
+/* The rate level of the variable: o->step, or the one the search finds for o's target. */
+static climz_status choose_level(const api_encode_args *a, const vae_loaded *v, const vf_opts *o,
+                                 const vae_group_opts *go, float *rec, int *level) {
+    const cz_field *f = a->f;
+    *level = (int)o->step;
+    double target = o->rmse > 0 ? o->rmse : o->rel_rmse * range_of(f);
+    vf_rate_kind const kind = o->ratio > 0 ? VF_RATE_RATIO : VF_RATE_RMSE;
+    if (kind == VF_RATE_RATIO) target = o->ratio;
+    if (!(target > 0)) return CLIMZ_OK; /* no target; or a constant field: its own point */
+    CZ_RETURN_IF(kind == VF_RATE_RATIO && a->max_abs_error > 0, CLIMZ_ERR_INVALID_ARG,
+                 "vaeformer: a ratio target and an error bound together: the bound's residual stage sets the size "
+                 "(give --rmse / --rel-rmse with the bound, or the ratio alone)");
+    vf_trial t = {v, f, go, rec};
+    double const raw = 4.0 * (double)(f->nt * f->nz * f->ny * f->nx);
+    return vf_rate_search(kind, target, raw, run_trial, &t, "vaeformer", level); /* the driver names the variable */
 }
 
 /* ---- loaded models -------------------------------------------------------------------------- */
@@ -206,10 +298,13 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     int const bounded = a->max_abs_error > 0;
     size_t res_bytes = 0;
     vae_group_totals tot;
-    vae_group_opts go = {o.tile, o.group, o.levels, o.refine, o.interp, o.spatial};
+    vae_group_opts go = {o.tile, o.group, o.levels, o.refine, o.interp, o.spatial, 0};
     vf_sink sink = {w, (uint32_t)a->var};
     float *rec = malloc(f->nt * plane * sizeof *rec);
+    int level = 0;
     CZ_CHECK_GOTO(st, rec ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory"), done);
+    CZ_CHECK_GOTO(st, choose_level(a, v, &o, &go, rec, &level), done);
+    go.step = level;
     CZ_CHECK_GOTO(st, vae_group_encode(v, f, &go, put_latent, &sink, rec, &tot), done);
     if (bounded) {
         size_t const before = clz_writer_payload_bytes(w);
@@ -239,6 +334,10 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     json_object_set_new(j, "coded_samples", json_integer((json_int_t)tot.samples));
     json_object_set_new(j, "z_samples", json_integer((json_int_t)tot.z_samples));
     json_object_set_new(j, "y_escapes", json_integer((json_int_t)tot.y_escapes));
+    if (level) { /* only then: a file at the model's own point is the same as before */
+        json_object_set_new(j, "step_level", json_integer(level));
+        json_object_set_new(j, "step", json_real(vae_step_of_level(level)));
+    }
     if (o.timings) {
         json_object_set_new(j, "seconds_analysis", json_real(tot.t_analysis));
         json_object_set_new(j, "seconds_hyper", json_real(tot.t_hyper));

@@ -33,8 +33,12 @@ static void usage(FILE *f) {
             "      vaeformer: [--model MODEL] (default: the bundled models/climz-default.safetensors)\n"
             "           [--opt group=N] [--opt levels=0|1] [--opt tile=N] [--opt refine=STEPS]\n"
             "           [--opt interp=0|1] [--opt spatial=0|1] [--opt fallback=0|1]\n"
+            "           [--rmse X | --rel-rmse r | --ratio R | --opt step=K]\n"
             "           under a bound a variable the residual codec alone makes smaller is coded\n"
-            "           with it (fallback=0: never)\n"
+            "           with it (fallback=0: never). One model, many rates: --rmse X (data units),\n"
+            "           --rel-rmse r (of the range) or --ratio R pick the quantisation step of the\n"
+            "           latent per variable (the coarsest within the RMSE; the ratio within ~5 %%);\n"
+            "           step=K fixes it (2^(K/8), -16..40; 0: the model's own rate)\n"
             "      inr: [--context FILE:VAR]... [--context climatology] [--ratio R | --psnr P]\n"
             "           [--opt arch=siren|resgelu] [--opt width=W] [--opt depth=D] [--opt iters=N]\n"
             "           [--opt lr=L] [--opt batch=B] [--opt fourier=F] [--opt sigma=S] [--opt seed=S]\n"
@@ -133,7 +137,8 @@ static int parse_opts(int argc, char **argv, cli_opts *o) {
         else if (!strcmp(a, "--model")) { NEED_VAL(); o->model = val; }
         else if (!strcmp(a, "--format")) { NEED_VAL(); o->format = val; }
         else if (!strcmp(a, "--chunk")) { NEED_VAL(); o->chunk = val; }
-        else if (!strcmp(a, "--context") || !strcmp(a, "--ratio") || !strcmp(a, "--psnr")) {
+        else if (!strcmp(a, "--context") || !strcmp(a, "--ratio") || !strcmp(a, "--psnr") || !strcmp(a, "--rmse") ||
+                 !strcmp(a, "--rel-rmse")) {
             NEED_VAL();
             if (add_option(o, a + 2, val)) return 2;
         } else if (!strcmp(a, "--opt")) {
@@ -286,6 +291,13 @@ static int cmd_compress(climz_ctx *ctx, const cli_opts *o) {
         fprintf(stderr, "climz compress: give only one of --max-abs-error E or --rel-error R\n");
         return 2;
     }
+    for (int k = 0; !learned && k < o->noptions; k++) /* the residual codec takes no options: say so */
+        if (!strncmp(o->options[k], "rmse=", 5) || !strncmp(o->options[k], "rel-rmse=", 9) ||
+            !strncmp(o->options[k], "ratio=", 6) || !strncmp(o->options[k], "psnr=", 5)) {
+            fprintf(stderr, "climz compress: --%.*s is a target of a learned codec (--codec vaeformer or inr); the "
+                    "residual codec is set by its bound\n", (int)strcspn(o->options[k], "="), o->options[k]);
+            return 2;
+        }
     if (!learned && !o->have_abs && !o->have_rel) {
         fprintf(stderr, "climz compress: the residual codec needs --max-abs-error E or --rel-error R\n");
         return 2;

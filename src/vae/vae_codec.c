@@ -173,11 +173,28 @@ climz_status vae_job_create(vae_job **out, const vae_coder *c, size_t H, size_t 
         return cz_error(CLIMZ_ERR_ALLOC, "out of memory for a %zu x %zu sample", H, W);
     }
     j->info.h = j->g.h, j->info.w = j->g.w, j->info.hz = j->g.hz, j->info.wz = j->g.wz;
+    j->step = 1.0f;
     *out = j;
     return CLIMZ_OK;
 }
 
 const vae_sample_info *vae_job_info(const vae_job *j) { return &j->info; }
+
+float vae_step_of_level(int k) {
+    /* 2^(i / 8), i = 0..7, rounded to float: the same constants everywhere */
+    static const float mant[8] = {0x1p+0f,         0x1.172b84p+0f, 0x1.306fep+0f,  0x1.4bfdaep+0f,
+                                  0x1.6a09e6p+0f, 0x1.8ace54p+0f, 0x1.ae89fap+0f, 0x1.d5818ep+0f};
+    k = k < VAE_STEP_MIN ? VAE_STEP_MIN : k > VAE_STEP_MAX ? VAE_STEP_MAX : k;
+    int const e = (k - VAE_STEP_MIN) / 8 + VAE_STEP_MIN / 8; /* floor(k / 8): VAE_STEP_MIN is a multiple of 8 */
+    return ldexpf(mant[k - 8 * e], e);
+}
+
+climz_status vae_job_set_step(vae_job *j, int k) {
+    CZ_RETURN_IF(k < VAE_STEP_MIN || k > VAE_STEP_MAX, CLIMZ_ERR_CORRUPT, "rate level %d is outside %d..%d", k,
+                 VAE_STEP_MIN, VAE_STEP_MAX);
+    j->step = vae_step_of_level(k);
+    return CLIMZ_OK;
+}
 
 climz_status vae_job_analyse(vae_job *j, const float *x) {
     const vae_coder *c = j->c;
@@ -195,6 +212,8 @@ climz_status vae_job_analyse(vae_job *j, const float *x) {
                      "hyper-latent z is not finite (input not normalised?)");
         j->z[i] = (float)j->zsym[i] + med;
     }
+    if (j->step != 1.0f) /* the rate level: y / D from here on (z came from y itself) */
+        for (size_t i = 0; i < j->ny; i++) j->y[i] /= j->step;
     j->info.t_analysis += cz_now() - t0;
     return CLIMZ_OK;
 }
@@ -222,6 +241,11 @@ climz_status vae_job_read_z(vae_job *j, ent_dec *d) {
 climz_status vae_job_hyper(vae_job *j, uint32_t *idx_crc) {
     double const t0 = cz_now();
     CZ_FORWARD(vae_hyper_decode(j->c->m, j->z, j->g.hz, j->g.wz, j->scales, j->means, j->g.h, j->g.w));
+    if (j->step != 1.0f) /* the rate level: the entropy model of y / D */
+        for (size_t i = 0; i < j->ny; i++) {
+            j->scales[i] /= j->step;
+            j->means[i] /= j->step;
+        }
     for (size_t i = 0; i < j->ny; i++) j->idx[i] = ent_gauss_tables_index(j->c->gauss, j->scales[i]);
     *idx_crc = cz_crc32c(0, j->idx, j->ny);
     j->info.t_hyper += cz_now() - t0;
@@ -236,11 +260,26 @@ climz_status vae_jobs_synthesis(vae_job *const *jobs, size_t n, float *const *x_
                      "vae: one synthesis batch of %zu x %zu and %zu x %zu images", j->H, j->W, jobs[k]->H, jobs[k]->W);
     const float **y = malloc(n * sizeof *y);
     CZ_RETURN_IF(!y, CLIMZ_ERR_ALLOC, "out of memory");
-    for (size_t k = 0; k < n; k++) y[k] = jobs[k]->y;
+    size_t nscaled = 0; /* the jobs with a rate level get D * y_hat, in a copy (y stays y / D) */
+    for (size_t k = 0; k < n; k++) nscaled += jobs[k]->step != 1.0f;
+    float *scaled = nscaled ? malloc(nscaled * j->ny * sizeof *scaled) : NULL;
+    if (nscaled && !scaled) {
+        free(y);
+        return cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    }
+    for (size_t k = 0, o = 0; k < n; k++) {
+        y[k] = jobs[k]->y;
+        if (jobs[k]->step == 1.0f) continue;
+        float *const d = scaled + o;
+        for (size_t i = 0; i < j->ny; i++) d[i] = jobs[k]->step * jobs[k]->y[i];
+        y[k] = d;
+        o += j->ny;
+    }
     double const t0 = cz_now();
     climz_status const st = vae_decode_latent(j->c->m, n, y, j->g.h, j->g.w, x_hat, j->H, j->W);
     double const dt = (cz_now() - t0) / (double)n;
     for (size_t k = 0; k < n; k++) jobs[k]->info.t_synthesis += dt;
+    free(scaled);
     free(y);
     return st;
 }

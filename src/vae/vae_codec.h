@@ -234,4 +234,22 @@ void vae_job_restore_y(vae_job *j);
 climz_status vae_spatial_choose(const vae_coder *c, vae_job *const *jobs, size_t n, uint8_t *w, uint8_t k[3],
                                 double *saved);
 
+/* ---- rate levels: one model, many operating points -------------------------------------------
+ * A job may code its latent with a quantisation step D != 1 (the step-size approach of
+ * variable-rate learned compression, Choi et al. 2019 / Cui et al. 2021, with one step for
+ * every channel): y, the hyper-prior's means and scales are divided by D right after h_a / h_s,
+ * so everything after them (prediction, spatial context, the encoder's estimates, the
+ * symbols) works unchanged on y / D, and the synthesis gets D * y_hat. D comes from the level
+ * k: D = 2^(k / 8), k in [VAE_STEP_MIN, VAE_STEP_MAX], from a table of 8 float mantissas and
+ * an exact ldexpf, and the divisions and the product are single float roundings: the same bits
+ * on every machine. k = 0 (D = 1) changes nothing. */
+#define VAE_STEP_MIN (-16) /* D = 0.25 */
+#define VAE_STEP_MAX 40    /* D = 32 */
+
+/* The step D of level k (clamped to the range). */
+float vae_step_of_level(int k);
+/*! vae_job_set_step() : codes j's y with the step of level k from the next stage 1 (encoder)
+ *  or stage 2 (decoder) on. @return CLIMZ_OK or CLIMZ_ERR_CORRUPT (k out of range). */
+climz_status vae_job_set_step(vae_job *j, int k);
+
 #endif /* CZ_VAE_CODEC_H */

@@ -586,12 +586,14 @@ static climz_status code_batch(const vae_loaded *v, const vf_layout *L, const cz
         it->refine = refine;
         it->lambda = lambda;
         if (it->kind) CZ_FORWARD(vae_job_create(&it->job, &v->c, it->h, it->w));
+        if (it->kind) CZ_FORWARD(vae_job_set_step(it->job, (int)o->step));
     }
     CZ_FORWARD(run_stage(items, n, ST_ANALYSE, par));
     CZ_FORWARD(run_stage(items, n, ST_HYPER, par));
     for (size_t b0 = 0; b0 < bt; b0 += G) {
         size_t const gn = bt - b0 < G ? bt - b0 : G;
         CZ_FORWARD(choose_group(v, L, items, b0, gn, o->levels, &groups[b0 / G]));
+        groups[b0 / G].step = (int)o->step;
         vf_link_interp(items + b0 * ns, gn, ns);
     }
     CZ_FORWARD(run_y(items, bt, L, groups, G, 1, par));

@@ -81,6 +81,7 @@ typedef struct vae_group_opts {
     long interp;  /* 1: samples may be interpolated in time; -1 = where the model allows it
                      (resolved to 0 or 1) */
     long spatial; /* 1: the encoder may code a group's y with the checkerboard context */
+    long step;    /* the rate level of every group (vae_codec.h: D = 2^(step / 8); 0: D = 1) */
 } vae_group_opts;
 
 /* What the encoder did, summed over the field. */

@@ -10,6 +10,7 @@
 #include "vae/vae_group.h"
 
 #define VF_VERSION 6         /* 6: spatial context (5, without, is read too; 4: one chunk per step, not) */
+#define VF_VERSION_STEP 7    /* 7: a chunk with a rate level (written only then: a step-1 chunk stays 6) */
 #define VF_VERSION_MIN 5
 #define VF_FLAG_STATS 1u     /* per-sample normalisation statistics present */
 #define VF_FLAG_CODES 4u     /* the time prediction codes follow (a group of several steps) */
@@ -17,6 +18,7 @@
 #define VF_FLAG_LEVEL_CODES 16u /* the first step's level prediction codes follow */
 #define VF_FLAG_LEVEL_NOZ 32u   /* its level-predicted samples code no z */
 #define VF_FLAG_SPATIAL 64u     /* the spatial context codes follow: y coded with the checkerboard context */
+#define VF_FLAG_STEP 128u       /* version 7: the rate level follows (int8, != 0; absent: 0, D = 1) */
 #define VF_KIND_DELTA 2u     /* sample kind bit: statistics as binary16 changes from the step before */
 #define VF_KIND_INTERP 4u    /* sample kind: nothing coded, interpolated in time between its neighbours */
 
@@ -43,6 +45,7 @@ typedef struct vf_group {
     vf_pred time;  /* the steps after the first, from the step before */
     vf_pred level; /* the first step's planes after the first, from the plane below */
     int spatial;   /* y coded with the checkerboard context sp (sp.w in the batch's allocation) */
+    int step;      /* the rate level of its samples' y (vae_job_set_step; 0: D = 1) */
     vae_spatial sp;
     size_t nz, ny; /* samples that code a z, samples coded */
     uint32_t crc;  /* CRC-32C of their scale-index maps' CRCs (LE, in order) */

@@ -29,6 +29,7 @@ struct vae_job {
     uint8_t *cidx;          /* after stage 3: the table index each y symbol was coded with */
     int32_t *zsym, *sym;    /* the z and y symbols */
     vae_sample_info info;
+    float step;             /* the quantisation step D of y (vae_job_set_step; 1: none) */
 };
 
 /* s = round(v) half to even, clamped to +-2^30 (the escape codes any int32); 0 when v is

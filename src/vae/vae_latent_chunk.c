@@ -14,13 +14,16 @@ climz_status vf_chunk_write(const vae_loaded *v, const vf_layout *L, vf_item *it
     size_t const ns = L->nsamples, n = gn * ns;
     chunk->size = 0;
     uint8_t const head[2] = {
-        VF_VERSION, (uint8_t)((v->m.cfg.field_norm ? VF_FLAG_STATS : 0) | (g->time.has_codes ? VF_FLAG_CODES : 0) |
-                              (g->time.noz ? VF_FLAG_NOZ : 0) | (g->level.has_codes ? VF_FLAG_LEVEL_CODES : 0) |
-                              (g->level.noz ? VF_FLAG_LEVEL_NOZ : 0) | (g->spatial ? VF_FLAG_SPATIAL : 0))};
+        g->step ? VF_VERSION_STEP : VF_VERSION,
+        (uint8_t)((v->m.cfg.field_norm ? VF_FLAG_STATS : 0) | (g->time.has_codes ? VF_FLAG_CODES : 0) |
+                  (g->time.noz ? VF_FLAG_NOZ : 0) | (g->level.has_codes ? VF_FLAG_LEVEL_CODES : 0) |
+                  (g->level.noz ? VF_FLAG_LEVEL_NOZ : 0) | (g->spatial ? VF_FLAG_SPATIAL : 0) |
+                  (g->step ? VF_FLAG_STEP : 0))};
     CZ_FORWARD(cz_buf_put(chunk, head, 2));
     CZ_FORWARD(cz_buf_put_varint(chunk, gn));
     CZ_FORWARD(cz_buf_put_varint(chunk, ns));
     CZ_FORWARD(cz_buf_put_varint(chunk, L->C));
+    if (g->step) CZ_FORWARD(cz_buf_put_u8(chunk, (uint8_t)(int8_t)g->step));
     for (int k = 0; k < 2; k++) {
         const vf_pred *p = k ? &g->level : &g->time;
         if (!p->has_codes) continue;
@@ -135,15 +138,17 @@ climz_status vf_chunk_parse(const vae_loaded *v, const vf_layout *L, size_t t, s
     uint8_t head[2];
     uint64_t steps, nsam, C, len[2];
     CZ_FORWARD(cz_rd_bytes(&rz, head, 2));
-    CZ_RETURN_IF(head[0] > VF_VERSION, CLIMZ_ERR_VERSION, "latent stream version %u is newer than this decoder's (%u)",
-                 head[0], VF_VERSION);
+    CZ_RETURN_IF(head[0] > VF_VERSION_STEP, CLIMZ_ERR_VERSION,
+                 "latent stream version %u is newer than this decoder's (%u)", head[0], VF_VERSION_STEP);
     CZ_RETURN_IF(head[0] < VF_VERSION_MIN, CLIMZ_ERR_VERSION,
                  "latent stream version %u (one chunk per time step, an older climz) is no longer read; this decoder "
-                 "reads versions %u to %u", head[0], VF_VERSION_MIN, VF_VERSION);
+                 "reads versions %u to %u", head[0], VF_VERSION_MIN, VF_VERSION_STEP);
     unsigned const allowed = VF_FLAG_STATS | VF_FLAG_CODES | VF_FLAG_NOZ | VF_FLAG_LEVEL_CODES | VF_FLAG_LEVEL_NOZ |
-                             (head[0] >= VF_VERSION ? VF_FLAG_SPATIAL : 0); /* spatial: since 6 */
-    CZ_RETURN_IF(!!(head[1] & VF_FLAG_STATS) != !!cfg->field_norm || (head[1] & ~allowed), CLIMZ_ERR_CORRUPT,
-                 "latent stream header is malformed");
+                             (head[0] >= VF_VERSION ? VF_FLAG_SPATIAL : 0) | /* spatial: since 6 */
+                             (head[0] >= VF_VERSION_STEP ? VF_FLAG_STEP : 0);
+    CZ_RETURN_IF(!!(head[1] & VF_FLAG_STATS) != !!cfg->field_norm || (head[1] & ~allowed) ||
+                     (head[0] == VF_VERSION_STEP) != !!(head[1] & VF_FLAG_STEP),
+                 CLIMZ_ERR_CORRUPT, "latent stream header is malformed");
     g->time.has_codes = !!(head[1] & VF_FLAG_CODES);
     g->time.noz = !!(head[1] & VF_FLAG_NOZ);
     g->level.has_codes = !!(head[1] & VF_FLAG_LEVEL_CODES);
@@ -159,6 +164,14 @@ climz_status vf_chunk_parse(const vae_loaded *v, const vf_layout *L, size_t t, s
     CZ_RETURN_IF(steps != gn || nsam != ns || C != L->C, CLIMZ_ERR_CORRUPT,
                  "latent stream has %llu step(s) of %llu samples of %llu channels, the header says %zu of %zu of %zu",
                  (unsigned long long)steps, (unsigned long long)nsam, (unsigned long long)C, gn, ns, L->C);
+    g->step = 0;
+    if (head[1] & VF_FLAG_STEP) {
+        uint8_t b;
+        CZ_FORWARD(cz_rd_u8(&rz, &b));
+        g->step = (int8_t)b;
+        CZ_RETURN_IF(!g->step || g->step < VAE_STEP_MIN || g->step > VAE_STEP_MAX, CLIMZ_ERR_CORRUPT,
+                     "latent stream has rate level %d (allowed: %d..%d, not 0)", g->step, VAE_STEP_MIN, VAE_STEP_MAX);
+    }
     if (g->time.has_codes) CZ_FORWARD(read_codes(&rz, cfg->latent, g->time.codes, "time"));
     if (g->level.has_codes) CZ_FORWARD(read_codes(&rz, cfg->latent, g->level.codes, "level"));
     if (g->spatial) CZ_FORWARD(read_spatial(&rz, cfg->latent, g));
@@ -196,6 +209,7 @@ climz_status vf_chunk_parse(const vae_loaded *v, const vf_layout *L, size_t t, s
             }
         }
         if (it->kind) CZ_FORWARD(vae_job_create(&it->job, &v->c, it->h, it->w));
+        if (it->kind) CZ_FORWARD(vae_job_set_step(it->job, g->step));
         if (it->kind && g->spatial) CZ_FORWARD(vae_job_set_spatial(it->job, &g->sp));
     }
     CZ_RETURN_IF(!vf_link_interp(items, gn, ns), CLIMZ_ERR_CORRUPT,

@@ -1139,7 +1139,7 @@ static void test_levels(void) {
         printf("level chunk byte %zu damaged: %s\n", pos, climz_ctx_last_error(ctx));
     }
     /* an older (one chunk per step: 4) or a newer stream version: refused as such */
-    for (uint8_t ver = 4; ver <= 7; ver += 3) {
+    for (uint8_t ver = 4; ver <= 8; ver += 4) { /* 7: the rate level (test_rate_level) */
         CHECK(rewrite_clz(clz, bad, 1, CLZ_STREAM_LATENT, EDIT_SET, 0, ver));
         CHECK_STATUS(climz_decompress_file(ctx, bad, out, NULL), CLIMZ_ERR_VERSION);
         printf("version %u: %s\n", ver, climz_ctx_last_error(ctx));
@@ -1296,6 +1296,58 @@ static void test_interp(void) {
     climz_ctx_free(ctx);
 }
 
+/* A rate level (issue 22): the chunk carries it as an i8 after C (version 7, flag bit 7); the
+ * stream at level 0 is the one of before; a coarser level makes a smaller file with a larger
+ * error; a level out of range, a level 0 written out, the flag without version 7 or version 7
+ * without the flag: refused. */
+static void test_rate_level(void) {
+    if (!api_codec_find("vaeformer") || !bundled_model_present("the rate level's check")) return;
+    const char *s0 = tmp("rate0.clz"), *s8 = tmp("rate8.clz"), *dflt = tmp("rate_default.clz"),
+               *bad = tmp("rate_bad.clz"), *out = tmp("rate.nc");
+    const char *o0[] = {"group=1", "spatial=0", "step=0", NULL}, *o8[] = {"group=1", "spatial=0", "step=8", NULL},
+               *od[] = {"group=1", "spatial=0", NULL};
+    climz_compress_opts co = {.codec = "vaeformer", .options = o0};
+    climz_ctx *ctx = climz_ctx_create();
+    CHECK_OK(climz_compress_file(ctx, tu_data("hgt.nc"), s0, &co));
+    co.options = od;
+    CHECK_OK(climz_compress_file(ctx, tu_data("hgt.nc"), dflt, &co));
+    co.options = o8;
+    CHECK_OK(climz_compress_file(ctx, tu_data("hgt.nc"), s8, &co));
+    uint8_t a[4096], b[4096];
+    size_t const na = latent_chunk(s0, 2, a, sizeof a), nd = latent_chunk(dflt, 2, b, sizeof b);
+    CHECK(na > 8 && na == nd && !memcmp(a, b, na) && a[0] == 6 && !(a[1] & 128));
+    size_t const n8 = latent_chunk(s8, 2, b, sizeof b);
+    CHECK_MSG(n8 > 8 && n8 < na && b[0] == 7 && (b[1] & 128) && b[5] == 8, "level-8 chunk: %zu bytes (level 0: %zu), "
+              "version %u, flags %u, level byte %u", n8, na, b[0], b[1], b[5]);
+    climz_decompress_opts d = {.time_first = 2, .time_count = 1};
+    CHECK_OK(climz_decompress_file(ctx, s8, out, &d));
+    double e[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        const char *o = tmp(k ? "rate8.nc" : "rate0.nc");
+        CHECK_OK(climz_decompress_file(ctx, k ? s8 : s0, o, NULL));
+        cz_field fo, fd;
+        float *x = read_back(tu_data("hgt.nc"), "HGT", &fo), *xd = read_back(o, "HGT", &fd);
+        if (x && xd) {
+            met_field_view const v = {x, xd, fo.miss, fo.lat, fo.nt * fo.nz, fo.ny, fo.nx};
+            met_stats st;
+            CHECK_OK(met_compare(&v, &st));
+            e[k] = st.rmse;
+        }
+        if (x) io_field_free(&fo);
+        if (xd) io_field_free(&fd);
+    }
+    printf("bundled model on HGT, level 0: %zu latent bytes of step 2, RMSE %.3f; level 8: %zu, RMSE %.3f\n", na, e[0],
+           n8, e[1]);
+    CHECK_MSG(e[1] > 1.2 * e[0] && e[0] > 0, "RMSE at level 8 %g, at level 0 %g", e[1], e[0]);
+    const struct { size_t pos; uint8_t val; } edits[] = {{0, 6}, {1, (uint8_t)(b[1] & 127)}, {5, 0}, {5, 41},
+                                                          {5, (uint8_t)(int8_t)-17}};
+    for (size_t k = 0; k < sizeof edits / sizeof *edits; k++) {
+        CHECK(rewrite_clz(s8, bad, 2, CLZ_STREAM_LATENT, EDIT_SET, edits[k].pos, edits[k].val));
+        CHECK_STATUS(climz_decompress_file(ctx, bad, out, &d), CLIMZ_ERR_CORRUPT);
+    }
+    climz_ctx_free(ctx);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s", tu_tmpdir("test_vae_codec"));
     double t0 = cz_now();
@@ -1310,6 +1362,7 @@ int main(void) {
     test_levels();
     test_default_model();
     test_interp();
+    test_rate_level();
     printf("%.1f s\n", cz_now() - t0);
     return tu_finish();
 }
