@@ -5,6 +5,7 @@
 
 int cli_train(int argc, char **argv);    /* climz train: phase 1 of the VAEformer */
 int cli_finetune(int argc, char **argv); /* climz finetune: phase 2 */
+int cli_adapt(int argc, char **argv);    /* climz adapt: finetune on your files, held-out report */
 int cli_plot(int argc, char **argv);     /* climz plot: runs python3 -m climz.plot */
 
 /* netCDF-4 files with the climz HDF5 filter (nc4.c) */

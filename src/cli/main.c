@@ -52,6 +52,9 @@ static void usage(FILE *f) {
             "      context file that moved (its SHA-256 must match the one recorded).\n"
             "  climz train --data FILE[:VAR[,VAR...]]... --train-times A:B [--val-times C:D] -o MODEL\n"
             "  climz finetune --model MODEL --data ... -o MODEL2   (climz train --help for all options)\n"
+            "  climz adapt --data FILE[:VAR...]... -o MODEL [--steps 5000] [--lambda L] [--holdout 0.2]\n"
+            "      fine-tunes the bundled model on your files, reports ratio and RMSE on held-out\n"
+            "      steps before and after (climz adapt --help)\n"
             "  climz info IN.clz|IN.nc [--json]\n"
             "      IN.nc: a netCDF-4 / HDF5 file: chunks, filters and ratio of every variable\n"
             "  climz eval --ref ORIGINAL DECODED [--var NAME]... [--json]\n"
@@ -390,9 +393,11 @@ int main(int argc, char **argv) {
         printf("climz %s\n", climz_version_string());
         return 0;
     }
-    if (!strcmp(argv[1], "train") || !strcmp(argv[1], "finetune")) {
+    if (!strcmp(argv[1], "train") || !strcmp(argv[1], "finetune") || !strcmp(argv[1], "adapt")) {
         cli_mpi_start(&argc, &argv); /* data parallel under mpirun */
-        int const rc = !strcmp(argv[1], "train") ? cli_train(argc, argv) : cli_finetune(argc, argv);
+        int const rc = !strcmp(argv[1], "train")      ? cli_train(argc, argv)
+                       : !strcmp(argv[1], "finetune") ? cli_finetune(argc, argv)
+                                                      : cli_adapt(argc, argv);
         cli_mpi_stop();
         return rc;
     }

@@ -1,0 +1,43 @@
+#!/bin/bash
+# climz adapt: a few fine-tuning steps of the bundled model on a bundled sample; the held-out
+# steps are the training's validation set and not its samples (the training loop's own count
+# says so); the model drives compress and decodes; bad input stops before training and
+# leaves no model file.
+. "$(dirname "$0")/clitest.sh"
+
+M="$OUT/tas.safetensors"
+tas="$DATA/tas_rectilinear_grid_2D.nc" # 12 monthly steps: the last 2 are held out (0.2 x 12, rounded)
+check "adapt" "$CLIMZ" adapt --data "$tas:tas" -o "$M" --steps 3 --batch 2 --threads 1
+cp "$OUT/last.err" "$OUT/adapt.log"
+grep -q "tas trains on steps 0..9, holds out 10..11 (2 of 12)" "$OUT/adapt.log" && ok || bad "the plan is not reported"
+grep -q "10 training samples, 2 validation" "$OUT/adapt.log" && ok || bad "the training saw held-out steps"
+grep -Eq "step 3/3 .* samples/s .*ETA" "$OUT/adapt.log" && ok || bad "no progress line with ETA"
+grep -Eq "steps 10..11: [0-9.]+x at [0-9.]+ % -> [0-9.]+x at [0-9.]+ %" "$OUT/adapt.log" && ok ||
+    bad "no before/after report on the held-out steps"
+[ -s "$M" ] && ok || bad "no model written"
+[ -e "$M.ckpt" ] && bad "the checkpoint of a finished run was left behind" || ok
+cat "$OUT/adapt.log" >&2
+
+# the adapted model drives compress, and the file decodes with it
+check "compress with the adapted model" "$CLIMZ" compress --codec vaeformer --model "$M" --var tas "$tas" -o "$OUT/a.clz"
+check "decompress" "$CLIMZ" decompress "$OUT/a.clz" -o "$OUT/a.nc"
+check "eval" "$CLIMZ" eval --ref "$tas" "$OUT/a.nc" --var tas --json
+grep -q '"rmse"' "$OUT/last.out" && ok || bad "eval reports no RMSE"
+
+# an explicit training range: the steps after it are held out
+check "adapt @0:8" "$CLIMZ" adapt --data "$tas:tas@0:8" -o "$OUT/r.safetensors" --steps 2 --batch 2 --threads 1 --quiet
+grep -q "9 training samples, 3 validation" "$OUT/last.err" && bad "--quiet printed progress" || ok
+
+# bad input: a clear message, non-zero exit, no model file
+X="$OUT/none.safetensors"
+expect_fail "no --data" "no --data" "$X" "$CLIMZ" adapt -o "$X"
+expect_fail "no output" "no output" - "$CLIMZ" adapt --data "$tas"
+expect_fail "missing file" "nope.nc" "$X" "$CLIMZ" adapt --data "$OUT/nope.nc" -o "$X" --steps 2
+expect_fail "one time step" "no room for held-out steps" "$X" \
+    "$CLIMZ" adapt --data "$DATA/orog_mod1_rectilinear_grid_2D.nc" -o "$X" --steps 2
+expect_fail "a range with no step after it" "leaves no held-out step" "$X" \
+    "$CLIMZ" adapt --data "$tas:tas@0:-1" -o "$X" --steps 2
+expect_fail "no such variable" "no gridded variable nosuch" "$X" "$CLIMZ" adapt --data "$tas:nosuch" -o "$X"
+expect_fail "bad holdout" "bad value for --holdout" "$X" "$CLIMZ" adapt --data "$tas" --holdout 1 -o "$X"
+expect_fail "bad steps" "bad value for --steps" "$X" "$CLIMZ" adapt --data "$tas" --steps 0 -o "$X"
+finish
