@@ -57,6 +57,9 @@ int api_model_keep(const climz_ctx *ctx, struct vae_loaded *v, const char *path)
  * and is not a regular file. Any argument but out may be NULL. */
 climz_status api_check_output(const char *out, const char *in, const char *in_data,
                               const char *model, const char *const *options);
+/* the bundled VAEformer model's path ($CLIMZ_MODEL_DIR, beside the executable, the source
+ * tree) into out; CLIMZ_ERR_NOT_FOUND naming the places tried */
+climz_status api_vaeformer_default_model(char *out, size_t cap);
 climz_status api_check_train_output(const char *out, const char *ckpt, const climz_train_opts *o);
 /* climz_train_file (finetune 0) or climz_finetune_file (1) as one rank of comm (vae_train.h;
  * NULL: one process). */

@@ -73,7 +73,7 @@ static int try_dir(char *out, size_t cap, const char *dir, const char *rel, char
 }
 
 /* The bundled default model's path (see READ ME FIRST) into out. */
-static climz_status default_model_path(char *out, size_t cap) {
+climz_status api_vaeformer_default_model(char *out, size_t cap) {
     char tried[2048] = "";
     const char *env = getenv("CLIMZ_MODEL_DIR");
     if (env && *env && try_dir(out, cap, env, "/", tried, sizeof tried)) return CLIMZ_OK;
@@ -285,7 +285,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     int const det = o.det >= 0 ? (int)o.det : a->max_abs_error > 0;
     char path[VF_MAX_PATH];
     int const is_default = !(a->opts && a->opts->model);
-    if (is_default) CZ_FORWARD(default_model_path(path, sizeof path));
+    if (is_default) CZ_FORWARD(api_vaeformer_default_model(path, sizeof path));
     else snprintf(path, sizeof path, "%s", a->opts->model);
     char *abs = realpath(path, NULL); /* recorded absolute, so decoding works from anywhere */
     if (abs && strlen(abs) < sizeof path) memcpy(path, abs, strlen(abs) + 1);
@@ -367,7 +367,7 @@ static climz_status open_for_decode(const climz_ctx *ctx, json_t *entry, const c
     if (opts && opts->model) snprintf(cand[n++], VAE_MAX_PATH, "%s", opts->model);
     else {
         if (rec_path && file_exists(rec_path)) snprintf(cand[n++], VAE_MAX_PATH, "%s", rec_path);
-        if (rec_name && !strcmp(rec_name, VF_DEFAULT_MODEL) && default_model_path(cand[n], VAE_MAX_PATH) == CLIMZ_OK &&
+        if (rec_name && !strcmp(rec_name, VF_DEFAULT_MODEL) && api_vaeformer_default_model(cand[n], VAE_MAX_PATH) == CLIMZ_OK &&
             !(n && !strcmp(cand[0], cand[n])))
             n++;
         cz_error_clear();

@@ -25,6 +25,7 @@
 #include "climz.h"
 #include "cli.h"
 
+#include "api/api_internal.h"
 #include "io/dataset.h"
 #include "vae/vae.h"
 
@@ -36,7 +37,6 @@
 
 #define MAX_DATA 64
 #define MAX_HELD 256
-#define DEFAULT_MODEL "climz-default.safetensors"
 
 /* One variable's plan: trained on steps [0, t_hold), held out [t_hold, nt). */
 typedef struct held {
@@ -72,29 +72,6 @@ static int num(const char *s, double *v) {
     char *end;
     *v = strtod(s, &end);
     return *s && !*end && isfinite(*v);
-}
-
-/* The bundled model: $CLIMZ_MODEL_DIR, then beside the executable, as the vaeformer codec
- * looks for it (src/api/codec_vaeformer.c, default_model_path). */
-static int bundled_model(char *out, size_t cap) {
-    const char *env = getenv("CLIMZ_MODEL_DIR");
-    if (env && *env) {
-        int const n = snprintf(out, cap, "%s/%s", env, DEFAULT_MODEL);
-        if (n > 0 && (size_t)n < cap && access(out, R_OK) == 0) return 1;
-    }
-    char exe[4096];
-    ssize_t const n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return 0;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return 0;
-    *slash = 0;
-    static const char *const rel[] = {"/models/", "/../models/", "/../share/climz/models/"};
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        int const m = snprintf(out, cap, "%s%s%s", exe, rel[i], DEFAULT_MODEL);
-        if (m > 0 && (size_t)m < cap && access(out, R_OK) == 0) return 1;
-    }
-    return 0;
 }
 
 /* The lambda the model was fine-tuned with (its "vae.finetune" record), 0 if unknown. */
@@ -345,9 +322,8 @@ int cli_adapt(int argc, char **argv) {
     if (o.warmup > o.steps) o.warmup = o.steps / 20;
     char bundled[4096];
     if (!model || !strcmp(model, "bundled")) {
-        if (!bundled_model(bundled, sizeof bundled)) {
-            fprintf(stderr, "climz adapt: the bundled model %s was not found (set CLIMZ_MODEL_DIR or "
-                            "give --model)\n", DEFAULT_MODEL);
+        if (api_vaeformer_default_model(bundled, sizeof bundled) != CLIMZ_OK) {
+            fprintf(stderr, "climz adapt: %s\n", cz_error_message());
             return 1;
         }
         model = bundled;
