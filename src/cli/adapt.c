@@ -62,18 +62,6 @@ static void adapt_usage(FILE *f) {
             "  larger error). Under mpirun -n N: data parallel, as climz finetune.\n");
 }
 
-static void print_line(void *user, const char *line) {
-    (void)user;
-    fprintf(stderr, "%s\n", line);
-    fflush(stderr);
-}
-
-static int num(const char *s, double *v) {
-    char *end;
-    *v = strtod(s, &end);
-    return *s && !*end && isfinite(*v);
-}
-
 /* The lambda the model was fine-tuned with (its "vae.finetune" record), 0 if unknown. */
 static double model_lambda(const char *path) {
     vae_model m;
@@ -292,7 +280,7 @@ int cli_adapt(int argc, char **argv) {
             data[nd++] = v;
             continue;
         }
-        if (!num(v, &d)) goto bad;
+        if (!cli_parse_number(v, &d)) goto bad;
         if (!strcmp(a, "--holdout") && d > 0 && d < 1) frac = d;
         else if (!strcmp(a, "--lambda") && d > 0) o.lambda = d;
         else if (!strcmp(a, "--lr") && d > 0) o.lr = d;
@@ -360,7 +348,7 @@ int cli_adapt(int argc, char **argv) {
     o.data = specs;
     o.val_every = o.steps / 5 > 0 ? o.steps / 5 : 1;
     o.log_every = o.steps / 100 > 10 ? o.steps / 100 : 10;
-    if (talk) o.progress = print_line;
+    if (talk) o.progress = cli_print_line;
     if (!st) st = cli_mpi_train(ctx, 1, out, &o); /* climz finetune's path */
     if (st) {
         if (root) fprintf(stderr, "climz adapt: %s (%s)\n", climz_ctx_last_error(ctx), climz_status_name(st));

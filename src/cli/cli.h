@@ -8,6 +8,10 @@ int cli_finetune(int argc, char **argv); /* climz finetune: phase 2 */
 int cli_adapt(int argc, char **argv);    /* climz adapt: finetune on your files, held-out report */
 int cli_plot(int argc, char **argv);     /* climz plot: runs python3 -m climz.plot */
 
+/* shared by the training commands (train.c) */
+void cli_print_line(void *user, const char *line); /* a progress line to stderr, flushed */
+int cli_parse_number(const char *s, double *v);     /* 1: all of s is one finite number */
+
 /* netCDF-4 files with the climz HDF5 filter (nc4.c) */
 int cli_compress_nc4(const char *in, const char *out, const char *codec, const char *const *vars, double max_abs_error,
                      double rel_error, const char *chunk, int json);

@@ -37,13 +37,13 @@ static void train_usage(FILE *f, int finetune) {
             "  (--batch >= N); rank 0 writes the model and the progress lines.\n");
 }
 
-static void print_line(void *user, const char *line) {
+void cli_print_line(void *user, const char *line) {
     (void)user;
     fprintf(stderr, "%s\n", line);
     fflush(stderr);
 }
 
-static int num(const char *s, double *v) {
+int cli_parse_number(const char *s, double *v) {
     char *end;
     *v = strtod(s, &end);
     return *s && !*end && isfinite(*v);
@@ -79,7 +79,7 @@ static int run(int argc, char **argv, int finetune) {
         i++;
 #define REAL(flag, field)                                                                    \
     if (!strcmp(a, flag)) {                                                                 \
-        if (!num(v, &d) || d < 0) goto bad;                                                  \
+        if (!cli_parse_number(v, &d) || d < 0) goto bad;                                \
         o.field = d;                                                                        \
         continue;                                                                           \
     }
@@ -135,7 +135,7 @@ static int run(int argc, char **argv, int finetune) {
         REAL("--beta", beta);
         if (finetune) REAL("--lambda", lambda);
         if (!strcmp(a, "--weight-decay")) {
-            if (!num(v, &d) || d < 0) goto bad;
+            if (!cli_parse_number(v, &d) || d < 0) goto bad;
             o.weight_decay = d > 0 ? d : -1; /* 0 means "none" here */
             continue;
         }
@@ -156,7 +156,7 @@ static int run(int argc, char **argv, int finetune) {
         return 2;
     }
     o.data = data;
-    if (!quiet && cli_mpi_rank() == 0) o.progress = print_line; /* rank 0 alone reports */
+    if (!quiet && cli_mpi_rank() == 0) o.progress = cli_print_line; /* rank 0 alone reports */
     climz_ctx *ctx = climz_ctx_create();
     if (!ctx) {
         fprintf(stderr, "climz: out of memory\n");
