@@ -79,7 +79,7 @@ static int run(int argc, char **argv, int finetune) {
         i++;
 #define REAL(flag, field)                                                                    \
     if (!strcmp(a, flag)) {                                                                 \
-        if (!cli_parse_number(v, &d) || d < 0) goto bad;                                \
+        if (!cli_parse_number(v, &d) || d < 0) goto bad;                                    \
         o.field = d;                                                                        \
         continue;                                                                           \
     }
