@@ -47,7 +47,13 @@ if [ "$record" = --record ]; then
     cp "$OUT/decoded.sha256" "$golden_dec"
     echo "recorded $(wc -l < "$golden") hashes in $golden, $(wc -l < "$golden_dec") in $golden_dec"
 fi
-if diff -u "$golden_dec" "$OUT/decoded.sha256" >&2; then ok; else bad "decoded values differ from $golden_dec"; fi
+want_dec=$golden_dec
+if [ "${CLIMZ_BUILD_TYPE:-Release}" != Release ]; then # the VAEformer's codes differ there (below)
+    grep -v vaeformer "$golden_dec" > "$OUT/want_dec.sha256"
+    grep -v vaeformer "$OUT/decoded.sha256" > "$OUT/dec.tmp" && mv "$OUT/dec.tmp" "$OUT/decoded.sha256"
+    want_dec=$OUT/want_dec.sha256
+fi
+if diff -u "$want_dec" "$OUT/decoded.sha256" >&2; then ok; else bad "decoded values differ from $golden_dec"; fi
 # The hashes are those of the Release build: at -O0 (Debug, sanitizers) the VAEformer encoder's
 # float kernels round differently and choose other codes (its decoder stays exact either way).
 want=$golden
