@@ -69,22 +69,48 @@ static double valid_value(double v, const fv_scatter_opts *o, climz_type t) {
     return v;
 }
 
+/* A missing point's element: its original bits, or the fill (NaN) when none are known. */
+static void missing_value(uint8_t *e, uint8_t m, const fv_scatter_opts *o, climz_type t, size_t esz) {
+    if (!o->specials) fv_store(t, e, o->has_fill ? o->fill : NAN);
+    else if (t == o->stored) memcpy(e, o->specials->specials[m - 1], esz);
+    else fv_store(t, e, fv_special_value(o->specials, m - 1));
+}
+
+/* The common case (float32 rows of unit stride, not packed): valid_value() without its
+ * double round trips, which gives the same floats (a float's double is exact). */
+static void scatter_row_f32(const float *v, const uint8_t *miss, size_t n, const fv_scatter_opts *o, uint8_t *row) {
+    for (size_t x = 0; x < n; x++) {
+        uint8_t *const e = row + x * 4;
+        if (!miss[x]) {
+            float r = v[x];
+            if (o->has_fill && (double)r == o->fill) r = nextafterf(r, INFINITY);
+            memcpy(e, &r, 4);
+        } else {
+            missing_value(e, miss[x], o, CLIMZ_FLOAT32, 4);
+        }
+    }
+}
+
 void fv_scatter(const cz_field *f, const fv_scatter_opts *o, const climz_field *dst) {
     ptrdiff_t s[4];
     fv_strides(dst, s);
     size_t const esz = fv_elem_size(dst->type);
+    int const fast = dst->type == CLIMZ_FLOAT32 && s[3] == 1 && o->scale == 0;
     size_t i = 0;
     for (size_t t = 0; t < f->nt; t++)
         for (size_t z = 0; z < f->nz; z++)
             for (size_t y = 0; y < f->ny; y++) {
                 uint8_t *row = fv_at(dst, s, t, z, y, 0);
+                if (fast) {
+                    scatter_row_f32(f->values + i, f->miss + i, f->nx, o, row);
+                    i += f->nx;
+                    continue;
+                }
                 for (size_t x = 0; x < f->nx; x++, i++) {
                     uint8_t *e = row + (ptrdiff_t)x * s[3] * (ptrdiff_t)esz;
                     uint8_t const m = f->miss[i];
                     if (!m) fv_store(dst->type, e, valid_value(f->values[i], o, dst->type));
-                    else if (!o->specials) fv_store(dst->type, e, o->has_fill ? o->fill : NAN);
-                    else if (dst->type == o->stored) memcpy(e, o->specials->specials[m - 1], esz);
-                    else fv_store(dst->type, e, fv_special_value(o->specials, m - 1));
+                    else missing_value(e, m, o, dst->type, esz);
                 }
             }
 }

@@ -17,9 +17,13 @@
 #define A_MAX_INTERVAL 512u      /* ... and then every 512 symbols */
 #endif
 #define A_BUCKET_SHIFT 4u        /* decoder lookup: 4096 buckets of 16 slots */
+#define A_BUCKET_MIN 64u         /* decoder: buckets only for a table used this many times */
 
 #if A_NSYM > 256
 #error "bucket entries are uint8_t"
+#endif
+#if A_NSYM >= 128
+#error "adec_search probes steps of 64 down to 1"
 #endif
 
 #if defined(__GNUC__)
@@ -37,6 +41,7 @@ typedef struct ent_actx {
     uint32_t total;
     uint32_t left;     /* symbols until the next rebuild */
     uint32_t interval; /* current rebuild interval */
+    uint32_t bucketed; /* decoder: bucket[] matches cum[] (else ent_adec_get searches cum) */
     uint8_t bucket[1u << (A_PREC - A_BUCKET_SHIFT)]; /* decoder: first symbol of each bucket */
 } ent_actx;
 
@@ -63,7 +68,7 @@ static inline int32_t a_unzigzag(uint32_t u) {
 /* Counts -> frequencies: every symbol keeps 1 slot, the other 2^16 - A_NSYM are shared in
  * proportion to the counts (one division for the whole table), and the few left over by
  * the rounding go to the most frequent symbol. Integer-only. */
-static void actx_rebuild(ent_actx *c, bool decoder) {
+static void actx_rebuild(ent_actx *c, bool buckets) {
     uint64_t const mult = ((uint64_t)(A_M - A_NSYM) << 32) / c->total;
     uint32_t f[A_NSYM];
     uint32_t sum = 0, best = 0;
@@ -79,7 +84,8 @@ static void actx_rebuild(ent_actx *c, bool decoder) {
         acc += f[s];
     }
     c->cum[A_NSYM] = A_M;
-    if (decoder) {
+    c->bucketed = buckets;
+    if (buckets) {
         /* bucket b holds the owner of slot b * 16: the buckets whose first slot falls in
          * [cum[s], cum[s+1]) belong to s. Fine buckets keep the scan in ent_adec_get to
          * (almost always) zero steps, i.e. no mispredicted branch. */
@@ -97,7 +103,7 @@ static void actx_init(ent_actx *c, bool decoder) {
     c->total = A_NSYM;
     c->interval = A_FIRST_INTERVAL;
     c->left = A_FIRST_INTERVAL;
-    actx_rebuild(c, decoder);
+    actx_rebuild(c, decoder && A_FIRST_INTERVAL >= A_BUCKET_MIN);
 }
 
 /* The rare part of an update, out of line so that the hot path stays small. */
@@ -111,9 +117,12 @@ static A_NOINLINE void actx_update_slow(ent_actx *c, bool decoder) {
         c->total = t;
     }
     if (c->left == 0) {
-        actx_rebuild(c, decoder);
         if (c->interval < A_MAX_INTERVAL) c->interval *= 2;
         c->left = c->interval;
+        /* filling the 4096 buckets costs about what 30 searches of cum[] do: the tables
+         * that serve fewer than A_BUCKET_MIN symbols (the first 4 rebuilds of every context,
+         * most of the rebuilds of a small chunk) are searched instead */
+        actx_rebuild(c, decoder && c->interval >= A_BUCKET_MIN);
     }
 }
 
@@ -329,13 +338,29 @@ static inline climz_status adec_raw(ent_adec *d, unsigned nb, uint32_t *bits) {
 
 static climz_status adec_class(ent_adec *d, unsigned k, int32_t *v);
 
+/* The s with cum[s] <= slot < cum[s + 1], by a branch-free binary search (cum[0] = 0,
+ * cum[A_NSYM] = 2^16 > slot, so s stays below A_NSYM and every probe inside cum[]). */
+static inline uint32_t adec_search(const uint32_t *cum, uint32_t slot) {
+    uint32_t s = 0;
+    for (uint32_t step = 64; step > 0; step >>= 1) {
+        uint32_t const t = s + step;
+        s = t <= A_NSYM && cum[t] <= slot ? t : s;
+    }
+    return s;
+}
+
 climz_status ent_adec_get(ent_adec *d, int ctx, int32_t *v) {
     if (d->failed) return d->failed;
     CZ_RETURN_IF((unsigned)ctx >= (unsigned)d->nctx, CLIMZ_ERR_INVALID_ARG, "context %d of %d", ctx, d->nctx);
     ent_actx *const c = &d->ctx[ctx];
     uint32_t const slot = (uint32_t)(d->x[d->jx] & (A_M - 1));
-    uint32_t s = c->bucket[slot >> A_BUCKET_SHIFT];
-    while (c->cum[s + 1] <= slot) s++;
+    uint32_t s;
+    if (c->bucketed) {
+        s = c->bucket[slot >> A_BUCKET_SHIFT];
+        while (c->cum[s + 1] <= slot) s++;
+    } else {
+        s = adec_search(c->cum, slot);
+    }
     uint32_t const start = c->cum[s];
     CZ_FORWARD(adec_advance(d, slot, start, c->cum[s + 1] - start));
     actx_update(c, s, true);
