@@ -25,6 +25,7 @@
 #include "io/io_readers.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <hdf5.h>
 #include <netcdf.h>
 #include <stdlib.h>
@@ -892,12 +893,12 @@ static climz_status check_room(const char *path, uint64_t need) {
 /* A name for an in-memory NetCDF-4 file beside path that no file has: libnetcdf looks at
  * an existing file of that name even for NC_DISKLESS. */
 static climz_status mem_name(const char *path, char **name) {
-    static unsigned seq;
+    static atomic_uint seq; /* contexts of several threads may write at once */
     size_t const n = strlen(path) + 64;
     char *s = malloc(n);
     CZ_RETURN_IF(!s, CLIMZ_ERR_ALLOC, "out of memory");
     struct stat st;
-    do snprintf(s, n, "%s.in-memory.%ld.%u", path, (long)getpid(), seq++);
+    do snprintf(s, n, "%s.in-memory.%ld.%u", path, (long)getpid(), atomic_fetch_add(&seq, 1u));
     while (lstat(s, &st) == 0);
     *name = s;
     return CLIMZ_OK;
