@@ -19,28 +19,41 @@
 #include "residual/res_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define RES_PM_NCTX 32
+#define RES_PM_NCTX 32      /* point bits: W, N, NW, NE and the plane before */
+#define RES_PM_TCTX 27      /* tile types: W, N and the plane before (3 x 3 x 3) */
+#define RES_PM_TILE 4       /* tiles of 4 x 4 points of a plane */
 #define RES_PM_WARM 30      /* rate 1 / (n + 1) for the first bits of a context, then 1/31 */
 #define RES_PM_PMIN 64      /* probabilities stay in [PMIN, 2^16 - PMIN] */
 
+enum { RES_TILE_NONE = 0, RES_TILE_ALL = 1, RES_TILE_MIXED = 2 };
+
 typedef struct res_pm {
-    uint32_t p[RES_PM_NCTX]; /* probability of a 1 (plateau point), scale 2^16 */
-    uint8_t n[RES_PM_NCTX];
+    uint32_t p[RES_PM_NCTX + 2 * RES_PM_TCTX]; /* probability of a 1, scale 2^16 */
+    uint8_t n[RES_PM_NCTX + 2 * RES_PM_TCTX];  /* bits seen (saturating at RES_PM_WARM) */
+    ent_aenc *enc;  /* encoder, or ... */
+    ent_adec *dec;  /* ... decoder */
 } res_pm;
 
-static void res_pm_init(res_pm *m) {
-    for (int c = 0; c < RES_PM_NCTX; c++) m->p[c] = 1u << 15;
+static void res_pm_init(res_pm *m, ent_aenc *enc, ent_adec *dec) {
+    for (int c = 0; c < RES_PM_NCTX + 2 * RES_PM_TCTX; c++) m->p[c] = 1u << 15;
     memset(m->n, 0, sizeof m->n);
+    m->enc = enc;
+    m->dec = dec;
 }
 
-static inline void res_pm_update(res_pm *m, int c, int bit) {
+/* Codes (encoder) or decodes (decoder) *bit in model c, and adapts the model. */
+static inline climz_status res_pm_bit(res_pm *m, int c, int *bit) {
+    if (m->dec) CZ_FORWARD(ent_adec_get_bit(m->dec, m->p[c], bit));
+    else CZ_FORWARD(ent_aenc_put_bit(m->enc, m->p[c], *bit));
     if (m->n[c] < RES_PM_WARM) m->n[c]++;
     int32_t const p = (int32_t)m->p[c], div = m->n[c] + 1;
-    int32_t q = bit ? p + (65536 - p) / div : p - p / div;
+    int32_t q = *bit ? p + (65536 - p) / div : p - p / div;
     q = q < RES_PM_PMIN ? RES_PM_PMIN : q > 65536 - RES_PM_PMIN ? 65536 - RES_PM_PMIN : q;
     m->p[c] = (uint32_t)q;
+    return CLIMZ_OK;
 }
 
 /* Context of point (k, j, l) from the map bits already known (0 where missing / outside). */
@@ -49,6 +62,62 @@ static inline int res_pm_ctx(const uint8_t *pmap, size_t i, size_t k, size_t j, 
     int const hx = l > 0, hy = j > 0, hr = hy && l + 1 < n2;
     return (hx ? pmap[i - 1] : 0) | (hy ? pmap[i - n2] : 0) << 1 | (hx && hy ? pmap[i - n2 - 1] : 0) << 2 |
            (hr ? pmap[i - n2 + 1] : 0) << 3 | (k > 0 ? pmap[i - n1 * n2] : 0) << 4;
+}
+
+/* The map of one (n0, n1, n2) block, coded (pmap given, dec NULL) or decoded into pmap.
+ * Each plane: first the type of every 4 x 4 tile (none / all of its valid points on the
+ * plateau / mixed; tiles without valid points have none) as the bits "mixed?" and, if not,
+ * "all?", in contexts of the types of the tiles west, north and in the plane before; then,
+ * in raster order, the bit of every valid point of a mixed tile. Uniform areas (open water,
+ * land, pack ice) thus cost a fraction of a bit per 16 points, and the decoder's work is
+ * mostly the mixed tiles along the edges. ttype: scratch of 2 * tiles-per-plane bytes.
+ * Decoder: pmap must be all 0 on entry; the encoder's pmap is only read. */
+static climz_status res_pm_run(res_pm *m, uint8_t *pmap, const uint8_t *miss, size_t n0, size_t n1,
+                               size_t n2, uint8_t *ttype) {
+    size_t const ty = (n1 + RES_PM_TILE - 1) / RES_PM_TILE, tx = (n2 + RES_PM_TILE - 1) / RES_PM_TILE;
+    size_t const nt = ty * tx, plane = n1 * n2;
+    for (size_t k = 0; k < n0; k++) {
+        uint8_t *const tt = ttype + (k & 1) * nt, *const tprev = ttype + ((k + 1) & 1) * nt;
+        uint8_t *const pm = pmap + k * plane;
+        const uint8_t *const ms = miss ? miss + k * plane : NULL;
+        for (size_t a = 0; a < ty; a++)
+            for (size_t b = 0; b < tx; b++) {
+                size_t const j1 = (a + 1) * RES_PM_TILE < n1 ? (a + 1) * RES_PM_TILE : n1;
+                size_t const l1 = (b + 1) * RES_PM_TILE < n2 ? (b + 1) * RES_PM_TILE : n2;
+                size_t nv = 0, np = 0;
+                for (size_t j = a * RES_PM_TILE; j < j1; j++)
+                    for (size_t l = b * RES_PM_TILE; l < l1; l++) {
+                        size_t const i = j * n2 + l;
+                        if (ms && ms[i]) continue;
+                        nv++;
+                        if (!m->dec) np += pm[i];
+                    }
+                size_t const t = a * tx + b;
+                tt[t] = RES_TILE_NONE;
+                if (nv == 0) continue;
+                int const c = (b ? tt[t - 1] : 0) + 3 * (a ? tt[t - tx] : 0) + 9 * (k ? tprev[t] : 0);
+                int mixed = np > 0 && np < nv, all = np == nv;
+                CZ_FORWARD(res_pm_bit(m, RES_PM_NCTX + c, &mixed));
+                if (!mixed) CZ_FORWARD(res_pm_bit(m, RES_PM_NCTX + RES_PM_TCTX + c, &all));
+                tt[t] = (uint8_t)(mixed ? RES_TILE_MIXED : all ? RES_TILE_ALL : RES_TILE_NONE);
+                if (m->dec && all && !mixed) /* (pmap starts all 0) */
+                    for (size_t j = a * RES_PM_TILE; j < j1; j++)
+                        for (size_t l = b * RES_PM_TILE; l < l1; l++)
+                            pm[j * n2 + l] = (uint8_t)!(ms && ms[j * n2 + l]);
+            }
+        for (size_t j = 0; j < n1; j++) {
+            const uint8_t *const trow = tt + (j / RES_PM_TILE) * tx;
+            for (size_t l = 0; l < n2; l++) {
+                size_t const i = j * n2 + l;
+                if (trow[l / RES_PM_TILE] != RES_TILE_MIXED) continue;
+                if (ms && ms[i]) continue;
+                int bit = pm[i];
+                CZ_FORWARD(res_pm_bit(m, res_pm_ctx(pmap, k * plane + i, k, j, l, n1, n2), &bit));
+                if (m->dec) pm[i] = (uint8_t)bit;
+            }
+        }
+    }
+    return CLIMZ_OK;
 }
 
 size_t res_plateau_pick(const float *x, const uint8_t *miss, size_t N, double E, float *c) {
@@ -78,34 +147,25 @@ void res_plateau_map(const float *x, const uint8_t *miss, size_t N, double E, fl
 climz_status res_plateau_put(ent_aenc *enc, const uint8_t *pmap, const uint8_t *miss, size_t n0,
                              size_t n1, size_t n2) {
     res_pm m;
-    res_pm_init(&m);
-    for (size_t k = 0, i = 0; k < n0; k++)
-        for (size_t j = 0; j < n1; j++)
-            for (size_t l = 0; l < n2; l++, i++) {
-                if (miss && miss[i]) continue;
-                int const c = res_pm_ctx(pmap, i, k, j, l, n1, n2);
-                CZ_FORWARD(ent_aenc_put_bit(enc, m.p[c], pmap[i]));
-                res_pm_update(&m, c, pmap[i]);
-            }
-    return CLIMZ_OK;
+    res_pm_init(&m, enc, NULL);
+    size_t const nt = ((n1 + RES_PM_TILE - 1) / RES_PM_TILE) * ((n2 + RES_PM_TILE - 1) / RES_PM_TILE);
+    uint8_t *tt = cz_malloc(2 * nt);
+    CZ_RETURN_IF(!tt, CLIMZ_ERR_ALLOC, "residual codec: out of memory for the plateau map");
+    /* res_pm_run writes to pmap only when decoding */
+    climz_status const st = res_pm_run(&m, (uint8_t *)(uintptr_t)pmap, miss, n0, n1, n2, tt);
+    free(tt);
+    return st;
 }
 
 climz_status res_plateau_get(ent_adec *dec, uint8_t *pmap, const uint8_t *miss, size_t n0,
                              size_t n1, size_t n2) {
     res_pm m;
-    res_pm_init(&m);
-    for (size_t k = 0, i = 0; k < n0; k++)
-        for (size_t j = 0; j < n1; j++)
-            for (size_t l = 0; l < n2; l++, i++) {
-                if (miss && miss[i]) {
-                    pmap[i] = 0;
-                    continue;
-                }
-                int const c = res_pm_ctx(pmap, i, k, j, l, n1, n2);
-                int bit;
-                CZ_FORWARD(ent_adec_get_bit(dec, m.p[c], &bit));
-                pmap[i] = (uint8_t)bit;
-                res_pm_update(&m, c, bit);
-            }
-    return CLIMZ_OK;
+    res_pm_init(&m, NULL, dec);
+    memset(pmap, 0, n0 * n1 * n2);
+    size_t const nt = ((n1 + RES_PM_TILE - 1) / RES_PM_TILE) * ((n2 + RES_PM_TILE - 1) / RES_PM_TILE);
+    uint8_t *tt = cz_malloc(2 * nt);
+    CZ_RETURN_IF(!tt, CLIMZ_ERR_ALLOC, "residual codec: out of memory for the plateau map");
+    climz_status const st = res_pm_run(&m, pmap, miss, n0, n1, n2, tt);
+    free(tt);
+    return st;
 }
