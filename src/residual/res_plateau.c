@@ -13,8 +13,9 @@
  * the west, north, north-west and north-east neighbours of its plane and, in 3-D blocks, of
  * the same point in the plane before (missing or outside: 0) — 32 contexts. Each context
  * keeps an adaptive probability of a 1 at scale 2^16, integer-only (bit-identical on every
- * machine): p += (target - p) / (n + 1), n counting the context's bits up to
- * RES_PM_WARM, so it starts as a running frequency and ends as an exponential average.
+ * machine): p moves towards the bit by (target - p) * floor(2^16 / (n + 1)) >> 16, n
+ * counting the context's bits up to RES_PM_WARM, so it starts as a running frequency and
+ * ends as an exponential average.
  */
 #include "residual/res_internal.h"
 
@@ -48,9 +49,15 @@ static void res_pm_init(res_pm *m, ent_aenc *enc, ent_adec *dec) {
 static inline climz_status res_pm_bit(res_pm *m, int c, int *bit) {
     if (m->dec) CZ_FORWARD(ent_adec_get_bit(m->dec, m->p[c], bit));
     else CZ_FORWARD(ent_aenc_put_bit(m->enc, m->p[c], *bit));
+    /* rate 1 / (n + 1) as a multiply: 2^16 / (n + 1), n = 1..RES_PM_WARM (no division) */
+    static const uint32_t rate[RES_PM_WARM + 1] = {
+        0,    32768, 21845, 16384, 13107, 10922, 9362, 8192, 7281, 6553, 5957,
+        5461, 5041,  4681,  4369,  4096,  3855,  3640, 3449, 3276, 3120, 2978,
+        2849, 2730,  2621,  2520,  2427,  2340,  2259, 2184, 2114};
     if (m->n[c] < RES_PM_WARM) m->n[c]++;
-    int32_t const p = (int32_t)m->p[c], div = m->n[c] + 1;
-    int32_t q = *bit ? p + (65536 - p) / div : p - p / div;
+    int32_t const p = (int32_t)m->p[c];
+    uint32_t const r = rate[m->n[c]];
+    int32_t q = *bit ? p + (int32_t)(((uint32_t)(65536 - p) * r) >> 16) : p - (int32_t)(((uint32_t)p * r) >> 16);
     q = q < RES_PM_PMIN ? RES_PM_PMIN : q > 65536 - RES_PM_PMIN ? 65536 - RES_PM_PMIN : q;
     m->p[c] = (uint32_t)q;
     return CLIMZ_OK;
@@ -84,14 +91,17 @@ static climz_status res_pm_run(res_pm *m, uint8_t *pmap, const uint8_t *miss, si
             for (size_t b = 0; b < tx; b++) {
                 size_t const j1 = (a + 1) * RES_PM_TILE < n1 ? (a + 1) * RES_PM_TILE : n1;
                 size_t const l1 = (b + 1) * RES_PM_TILE < n2 ? (b + 1) * RES_PM_TILE : n2;
-                size_t nv = 0, np = 0;
-                for (size_t j = a * RES_PM_TILE; j < j1; j++)
-                    for (size_t l = b * RES_PM_TILE; l < l1; l++) {
-                        size_t const i = j * n2 + l;
-                        if (ms && ms[i]) continue;
-                        nv++;
-                        if (!m->dec) np += pm[i];
-                    }
+                size_t nv = (j1 - a * RES_PM_TILE) * (l1 - b * RES_PM_TILE), np = 0;
+                if (ms || !m->dec) { /* the decoder without a mask needs no scan */
+                    nv = 0;
+                    for (size_t j = a * RES_PM_TILE; j < j1; j++)
+                        for (size_t l = b * RES_PM_TILE; l < l1; l++) {
+                            size_t const i = j * n2 + l;
+                            if (ms && ms[i]) continue;
+                            nv++;
+                            np += pm[i]; /* (decoder: 0) */
+                        }
+                }
                 size_t const t = a * tx + b;
                 tt[t] = RES_TILE_NONE;
                 if (nv == 0) continue;
@@ -105,15 +115,18 @@ static climz_status res_pm_run(res_pm *m, uint8_t *pmap, const uint8_t *miss, si
                         for (size_t l = b * RES_PM_TILE; l < l1; l++)
                             pm[j * n2 + l] = (uint8_t)!(ms && ms[j * n2 + l]);
             }
-        for (size_t j = 0; j < n1; j++) {
+        for (size_t j = 0; j < n1; j++) { /* raster order, visiting the mixed tiles only */
             const uint8_t *const trow = tt + (j / RES_PM_TILE) * tx;
-            for (size_t l = 0; l < n2; l++) {
-                size_t const i = j * n2 + l;
-                if (trow[l / RES_PM_TILE] != RES_TILE_MIXED) continue;
-                if (ms && ms[i]) continue;
-                int bit = pm[i];
-                CZ_FORWARD(res_pm_bit(m, res_pm_ctx(pmap, k * plane + i, k, j, l, n1, n2), &bit));
-                if (m->dec) pm[i] = (uint8_t)bit;
+            for (size_t c = 0; c < tx; c++) {
+                if (trow[c] != RES_TILE_MIXED) continue;
+                size_t const l1 = (c + 1) * RES_PM_TILE < n2 ? (c + 1) * RES_PM_TILE : n2;
+                for (size_t l = c * RES_PM_TILE; l < l1; l++) {
+                    size_t const i = j * n2 + l;
+                    if (ms && ms[i]) continue;
+                    int bit = pm[i];
+                    CZ_FORWARD(res_pm_bit(m, res_pm_ctx(pmap, k * plane + i, k, j, l, n1, n2), &bit));
+                    if (m->dec) pm[i] = (uint8_t)bit;
+                }
             }
         }
     }
