@@ -1,12 +1,14 @@
 /* test_res_plateau.c — plateau mode of the residual codec (RES_MODE_PLATEAU, stream version
  * 2; src/residual/res_plateau.c) on real data: sea-ice fraction (../shared/data/fice.nc,
  * 0 over open water and land) step by step and stacked, land fraction (0 / 100 plateaus)
- * and the other bundled samples, with missing points and with a reference field; golden
- * streams of a tiny hand-made chunk in both versions; damaged plateau streams.
+ * and the other bundled samples, with missing points and with a reference field; edge
+ * cases (constant, non-finite values, thin blocks); golden streams of a tiny hand-made chunk
+ * in both versions; damaged plateau streams.
  *
- * Every round trip checks: |x - x'| <= E in double at every valid point, the map's points
- * decode to the plateau value exactly, missing points to +0.0f, res_decode() gives exactly
- * the encoder's `decoded`, and a second encode gives the same bytes. */
+ * Every round trip checks: |x - x'| <= E in double at every valid point (non-finite values:
+ * the same bits), the map's points decode to the plateau value exactly, missing points to
+ * +0.0f, res_decode() gives exactly the encoder's `decoded`, and a second encode gives the
+ * same bytes. */
 #include "io/dataset.h"
 #include "residual/residual.h"
 #include "testutil.h"
@@ -53,6 +55,7 @@ static size_t roundtrip(const char *label, const float *x, const uint8_t *miss, 
             continue;
         }
         if (info.mode == RES_MODE_PLATEAU && f2u(out[i]) == f2u(info.plateau)) nplat++;
+        if (f2u(out[i]) == f2u(x[i])) continue; /* (NaN and inf come back bit for bit) */
         if (!(fabs((double)x[i] - (double)out[i]) <= E) && first == n) first = i;
         bad += !(fabs((double)x[i] - (double)out[i]) <= E);
     }
@@ -220,6 +223,42 @@ static void test_miss_codes(void) {
     cz_buf_free(&b);
 }
 
+/* ---- edge cases: every point on the plateau, non-finite values, thin and single-point
+ * blocks, 3-D blocks whose planes differ, the max as the plateau ------------------------- */
+static void test_edges(void) {
+    size_t const n = 3 * 17 * 9;
+    float *x = malloc(n * sizeof(float));
+    uint8_t *miss = calloc(n, 1);
+    res_mode mode;
+    char lab[64];
+    for (int form = 0; form < 5; form++) {
+        unsigned long long rs = 77 + (unsigned long long)form;
+        for (size_t i = 0; i < n; i++) {
+            double const u = tu_rand_uniform(&rs);
+            switch (form) {
+            case 0: x[i] = 3.5f; break;                                   /* constant */
+            case 1: x[i] = u < 0.6 ? 0.f : (float)(10 * u); break;        /* specks */
+            case 2: x[i] = u < 0.5 ? 100.f : (float)(100 * u); break;     /* the max */
+            case 3: x[i] = i / 153 == 1 ? 0.f : (float)(5 * u); break;     /* one plane flat */
+            default: x[i] = u < 0.6 ? 0.f : (float)u; /* non-finite values, not missing */
+                if (i % 37 == 5) x[i] = NAN;
+                if (i % 41 == 6) x[i] = INFINITY;
+            }
+            miss[i] = form == 1 && i % 5 == 0;
+        }
+        static const size_t shapes[4][3] = {{3, 17, 9}, {1, 51, 9}, {51, 1, 9}, {1, 1, 1}};
+        for (int sh = 0; sh < 4; sh++)
+            for (int pl = 0; pl <= 2; pl++) {
+                snprintf(lab, sizeof lab, "edge form %d shape %d plateau %d", form, sh, pl);
+                size_t const sz = roundtrip(lab, x, miss, NULL, shapes[sh][0], shapes[sh][1], shapes[sh][2], 0.01, pl, &mode);
+                CHECK_MSG(sz > 0, "%s: failed", lab);
+                if (pl == 2 && form < 4 && sh < 3) CHECK_MSG(mode == RES_MODE_PLATEAU, "%s: mode %d", lab, (int)mode);
+            }
+    }
+    free(x);
+    free(miss);
+}
+
 /* ---- golden: a tiny hand-made chunk (6 x 8 sea-ice fractions, E = 0.005) ----------------- */
 static const float TINY[48] = {
     0.f, 0.f, 0.f,   0.61f, 0.92f, 0.97f, 0.98f, 0.99f, 0.f, 0.f, 0.35f, 0.88f, 0.96f, 0.f,  0.97f, 0.98f,
@@ -351,6 +390,7 @@ static void test_corrupt(void) {
 int main(void) {
     test_tiny_golden();
     test_miss_codes();
+    test_edges();
     test_corrupt();
     test_samples();
     test_fice();
