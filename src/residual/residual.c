@@ -18,9 +18,10 @@
  *                in coding order, RES_UNPRED for a raw point), n_raw f32 raw values in
  *                coding order
  *   PLATEAU:  as LOSSY, with f32 c (the plateau value) after beta; the ent_aenc stream
- *             first holds one map bit per valid point in raster order (res_plateau.c: 1 =
- *             the point decodes to c exactly), then the bins of the other valid points, the
- *             map's points being missing points of the traversal
+ *             first holds the map of the valid points that decode to c exactly (res_plateau.c:
+ *             per plane, the types of 4 x 4 tiles, then a bit per valid point of the mixed
+ *             ones), then the bins of the other valid points, the map's points being missing
+ *             points of the traversal
  *   LOSSLESS: u8 domain, then res_lossless.c's payload to the end
  *   ZSTD:     u8 domain, then res_lossless.c's payload to the end
  * The stream must end exactly where its last part ends.
