@@ -218,6 +218,15 @@ climz_status ent_aenc_put(ent_aenc *e, int ctx, int32_t v) {
     return CLIMZ_OK;
 }
 
+climz_status ent_aenc_put_bit(ent_aenc *e, uint32_t p1, int bit) {
+    CZ_RETURN_IF(p1 < 1 || p1 >= A_M, CLIMZ_ERR_INVALID_ARG, "bit probability %u of 2^16", p1);
+    if (e->cap - e->nrec < 1) CZ_FORWARD(aenc_grow(e));
+    /* a 1 takes [0, p1), a 0 takes [p1, 2^16) */
+    e->rec[e->nrec++] = bit ? (p1 - 1) << 16 : p1 | (A_M - p1 - 1) << 16;
+    e->count++;
+    return CLIMZ_OK;
+}
+
 climz_status ent_aenc_finish(ent_aenc *e, cz_buf *out) {
     size_t const nrec = e->nrec;
     if (nrec > (SIZE_MAX - 64) / 4) {
@@ -386,6 +395,15 @@ static A_NOINLINE climz_status adec_class(ent_adec *d, unsigned k, int32_t *v) {
         return d->failed = cz_error(CLIMZ_ERR_CORRUPT, "adaptive stream: value out of range");
     *v = a_unzigzag(m + ENT_A_DIRECT - 1);
     return CLIMZ_OK;
+}
+
+climz_status ent_adec_get_bit(ent_adec *d, uint32_t p1, int *bit) {
+    if (d->failed) return d->failed;
+    CZ_RETURN_IF(p1 < 1 || p1 >= A_M, CLIMZ_ERR_INVALID_ARG, "bit probability %u of 2^16", p1);
+    uint32_t const slot = (uint32_t)(d->x[d->jx] & (A_M - 1));
+    int const b = slot < p1;
+    *bit = b;
+    return b ? adec_advance(d, slot, 0, p1) : adec_advance(d, slot, p1, A_M - p1);
 }
 
 climz_status ent_adec_finish(const ent_adec *d) {

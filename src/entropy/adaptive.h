@@ -23,7 +23,7 @@
  *    of HGT, UWND, tas, etopo20 at 1e-2..1e-4 of the range, 8 neighbour contexts) the
  *    stream is within 0.3 % of the static empirical conditional entropy.
  *  - Stream: state 0, state 1 (8 bytes LE each), then 32-bit LE words; operation j
- *    (symbols and raw chunks, in coding order) uses state j % 2. An empty stream is 16
+ *    (symbols, raw chunks and caller-modelled bits, in coding order) uses state j % 2. An empty stream is 16
  *    bytes. Call ent_adec_finish() after the last get: it verifies the final rANS
  *    states and that the stream was consumed exactly (a ~62-bit integrity check).
  */
@@ -46,6 +46,10 @@ climz_status ent_aenc_create(ent_aenc **e, int nctx);
 /*! ent_aenc_put() : codes v in context ctx (amortised O(1)).
  *  @return CLIMZ_OK, INVALID_ARG (ctx out of range) or ALLOC. */
 climz_status ent_aenc_put(ent_aenc *e, int ctx, int32_t v);
+/*! ent_aenc_put_bit() : codes one bit with the caller's probability p1 of a 1, at scale
+ *  2^16 (1..65535), in the same stream: for binary models the caller keeps itself (the
+ *  decoder passes the same p1 to ent_adec_get_bit()). @return CLIMZ_OK, INVALID_ARG or ALLOC. */
+climz_status ent_aenc_put_bit(ent_aenc *e, uint32_t p1, int bit);
 /*! ent_aenc_finish() : appends the stream of everything put since creation (or the last
  *  finish) to out, then resets e to a fresh coder (models included) for reuse.
  *  @return CLIMZ_OK or ALLOC (e is reset either way). */
@@ -63,6 +67,9 @@ climz_status ent_adec_create(ent_adec **d, int nctx, const uint8_t *in, size_t s
  *  @return CLIMZ_OK, CLIMZ_ERR_TRUNCATED / CORRUPT on bad input (sticky: every later call
  *  returns it too), INVALID_ARG for a bad ctx. Never reads outside in. */
 climz_status ent_adec_get(ent_adec *d, int ctx, int32_t *v);
+/*! ent_adec_get_bit() : the next bit, coded by ent_aenc_put_bit() with the same p1.
+ *  @return CLIMZ_OK, TRUNCATED / CORRUPT (sticky, as ent_adec_get), INVALID_ARG for a bad p1. */
+climz_status ent_adec_get_bit(ent_adec *d, uint32_t p1, int *bit);
 /*! ent_adec_finish() : after the last get: CLIMZ_OK when the stream ended exactly where
  *  the encoder's did, CLIMZ_ERR_CORRUPT otherwise. */
 climz_status ent_adec_finish(const ent_adec *d);

@@ -29,6 +29,8 @@
  *
  * Contexts (decoder-derivable, res_ctx_init): buckets of sums of mag[] = min(|bin|, 15) of
  * neighbours already coded, and for interpolation the level group (stride 1, 2, >= 4).
+ * Missing points count as 0, plateau points (miss code R->pcode) as RES_MAG_PLATEAU: the
+ * points beside a plateau's edge have larger bins than those beside the caller's mask.
  */
 #include "residual/res_internal.h"
 
@@ -214,7 +216,7 @@ RES_INLINE void res_raster_body(res_run *R, int dec, int hasbase) {
                 }
                 if (miss && miss[i]) {
                     v[i] = (int32_t)(pred > RES_VMAX ? RES_VMAX : pred < -RES_VMAX ? -RES_VMAX : pred);
-                    mag[i] = 0;
+                    mag[i] = miss[i] == R->pcode ? RES_MAG_PLATEAU : 0;
                     out[i] = 0.f;
                     continue;
                 }
@@ -333,7 +335,7 @@ RES_INLINE void res_line_quant(res_run *R, const res_hot *H, size_t i0, size_t i
         if (miss && miss[i]) {
             w[i] = p;
             if (!alias) out[i] = 0.f;
-            mag[i] = 0;
+            mag[i] = miss[i] == R->pcode ? RES_MAG_PLATEAU : 0;
             lq[j] = RES_LMISS;
             continue;
         }
@@ -383,7 +385,7 @@ RES_INLINE void res_line_dec(res_run *R, const res_hot *H, size_t i0, size_t inc
         if ((miss && miss[i]) || R->err != CLIMZ_OK) {
             w[i] = p;
             if (!alias) out[i] = 0.f;
-            mag[i] = 0;
+            mag[i] = miss && miss[i] == R->pcode ? RES_MAG_PLATEAU : 0;
             continue;
         }
         int32_t const q = res_pull_bin(R, res_ictx(R, mag, i, j > 0, inc, prow, sd, j < rlast, cbase));

@@ -3,7 +3,8 @@
  *
  * Stream (little-endian; varint = LEB128):
  *   u8  0xC7                       magic
- *   u8  version << 4 | mode        version 1; mode = res_mode
+ *   u8  version << 4 | mode        version 1 for modes 0-3, 2 for mode 4 (PLATEAU, which
+ *                                  decoders of version 1 refuse as a newer version)
  *   varint nz, ny, nx              checked against the caller's dims
  *   EMPTY:    nothing more (every point missing)
  *   LOSSY:    u8 predictor | domain << 4 (res_predictor, res_domain)
@@ -16,6 +17,11 @@
  *             varint n_raw, varint n_entropy, the ent_aenc stream (one bin per valid point
  *                in coding order, RES_UNPRED for a raw point), n_raw f32 raw values in
  *                coding order
+ *   PLATEAU:  as LOSSY, with f32 c (the plateau value) after beta; the ent_aenc stream
+ *             first holds the map of the valid points that decode to c exactly (res_plateau.c:
+ *             per plane, the types of 4 x 4 tiles, then a bit per valid point of the mixed
+ *             ones), then the bins of the other valid points, the map's points being missing
+ *             points of the traversal
  *   LOSSLESS: u8 domain, then res_lossless.c's payload to the end
  *   ZSTD:     u8 domain, then res_lossless.c's payload to the end
  * The stream must end exactly where its last part ends.
@@ -35,6 +41,7 @@
 
 #define RES_MAGIC 0xC7
 #define RES_VERSION 1
+#define RES_VERSION_PLATEAU 2 /* the version of RES_MODE_PLATEAU streams (new in it) */
 #define RES_DEFAULT_ALPHA16 20 /* alpha = 1.25 */
 #define RES_DEFAULT_BETA 2
 #define RES_SAMPLE_MIN 16384 /* points of the predictor-choice sample (at least) */
@@ -48,6 +55,7 @@ typedef struct res_plan {
     int planar, pdiff; /* interpolation: per z plane; reference of plane k: none (pdiff 0), plane
                           k - 1 (1), or z-interpolation of decoded planes, hierarchical (2) */
     int scheme;        /* context scheme */
+    int plateau;       /* plateau mode: miss holds RES_MISS_PLATEAU for the map's points */
     float step0;
     int alpha16, beta;
 } res_plan;
@@ -58,10 +66,14 @@ typedef struct res_opt_filter {
 
 typedef struct res_enc {
     const float *x, *pred, *prev;
-    const uint8_t *miss;
+    const uint8_t *miss;     /* plateau mode: the caller's missing points and the map's */
     size_t n[3], N, nvalid;
     double E;
     res_options opt;
+    /* plateau mode (pmap != NULL) */
+    const uint8_t *pmap;     /* 1: the point decodes to plateau */
+    const uint8_t *miss0;    /* the caller's missing points (NULL: none) */
+    float plateau;
 } res_enc;
 
 static const float *res_base_of(const float *pred, const float *prev, int domain) {
@@ -100,6 +112,7 @@ static void res_run_setup(res_run *R, const res_plan *pl, const float *x, const 
     R->n2 = n[2];
     R->x = x;
     R->miss = miss;
+    R->pcode = pl->plateau ? RES_MISS_PLATEAU : -1;
     R->base = res_base_of(pred, prev, pl->domain);
     R->predictor = pl->predictor;
     R->order = pl->order;
@@ -318,8 +331,9 @@ static climz_status res_choose(const res_enc *C, res_plan *best) {
 /* ---- header ------------------------------------------------------------------------------ */
 
 static climz_status res_put_header(cz_buf *out, int mode, const size_t n[3]) {
+    int const version = mode == RES_MODE_PLATEAU ? RES_VERSION_PLATEAU : RES_VERSION;
     CZ_FORWARD(cz_buf_put_u8(out, RES_MAGIC));
-    CZ_FORWARD(cz_buf_put_u8(out, (uint8_t)(RES_VERSION << 4 | mode)));
+    CZ_FORWARD(cz_buf_put_u8(out, (uint8_t)(version << 4 | mode)));
     for (int d = 0; d < 3; d++) CZ_FORWARD(cz_buf_put_varint(out, n[d]));
     return CLIMZ_OK;
 }
@@ -361,6 +375,7 @@ static climz_status res_encode_lossy(const res_enc *C, cz_buf *out, float *dec, 
     const float *bigger = C->pred ? C->pred : C->prev;
     pl.step0 = res_step0(C, bigger);
     pl.scheme = C->opt.ctx_scheme > 0 ? C->opt.ctx_scheme - 1 : res_scheme_for(C->N);
+    pl.plateau = C->pmap != NULL;
     CZ_FORWARD(res_choose(C, &pl));
 
     res_run R;
@@ -375,15 +390,20 @@ static climz_status res_encode_lossy(const res_enc *C, cz_buf *out, float *dec, 
         CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "residual codec: out of memory for %zu points", C->N);
     res_run_setup(&R, &pl, C->x, C->miss, C->pred, C->prev, C->n, C->E, dec, wbuf, mag);
     CZ_CHECK_GOTO(st, ent_aenc_create(&R.enc, res_ctx_init(&R, pl.predictor, pl.scheme)), done);
+    if (C->pmap) CZ_CHECK_GOTO(st, res_plateau_put(R.enc, C->pmap, C->miss0, C->n[0], C->n[1], C->n[2]), done);
     CZ_CHECK_GOTO(st, res_run_lossy(&R, 0), done);
     CZ_CHECK_GOTO(st, ent_aenc_finish(R.enc, &es), done);
+    if (C->pmap)
+        for (size_t i = 0; i < C->N; i++)
+            if (C->pmap[i]) dec[i] = C->plateau;
 
-    CZ_CHECK_GOTO(st, res_put_header(out, RES_MODE_LOSSY, C->n), done);
+    CZ_CHECK_GOTO(st, res_put_header(out, C->pmap ? RES_MODE_PLATEAU : RES_MODE_LOSSY, C->n), done);
     CZ_CHECK_GOTO(st, cz_buf_put_u8(out, (uint8_t)(pl.predictor | pl.domain << 4)), done);
     CZ_CHECK_GOTO(st, cz_buf_put_u8(out, (uint8_t)(pl.order | (pl.planar + pl.pdiff) << 2 | pl.scheme << 4)), done);
     CZ_CHECK_GOTO(st, cz_buf_put_f32(out, pl.step0), done);
     CZ_CHECK_GOTO(st, cz_buf_put_u8(out, (uint8_t)pl.alpha16), done);
     CZ_CHECK_GOTO(st, cz_buf_put_u8(out, (uint8_t)pl.beta), done);
+    if (C->pmap) CZ_CHECK_GOTO(st, cz_buf_put_f32(out, C->plateau), done);
     CZ_CHECK_GOTO(st, cz_buf_put_varint(out, R.nraw), done);
     CZ_CHECK_GOTO(st, cz_buf_put_varint(out, es.size), done);
     CZ_CHECK_GOTO(st, cz_buf_put(out, es.data, es.size), done);
@@ -396,6 +416,44 @@ done:
     free(mag);
     free(wbuf);
     free(own);
+    return st;
+}
+
+/* Plateau mode (E > 0): when many valid points lie within E of the min (or max) of the
+ * block, codes them as a map and the rest as missing points of an ordinary lossy stream,
+ * and keeps that stream if it is smaller than out[start..) (opt.plateau 2: always). */
+static climz_status res_try_plateau(const res_enc *C, size_t start, cz_buf *out, float *dec,
+                                    size_t *nraw) {
+    float c;
+    size_t const np = res_plateau_pick(C->x, C->miss, C->N, C->E, &c);
+    if (np == 0 || (C->opt.plateau != 2 && np < C->nvalid / 8)) return CLIMZ_OK;
+    uint8_t *pmap = cz_malloc(C->N), *miss2 = cz_malloc(C->N);
+    float *dec2 = cz_malloc(C->N * sizeof(float));
+    cz_buf pb = {0};
+    climz_status st = CLIMZ_OK;
+    size_t nraw2 = 0;
+    if (!pmap || !miss2 || !dec2) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "residual codec: out of memory");
+    res_plateau_map(C->x, C->miss, C->N, C->E, c, pmap);
+    for (size_t i = 0; i < C->N; i++)
+        miss2[i] = C->miss && C->miss[i] ? 1 : pmap[i] ? RES_MISS_PLATEAU : 0;
+    res_enc C2 = *C;
+    C2.miss = miss2;
+    C2.miss0 = C->miss;
+    C2.pmap = pmap;
+    C2.plateau = c;
+    C2.nvalid = C->nvalid - np;
+    CZ_CHECK_GOTO(st, res_encode_lossy(&C2, &pb, dec2, &nraw2), done);
+    if (C->opt.plateau == 2 || pb.size < out->size - start) {
+        out->size = start;
+        CZ_CHECK_GOTO(st, cz_buf_put(out, pb.data, pb.size), done);
+        memcpy(dec, dec2, C->N * sizeof(float));
+        *nraw = nraw2;
+    }
+done:
+    cz_buf_free(&pb);
+    free(pmap);
+    free(miss2);
+    free(dec2);
     return st;
 }
 
@@ -484,7 +542,8 @@ climz_status res_encode_ex(const float *x, const uint8_t *miss, const float *pre
     CZ_RETURN_IF(C.opt.domain == RES_DOM_PRED && !C.pred, CLIMZ_ERR_INVALID_ARG, "residual codec: domain pred without pred");
     CZ_RETURN_IF(C.opt.domain == RES_DOM_PREV && !C.prev, CLIMZ_ERR_INVALID_ARG, "residual codec: domain prev without prev (or temporal = 0)");
     CZ_RETURN_IF((int)C.opt.predictor < 0 || C.opt.predictor > RES_PRED_CUBIC || (int)C.opt.domain < 0 ||
-                 C.opt.domain > RES_DOM_PREV || C.opt.order < 0 || C.opt.order > 5,
+                 C.opt.domain > RES_DOM_PREV || C.opt.order < 0 || C.opt.order > 5 ||
+                 C.opt.plateau < 0 || C.opt.plateau > 2,
                  CLIMZ_ERR_INVALID_ARG, "residual codec: bad option");
     for (size_t i = 0; i < C.N; i++) C.nvalid += !miss || !miss[i];
 
@@ -504,6 +563,7 @@ climz_status res_encode_ex(const float *x, const uint8_t *miss, const float *pre
     } else {
         size_t nraw = 0;
         CZ_CHECK_GOTO(st, res_encode_lossy(&C, out, dec, &nraw), fail);
+        if (C.opt.plateau != 1) CZ_CHECK_GOTO(st, res_try_plateau(&C, start, out, dec, &nraw), fail);
         if (nraw > C.nvalid / 16) { /* E near float precision: lossless may be smaller */
             cz_buf ll = {0};
             res_options o2 = C.opt;
@@ -552,10 +612,13 @@ static climz_status res_read_header(cz_rd *rd, int *mode, size_t n[3]) {
     CZ_FORWARD(cz_rd_u8(rd, &magic));
     CZ_RETURN_IF(magic != RES_MAGIC, CLIMZ_ERR_CORRUPT, "residual stream: bad magic 0x%02x", magic);
     CZ_FORWARD(cz_rd_u8(rd, &vm));
-    CZ_RETURN_IF(vm >> 4 != RES_VERSION, CLIMZ_ERR_VERSION, "residual stream: version %u, expected %u",
-                 vm >> 4, RES_VERSION);
+    CZ_RETURN_IF(vm >> 4 != RES_VERSION && vm >> 4 != RES_VERSION_PLATEAU, CLIMZ_ERR_VERSION,
+                 "residual stream: version %u, this decoder reads %u and %u", vm >> 4, RES_VERSION,
+                 RES_VERSION_PLATEAU);
     *mode = vm & 15;
-    CZ_RETURN_IF(*mode > RES_MODE_ZSTD, CLIMZ_ERR_CORRUPT, "residual stream: mode %d", *mode);
+    CZ_RETURN_IF(*mode > RES_MODE_PLATEAU, CLIMZ_ERR_CORRUPT, "residual stream: mode %d", *mode);
+    CZ_RETURN_IF((vm >> 4 == RES_VERSION_PLATEAU) != (*mode == RES_MODE_PLATEAU), CLIMZ_ERR_CORRUPT,
+                 "residual stream: mode %d in a version %u stream", *mode, vm >> 4);
     for (int d = 0; d < 3; d++) {
         uint64_t v;
         CZ_FORWARD(cz_rd_varint(rd, &v));
@@ -567,16 +630,24 @@ static climz_status res_read_header(cz_rd *rd, int *mode, size_t n[3]) {
 
 typedef struct res_lossy_hdr {
     res_plan pl;
+    float plateau; /* RES_MODE_PLATEAU */
     uint64_t nraw, elen;
 } res_lossy_hdr;
 
-static climz_status res_read_lossy(cz_rd *rd, res_lossy_hdr *h) {
+/* The LOSSY / PLATEAU fields after the dims. */
+static climz_status res_read_lossy(cz_rd *rd, int mode, res_lossy_hdr *h) {
     uint8_t pd, ord, a16, beta;
     CZ_FORWARD(cz_rd_u8(rd, &pd));
     CZ_FORWARD(cz_rd_u8(rd, &ord));
     CZ_FORWARD(cz_rd_f32(rd, &h->pl.step0));
     CZ_FORWARD(cz_rd_u8(rd, &a16));
     CZ_FORWARD(cz_rd_u8(rd, &beta));
+    h->plateau = 0.f;
+    if (mode == RES_MODE_PLATEAU) {
+        CZ_FORWARD(cz_rd_f32(rd, &h->plateau));
+        CZ_RETURN_IF(!isfinite(h->plateau), CLIMZ_ERR_CORRUPT, "residual stream: plateau value %g",
+                     (double)h->plateau);
+    }
     CZ_FORWARD(cz_rd_varint(rd, &h->nraw));
     CZ_FORWARD(cz_rd_varint(rd, &h->elen));
     h->pl.predictor = pd & 15;
@@ -587,6 +658,7 @@ static climz_status res_read_lossy(cz_rd *rd, res_lossy_hdr *h) {
     h->pl.scheme = ord >> 4;
     h->pl.alpha16 = a16;
     h->pl.beta = beta;
+    h->pl.plateau = mode == RES_MODE_PLATEAU;
     CZ_RETURN_IF(h->pl.predictor < RES_PRED_ZERO || h->pl.predictor > RES_PRED_CUBIC ||
                  h->pl.domain < RES_DOM_X || h->pl.domain > RES_DOM_PREV || (ord & 3) > 2 || h->pl.scheme >= RES_NSCHEME ||
                  (h->pl.pdiff && (!h->pl.planar || h->pl.domain != RES_DOM_X)) ||
@@ -609,9 +681,10 @@ climz_status res_stream_info(const uint8_t *in, size_t size, res_info *info) {
     info->nz = n[0];
     info->ny = n[1];
     info->nx = n[2];
-    if (mode == RES_MODE_LOSSY) {
+    if (mode == RES_MODE_LOSSY || mode == RES_MODE_PLATEAU) {
         res_lossy_hdr h;
-        CZ_FORWARD(res_read_lossy(&rd, &h));
+        CZ_FORWARD(res_read_lossy(&rd, mode, &h));
+        info->plateau = h.plateau;
         info->predictor = (res_predictor)h.pl.predictor;
         info->domain = (res_domain)h.pl.domain;
         info->order = h.pl.planar ? 3 + h.pl.pdiff : h.pl.order;
@@ -658,7 +731,7 @@ climz_status res_decode(const uint8_t *in, size_t size, const uint8_t *miss, con
         return CLIMZ_OK;
     }
     res_lossy_hdr h;
-    CZ_FORWARD(res_read_lossy(&rd, &h));
+    CZ_FORWARD(res_read_lossy(&rd, mode, &h));
     const float *const base = res_base_of(pred, prev, h.pl.domain);
     CZ_RETURN_IF(h.pl.domain != RES_DOM_X && !base, CLIMZ_ERR_INVALID_ARG, "residual stream needs %s",
                  h.pl.domain == RES_DOM_PRED ? "the prediction (pred)" : "the previous time step (prev)");
@@ -670,23 +743,34 @@ climz_status res_decode(const uint8_t *in, size_t size, const uint8_t *miss, con
 
     res_run R;
     memset(&R, 0, sizeof R);
-    int const needw = res_needs_work(&h.pl);
+    int const needw = res_needs_work(&h.pl), plateau = mode == RES_MODE_PLATEAU;
     float *wbuf = needw ? cz_malloc(N * sizeof(float)) : NULL;
     uint8_t *mag = cz_malloc(N);
+    uint8_t *pmap = plateau ? cz_malloc(N) : NULL, *miss2 = plateau ? cz_malloc(N) : NULL;
     climz_status st = CLIMZ_OK;
-    if (!mag || (needw && !wbuf)) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "residual codec: out of memory");
-    res_run_setup(&R, &h.pl, NULL, miss, pred, prev, n, 0.0, out, wbuf, mag);
+    if (!mag || (needw && !wbuf) || (plateau && (!pmap || !miss2)))
+        CZ_FAIL_GOTO(st, done, CLIMZ_ERR_ALLOC, "residual codec: out of memory");
+    res_run_setup(&R, &h.pl, NULL, plateau ? miss2 : miss, pred, prev, n, 0.0, out, wbuf, mag);
     R.rawp = rd.p;
     R.raw_left = (size_t)h.nraw;
     CZ_CHECK_GOTO(st, ent_adec_create(&R.dec, res_ctx_init(&R, h.pl.predictor, h.pl.scheme), ep, (size_t)h.elen), done);
+    if (plateau) {
+        CZ_CHECK_GOTO(st, res_plateau_get(R.dec, pmap, miss, nz, ny, nx), done);
+        for (size_t i = 0; i < N; i++) miss2[i] = miss && miss[i] ? 1 : pmap[i] ? RES_MISS_PLATEAU : 0;
+    }
     CZ_CHECK_GOTO(st, res_run_lossy(&R, 1), done);
     CZ_CHECK_GOTO(st, ent_adec_finish(R.dec), done); /* the stream ends where the encoder's did */
     if (R.raw_left != 0) CZ_FAIL_GOTO(st, done, CLIMZ_ERR_CORRUPT, "residual stream: %zu raw values unused", R.raw_left);
+    if (plateau)
+        for (size_t i = 0; i < N; i++)
+            if (pmap[i]) out[i] = h.plateau;
 done:
     ent_adec_free(R.dec);
     res_run_free(&R);
     free(wbuf);
     free(mag);
+    free(pmap);
+    free(miss2);
     return st;
 }
 

@@ -59,6 +59,8 @@ typedef enum res_mode {
     RES_MODE_LOSSY = 1,    /* prediction + quantisation with bin width 2E */
     RES_MODE_LOSSLESS = 2, /* float Lorenzo, residuals in ulps */
     RES_MODE_ZSTD = 3,     /* byte-shuffled floats (or ulp residuals) through zstd */
+    RES_MODE_PLATEAU = 4,  /* LOSSY plus a map of the points that decode to one plateau value
+                              (stream version 2) */
 } res_mode;
 
 typedef enum res_predictor {
@@ -89,6 +91,8 @@ typedef struct res_options {
     double level_alpha;      /* coarse levels use bin width 2E / min(alpha^(l-1), beta); */
     double level_beta;       /*   0 = defaults; alpha = 1 turns it off */
     int ctx_scheme;          /* 0 auto (by block size), 1..3 = context scheme 0..2 */
+    int plateau;             /* lossy: 0 auto (plateau mode where smaller), 1 never, 2 always
+                                when some valid point is within E of the min or max */
 } res_options;
 
 /* res_encode() with options (NULL = defaults). */
@@ -105,7 +109,8 @@ typedef struct res_info {
     size_t nz, ny, nx;
     float step;          /* bin width of the finest level (lossy) */
     size_t n_unpred;     /* points stored as raw floats (lossy) */
-    size_t entropy_bytes; /* size of the coded-bins stream */
+    size_t entropy_bytes; /* size of the coded-bins stream (with the plateau map) */
+    float plateau;       /* RES_MODE_PLATEAU: the value of the map's points */
 } res_info;
 
 /*! res_stream_info() : parses the header of a stream. @return CLIMZ_OK or CORRUPT/TRUNCATED. */

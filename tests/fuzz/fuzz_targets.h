@@ -24,4 +24,9 @@ climz_status fuzz_latent_model(const char **path);
  * terminated, or NULL), behind the first byte g */
 climz_status fuzz_latent_seed(const float *x, const uint8_t *miss, const char *const *opts, uint8_t g, cz_buf *out);
 
+/* fuzz_residual_decode.c: the residual stream decoder on an input of 4 bytes (block shape,
+ * flags; format there) and the stream; returns res_decode()'s status (TRUNCATED under 4
+ * bytes). */
+climz_status fuzz_residual_decode_one(const uint8_t *data, size_t size);
+
 #endif
