@@ -6,7 +6,7 @@
 # BUILD_DIR (default build/) holds climz and bench/bench_forecast (a Release build);
 # WORK_DIR (default BUILD_DIR/downstream-work) gets the training sets; DATA_DIR (environment,
 # default ../shared/data beside the repository) holds era5-2mt-2019-03-uk-days01-21.grib.
-# SEEDS (default 3) forecasters per training set; FT_STEPS (default 3000) phase-2 steps of the
+# SEEDS (default 5) forecasters per training set; FT_STEPS (default 3000) phase-2 steps of the
 # model fine-tuned on the training days (made once, then reused from WORK_DIR).
 #
 # Hourly ERA5 2 m temperature over the UK, 504 steps of 33 x 49: the forecaster
@@ -16,9 +16,12 @@
 #   vaeformer           climz --codec vaeformer, the bundled model
 #   vaeformer-ft        climz --codec vaeformer, the bundled model fine-tuned on the training
 #                       days at lambda 2e-4 (a higher-ratio operating point)
+#   vaeformer-ft@step-3 the same model at the finer rate level -3 (--opt step=-3: quantiser
+#                       step 2^(-3/8)), the finest level whose file is still >= 100x
 #   residual-1%         climz --codec residual --rel-error 0.01
 #   zfp@vaeformer       zfp fixed rate, the rate bisected to the RMSE of `vaeformer`
 #   zfp@vaeformer-ft    zfp fixed rate at the RMSE of `vaeformer-ft`
+#   zfp@vaeformer-ft@step-3  zfp fixed rate at the RMSE of `vaeformer-ft@step-3`
 # Writes bench/downstream/results.tsv (every figure), results.md (the table) and
 # rmse_vs_lead.png (the chart).
 set -eu
@@ -27,7 +30,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 B=$(cd "${1:-$ROOT/build}" && pwd)
 W=${2:-$B/downstream-work}
 D=${DATA_DIR:-$ROOT/../shared/data}
-SEEDS=${SEEDS:-3}
+SEEDS=${SEEDS:-5}
 FT_STEPS=${FT_STEPS:-3000}
 FT_LAMBDA=0.0002
 ERA5=$D/era5-2mt-2019-03-uk-days01-21.grib
@@ -70,6 +73,10 @@ fi
 "$CLIMZ" compress --threads 1 --codec vaeformer --model "ft_lambda$FT_LAMBDA.safetensors" "$REF" -o vae_ft.clz
 "$CLIMZ" decompress vae_ft.clz -o vae_ft.nc
 add_set vaeformer-ft "$(size vae_ft.clz)" "climz vaeformer, fine-tuned on days 1-17 (lambda $FT_LAMBDA)"
+"$CLIMZ" compress --threads 1 --codec vaeformer --model "ft_lambda$FT_LAMBDA.safetensors" --opt step=-3 "$REF" \
+    -o vae_ft_s3.clz
+"$CLIMZ" decompress vae_ft_s3.clz -o vae_ft_s3.nc
+add_set vaeformer-ft@step-3 "$(size vae_ft_s3.clz)" "the same at rate level -3 (--opt step=-3)"
 
 "$CLIMZ" compress --threads 1 --codec residual --rel-error 0.01 "$REF" -o res.clz
 "$CLIMZ" decompress res.clz -o res.nc
@@ -95,14 +102,17 @@ zfp_at "$(rmse_of vae.nc)" zfp_vae
 add_set zfp@vaeformer "$(size zfp_vae.zfp)" "zfp -r $ZFP_RATE (3-D), RMSE of vaeformer"
 zfp_at "$(rmse_of vae_ft.nc)" zfp_vae_ft
 add_set zfp@vaeformer-ft "$(size zfp_vae_ft.zfp)" "zfp -r $ZFP_RATE (3-D), RMSE of vaeformer-ft"
+zfp_at "$(rmse_of vae_ft_s3.nc)" zfp_vae_ft_s3
+add_set zfp@vaeformer-ft@step-3 "$(size zfp_vae_ft_s3.zfp)" "zfp -r $ZFP_RATE (3-D), RMSE of vaeformer-ft@step-3"
 
 # ---- forecasters -----------------------------------------------------------------------------
 OUT=$HERE/results.tsv
 printf 'raw_bytes\t%s\n' "$RAW_BYTES" > "$OUT"
 awk -F'\t' '{ print "set\t" $0 }' sets.tsv >> "$OUT"
 "$FC" --ref "$REF" --test "$TEST" --seeds "$SEEDS" --label original >> "$OUT"
-for s in vaeformer:vae.nc vaeformer-ft:vae_ft.nc residual-1%:res.nc \
-         zfp@vaeformer:raw:zfp_vae.f32 zfp@vaeformer-ft:raw:zfp_vae_ft.f32; do
+for s in vaeformer:vae.nc vaeformer-ft:vae_ft.nc vaeformer-ft@step-3:vae_ft_s3.nc residual-1%:res.nc \
+         zfp@vaeformer:raw:zfp_vae.f32 zfp@vaeformer-ft:raw:zfp_vae_ft.f32 \
+         zfp@vaeformer-ft@step-3:raw:zfp_vae_ft_s3.f32; do
     label=${s%%:*} src=${s#*:}
     echo "training on $label" >&2
     "$FC" --ref "$REF" --train "$src" --test "$TEST" --seeds "$SEEDS" --label "$label" \
