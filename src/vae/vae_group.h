@@ -84,6 +84,10 @@ typedef struct vae_group_opts {
     long step;    /* the rate level of every group (vae_codec.h: D = 2^(step / 8); 0: D = 1) */
 } vae_group_opts;
 
+/* The group length VAE_GROUP_AUTO resolves to for steps of (nz, ny, nx): it depends on the
+ * step's size only (not on the model, the tiles or the number of steps). */
+size_t vae_group_auto_length(size_t nz, size_t ny, size_t nx);
+
 /* What the encoder did, summed over the field. */
 typedef struct vae_group_totals {
     size_t channels, samples_per_step; /* the layout */
