@@ -55,7 +55,8 @@
  * CLIMZ_MPI_FAIL_RANK=R (tests) makes rank R fail as its encoding starts; CLIMZ_MPI_READ_REPORT
  * (tests, bench) makes each rank say on stderr how many bytes it read during the call (rchar
  * of /proc/self/io: every read call, page cache or disk; the input, and a model if any);
- * CLIMZ_MPI_PLAN_REPORT which steps of which variable it codes. */
+ * CLIMZ_MPI_PLAN_REPORT which steps of which variable it codes, and the CPU and wall seconds
+ * of its call. */
 #include "api/codec.h"
 #include "mpi_internal.h"
 #include "container/container.h"
@@ -125,7 +126,9 @@ static climz_status link_sum(void *user, climz_status st, size_t *v, size_t n) {
     for (size_t k = 0; k < n && k < LINK_MAX_SUM; k++) rec[1 + k] = v[k];
     uint64_t *all = malloc((size_t)no * sizeof rec);
     if (!all) MPI_Abort(l->comm, 1); /* the other owners are in the collective */
-    MPI_Allgather(rec, 1 + LINK_MAX_SUM, MPI_UINT64_T, all, 1 + LINK_MAX_SUM, MPI_UINT64_T, l->comm);
+    MPI_Request req; /* the other owners may still be coding their slices: wait asleep */
+    MPI_Iallgather(rec, 1 + LINK_MAX_SUM, MPI_UINT64_T, all, 1 + LINK_MAX_SUM, MPI_UINT64_T, l->comm, &req);
+    czmpi_wait(&req);
     int first = -1;
     for (int r = 0; r < no && first < 0; r++)
         if (all[(size_t)r * (1 + LINK_MAX_SUM)]) first = r;
@@ -145,23 +148,22 @@ static climz_status link_merge(void *user, climz_status st, const api_codec *c, 
     MPI_Comm_size(l->comm, &no);
     char *mine = st ? NULL : json_dumps(*e, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII);
     if (!st && (!mine || strlen(mine) > INT_MAX / 4)) st = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
-    size_t len = mine ? strlen(mine) : 0, v[1] = {0};
-    st = link_sum(user, st, v, 0); /* every owner has its keys */
+    int const ilen = mine ? (int)strlen(mine) : 0;
+    st = link_sum(user, st, NULL, 0); /* every owner has its keys */
     int *counts = st ? NULL : malloc(2 * (size_t)no * sizeof *counts);
-    int const ilen = (int)len;
     if (!st && !counts) MPI_Abort(l->comm, 1);
     char *all = NULL;
     if (!st) {
         MPI_Allgather(&ilen, 1, MPI_INT, counts, 1, MPI_INT, l->comm);
         size_t total = 0;
         for (int r = 0; r < no; r++) {
-            counts[no + r] = (int)total; /* displacement */
+            counts[no + r] = total <= INT_MAX ? (int)total : 0; /* displacement */
             total += (size_t)counts[r];
         }
-        CZ_RETURN_IF(total > INT_MAX, CLIMZ_ERR_DIMENSION, "header entries too large"); /* the same on every owner */
-        all = malloc(total + 1);
-        if (!all) MPI_Abort(l->comm, 1);
-        MPI_Allgatherv(mine, ilen, MPI_CHAR, all, counts, counts + no, MPI_CHAR, l->comm);
+        if (total > INT_MAX) st = cz_error(CLIMZ_ERR_DIMENSION, "header entries too large"); /* on every owner */
+        all = st ? NULL : malloc(total + 1);
+        if (!st && !all) MPI_Abort(l->comm, 1);
+        if (!st) MPI_Allgatherv(mine, ilen, MPI_CHAR, all, counts, counts + no, MPI_CHAR, l->comm);
     }
     free(mine);
     json_t *into = NULL;
@@ -563,7 +565,7 @@ static climz_status assemble(const climz_ctx *ctx, const cz_dataset *ds, const u
         } else {
             MPI_Status ms;
             int count;
-            MPI_Probe(s->owner, TAG_META, comm, &ms);
+            czmpi_probe(s->owner, TAG_META, comm, &ms);
             MPI_Get_count(&ms, MPI_BYTE, &count);
             msg.size = 0;
             climz_status const r = cz_buf_reserve(&msg, (size_t)count);
@@ -760,7 +762,7 @@ static climz_status recv_masks(const slice *sl, size_t ns, size_t k, cz_buf *mas
     for (size_t kk = k + 1; kk < ns && sl[kk].var == sl[k].var && sl[kk].t0; kk++) {
         MPI_Status ms;
         int count;
-        MPI_Probe(sl[kk].owner, TAG_MASKS, comm, &ms);
+        czmpi_probe(sl[kk].owner, TAG_MASKS, comm, &ms);
         MPI_Get_count(&ms, MPI_BYTE, &count);
         uint8_t *p = malloc((size_t)count + 1);
         if (!p) MPI_Abort(comm, 1); /* cannot drain the message */
@@ -803,6 +805,7 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
     int have_tmp = 0;
 
     unsigned long long const read0 = czmpi_bytes_read();
+    double const cpu0 = czmpi_cpu_seconds(), wall0 = cz_now();
     /* phase 1: open (coordinates and attributes), select, plan (every rank the same) */
     if (!st) st = io_open_ex(in_path, IO_OPEN_LAZY | IO_OPEN_NO_SCAN, &ds);
     if (!st) {
@@ -1010,6 +1013,9 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
     st = agree(st, comm);
 
 done:
+    if (getenv("CLIMZ_MPI_PLAN_REPORT"))
+        fprintf(stderr, "climz: rank %d of %d used %.3f s of CPU in %.3f s\n", rank, nranks, czmpi_cpu_seconds() - cpu0,
+                cz_now() - wall0);
     if (getenv("CLIMZ_MPI_READ_REPORT")) /* the whole call, as the one-process figure (mpi_cli.c) */
         fprintf(stderr, "climz: rank %d of %d read %llu bytes of input\n", rank, nranks, czmpi_bytes_read() - read0);
     if (rank == 0 && have_tmp && tmp) unlink(tmp);
