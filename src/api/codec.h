@@ -39,6 +39,18 @@ typedef struct api_codec {
      * against this codec and keeps the smaller, with these options (compress.c,
      * encode_checked): a learned codec that must never be worse than the classical one. */
     int (*weighs_residual)(const climz_compress_opts *opts);
+    /* NULL (a variable is always coded whole), or the number of steps at whose multiples a
+     * variable of nt steps of (nz, ny, nx) may be cut into slices coded apart under ctx's
+     * bound (0 or >= nt: not with these options): each slice, coded alone with its steps
+     * numbered from 0, gives the chunks of those steps in the coding of the whole variable,
+     * and its keys merge (merge_entry) into those of the whole. The codec writes its chunks
+     * stream by stream, each in time order, so the driver can put the slices' chunks in the
+     * whole's order. The MPI driver's split. */
+    size_t (*split_steps)(const climz_ctx *ctx, const climz_compress_opts *opts, size_t nt, size_t nz, size_t ny,
+                          size_t nx);
+    /* With split_steps: adds the keys of the next slice (from) to those of the slices before
+     * it (into), in place; NULL when a slice's keys are those of the whole (the first's). */
+    climz_status (*merge_entry)(json_t *into, const json_t *from);
 } api_codec;
 
 /* ---- the driver's steps, shared by the file and the in-memory paths ---- */
@@ -64,6 +76,32 @@ climz_status api_field_bound(const climz_ctx *ctx, const cz_var *v, const cz_fie
  * elsewhere (the MPI driver reduces it over the ranks' steps). */
 climz_status api_range_bound(const climz_ctx *ctx, const cz_var *v, double lo, double hi, api_bound *b);
 climz_status api_write_masks(clz_writer *w, uint32_t var, const cz_var *v, const cz_field *f, size_t *bytes);
+/* A variable coded in slices by several coders (the MPI driver's ranks), each slice by its
+ * owner: the collectives that make each owner take the decision one coder takes on the whole
+ * field. Each is called by every owner in the same order; st is this owner's status so far;
+ * each returns CLIMZ_OK when every owner passed CLIMZ_OK, else (on every owner) the status
+ * and message of the first failing owner. */
+typedef struct api_split {
+    /* v[0..n) (n <= 4) summed over the owners' slices */
+    climz_status (*sum)(void *user, climz_status st, size_t *v, size_t n);
+    /* *e, this slice's codec keys, becomes the whole variable's: c's merge_entry of the
+     * owners' keys in slice order (the first's when c has none) */
+    climz_status (*merge)(void *user, climz_status st, const api_codec *c, json_t **e);
+    void *user;
+} api_split;
+/* Codes the field f (variable i of ds, or a slice of its steps when split is not NULL) with
+ * codec *c under bound b into w, with the checks and fallbacks of one process (compress.c):
+ * a learned codec's NaN falls back to the residual codec under a bound, a valid value written
+ * as an integer fill value codes again with half the quanta, and under a bound a codec that
+ * weighs the residual codec keeps the smaller of the two. *c and b->E are what was finally
+ * used, decoded what the decoder returns for f, *entry the codec's keys (the whole
+ * variable's when split). */
+climz_status api_encode_checked(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec **c,
+                                const cz_dataset *ds, int i, const cz_field *f, api_bound *b, const api_split *split,
+                                clz_writer *w, float *decoded, json_t **entry);
+/* Leaves out of sel the selected variables of ds with no points (a dimension of size 0),
+ * which are stored as they are, and says so in root's "notes". */
+void api_drop_empty_vars(const cz_dataset *ds, uint8_t *sel, json_t *root);
 climz_status api_entry_finish(const climz_ctx *ctx, const api_codec *c, const cz_dataset *ds, int i,
                               const cz_field *f, const float *decoded, size_t mask_bytes, double E, json_t *e);
 /* A new header object with an empty "variables" array; source may be NULL. */

@@ -337,4 +337,4 @@ static climz_status inr_decode_var(const climz_ctx *cctx, const clz_reader *r, u
     return st;
 }
 
-const api_codec api_codec_inr = {"inr", inr_encode_var, inr_decode_var, NULL};
+const api_codec api_codec_inr = {"inr", inr_encode_var, inr_decode_var, NULL, NULL, NULL};

@@ -137,4 +137,12 @@ static climz_status residual_decode(const climz_ctx *ctx, const clz_reader *r, u
     return api_residual_decode(r, var, entry, f, t_first, NULL, 0);
 }
 
-const api_codec api_codec_residual = {"residual", residual_encode, residual_decode, NULL};
+/* Blocks are coded apart: a slice of whole blocks codes to the same chunks; with temporal
+ * prediction every step follows the one before, so the variable is coded whole. */
+static size_t residual_split_steps(const climz_ctx *ctx, const climz_compress_opts *opts, size_t nt, size_t nz,
+                                   size_t ny, size_t nx) {
+    (void)opts;
+    return ctx->temporal ? 0 : res_time_block(nz * ny * nx, nt);
+}
+
+const api_codec api_codec_residual = {"residual", residual_encode, residual_decode, NULL, residual_split_steps, NULL};

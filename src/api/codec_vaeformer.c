@@ -45,6 +45,7 @@
  */
 #include "codec.h"
 #include "codec_options.h"
+#include "residual/residual.h"
 #include "vae/vae_group.h"
 #include "vaeformer_rate.h"
 
@@ -455,4 +456,59 @@ static int vaeformer_weighs_residual(const climz_compress_opts *opts) {
     return o.fallback != 0;
 }
 
-const api_codec api_codec_vaeformer = {"vaeformer", vaeformer_encode, vaeformer_decode, vaeformer_weighs_residual};
+/* ---- coding in slices (the MPI driver) ---------------------------------------------------- */
+
+static size_t gcd_of(size_t a, size_t b) {
+    while (b) {
+        size_t const r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
+
+/* The prediction groups are independent of each other (a chunk each, normalised and coded on
+ * their own steps, synthesised in runs inside the group): a slice of whole groups codes to the
+ * same chunks. Under a bound the slice is also whole blocks of the residual stage (and of the
+ * residual codec the driver weighs it against), so its length is a multiple of both. What
+ * needs the whole field is coded whole: a rate target (the level is searched on the whole
+ * field's RMSE or size) and, with the fallback, temporal residual prediction (from step to
+ * step across the slices). */
+static size_t vaeformer_split_steps(const climz_ctx *ctx, const climz_compress_opts *opts, size_t nt, size_t nz,
+                                    size_t ny, size_t nx) {
+    vf_opts o;
+    if (parse_options(opts ? opts->options : NULL, &o)) {
+        cz_error_clear(); /* the encoder reports bad options */
+        return 0;
+    }
+    if (o.rmse > 0 || o.rel_rmse > 0 || o.ratio > 0) return 0;
+    int const bounded = ctx->max_abs_error > 0 || ctx->rel_error > 0;
+    if (bounded && o.fallback && ctx->temporal) return 0;
+    size_t const g = o.group == VAE_GROUP_AUTO ? vae_group_auto_length(nz, ny, nx) : (size_t)o.group;
+    if (!bounded) return g;
+    size_t const k = res_time_block(nz * ny * nx, nt);
+    return k ? g / gcd_of(g, k) * k : g;
+}
+
+/* The engine's counts and seconds add up over the slices; every other key is the same. */
+static climz_status vaeformer_merge_entry(json_t *into, const json_t *from) {
+    static const char *const sums[] = {"y_bytes",      "z_bytes",           "residual_bytes",    "empty_samples",
+                                       "interpolated_samples", "coded_samples", "z_samples",   "y_escapes",
+                                       "seconds_analysis", "seconds_hyper", "seconds_entropy", "seconds_synthesis"};
+    json_t *a = json_object_get(into, "vaeformer");
+    const json_t *b = json_object_get(from, "vaeformer");
+    CZ_RETURN_IF(!json_is_object(a) || !json_is_object(b), CLIMZ_ERR_CORRUPT, "a slice's entry has no vaeformer keys");
+    for (size_t k = 0; k < sizeof sums / sizeof *sums; k++) {
+        json_t *x = json_object_get(a, sums[k]);
+        const json_t *y = json_object_get(b, sums[k]);
+        if (!x && !y) continue;
+        CZ_RETURN_IF(!x || !y, CLIMZ_ERR_CORRUPT, "the slices' entries disagree on vaeformer key '%s'", sums[k]);
+        if (json_is_integer(x) && json_is_integer(y))
+            json_integer_set(x, json_integer_value(x) + json_integer_value(y));
+        else json_real_set(x, json_number_value(x) + json_number_value(y));
+    }
+    return CLIMZ_OK;
+}
+
+const api_codec api_codec_vaeformer = {"vaeformer",           vaeformer_encode,       vaeformer_decode,
+                                       vaeformer_weighs_residual, vaeformer_split_steps, vaeformer_merge_entry};

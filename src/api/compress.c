@@ -143,28 +143,41 @@ climz_status api_entry_finish(const climz_ctx *ctx, const api_codec *c, const cz
 }
 
 /* What a variable's coding adds to the file: its chunks' payload and index entries (after
- * mark_n chunks, mark_b bytes) and its codec's header keys (e). */
-static size_t coded_cost(const clz_writer *w, size_t mark_n, size_t mark_b, const json_t *e) {
+ * mark_n chunks, mark_b bytes; this slice's when coded in slices) and its codec's header keys
+ * (e, the whole variable's). */
+static size_t chunk_cost(const clz_writer *w, size_t mark_n, size_t mark_b) {
+    return clz_writer_payload_bytes(w) - mark_b + (clz_writer_nchunks(w) - mark_n) * CLZ_INDEX_ENTRY_SIZE;
+}
+
+static size_t keys_cost(const json_t *e) {
     char *j = json_dumps(e, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII);
     size_t const keys = j ? strlen(j) : 0;
     free(j);
-    return clz_writer_payload_bytes(w) - mark_b + (clz_writer_nchunks(w) - mark_n) * CLZ_INDEX_ENTRY_SIZE + keys;
+    return keys;
 }
 
-/* *cost = what the residual codec alone would add to the file for variable i under bound E:
- * it codes the field into a scratch writer (the same bytes it would write into the file). */
+/* The collectives of a field coded in slices; in one process the values are already whole. */
+static climz_status split_sum(const api_split *sp, climz_status st, size_t *v, size_t n) {
+    return sp ? sp->sum(sp->user, st, v, n) : st;
+}
+
+static climz_status split_merge(const api_split *sp, climz_status st, const api_codec *c, json_t **e) {
+    return sp ? sp->merge(sp->user, st, c, e) : st;
+}
+
+/* *chunks = what the residual codec alone would add to the file for field f (variable i)
+ * under bound E in chunks, *e its keys: it codes the field into a scratch writer (the same
+ * bytes it would write into the file). */
 static climz_status residual_cost(const climz_ctx *ctx, const cz_dataset *ds, int i, const cz_field *f, double E,
-                                  size_t *cost) {
+                                  size_t *chunks, json_t *e) {
     size_t const n = f->nt * f->nz * f->ny * f->nx;
     clz_writer *s = NULL;
     float *dec = malloc(n * sizeof *dec);
-    json_t *e = json_object();
-    climz_status st = dec && e ? clz_writer_create(&s) : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    climz_status st = dec ? clz_writer_create(&s) : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
     api_encode_args const args = {ctx, NULL, ds, i, f, E};
     if (!st) st = api_residual_encode(&args, NULL, s, dec, e);
-    if (!st) *cost = coded_cost(s, 0, 0, e);
+    if (!st) *chunks = chunk_cost(s, 0, 0);
     clz_writer_free(s);
-    json_decref(e);
     free(dec);
     return st;
 }
@@ -183,13 +196,16 @@ static const climz_compress_opts *residual_opts(const climz_compress_opts *opts,
  * bound) or fails; a valid value written as an integer fill value codes again with half the
  * quanta. Under a bound a learned codec that weighs the residual codec (codec.h) is never
  * worse than the classical one: when the residual codec alone would add fewer bytes to the
- * file (residual_cost against coded_cost), the variable is coded with it
+ * file (its chunks and keys against the learned codec's), the variable is coded with it
  * instead (the entry's "codec" says which; "codec_asked" and "codec_asked_bytes" record the
  * learned codec passed over and what it cost). *c and b->E are what was finally used;
- * *entry the codec's keys. */
-static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec **c,
-                                   const cz_dataset *ds, int i, const cz_field *f, api_bound *b, clz_writer *w,
-                                   float *decoded, json_t **entry) {
+ * *entry the codec's keys. Coded in slices (split), every quantity that decides is summed
+ * over the owners first and the keys are the whole variable's, so each owner takes the
+ * decision one process takes, in the same order of collectives (a failure travels in the
+ * next one). */
+climz_status api_encode_checked(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec **c,
+                                const cz_dataset *ds, int i, const cz_field *f, api_bound *b, const api_split *split,
+                                clz_writer *w, float *decoded, json_t **entry) {
     const cz_var *v = &ds->vars[i];
     size_t const n = f->nt * f->nz * f->ny * f->nx;
     size_t const mark_n = clz_writer_nchunks(w), mark_b = clz_writer_payload_bytes(w);
@@ -202,39 +218,46 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
         if (b->asked && b->E == 0) *c = residual;
         json_t *e = json_object();
         api_encode_args const args = {ctx, *c == residual ? residual_opts(opts, &ropts_buf) : opts, ds, i, f, b->E};
-        climz_status const st = (*c)->encode(&args, w, decoded, e);
+        climz_status st = e ? (*c)->encode(&args, w, decoded, e) : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+        /* cnt[0]: valid points the decoder gives as NaN/inf; cnt[1]: valid values that would
+         * be written as the fill value (an integer _FillValue inside the data range) */
+        size_t cnt[2] = {0, 0};
+        for (size_t k = 0; k < n && !st; k++) cnt[0] += !f->miss[k] && !isfinite(decoded[k]);
+        if (!st && !cnt[0]) cnt[1] = api_round_to_storage(v, decoded, f->miss, n);
+        st = split_sum(split, st, cnt, 2);
         if (st) {
             json_decref(e);
             return st;
         }
-        size_t bad = 0;
-        for (size_t k = 0; k < n; k++) bad += !f->miss[k] && !isfinite(decoded[k]);
-        if (bad) { /* a learned codec's network gave NaN/inf: the residual codec, or fail */
+        if (cnt[0]) { /* a learned codec's network gave NaN/inf: the residual codec, or fail */
             json_decref(e);
             clz_writer_rollback(w, mark_n, mark_b);
             CZ_RETURN_IF(*c == residual || !b->asked, CLIMZ_ERR_BOUND,
-                         "the %s codec reconstructs %zu valid points as NaN or infinity", (*c)->name, bad);
+                         "the %s codec reconstructs %zu valid points as NaN or infinity", (*c)->name, cnt[0]);
             asked = *c;
             *c = residual;
             continue;
         }
-        /* a valid value written as the fill value (an integer _FillValue inside the data
-         * range) would be lost: code again with half the quanta, down to lossless */
-        if (api_round_to_storage(v, decoded, f->miss, n) && b->asked && b->E > 0) {
+        /* a valid value written as the fill value would be lost: code again with half the
+         * quanta, down to lossless */
+        if (cnt[1] && b->asked && b->E > 0) {
             json_decref(e);
             clz_writer_rollback(w, mark_n, mark_b);
             b->E = api_bound_in_quanta(floor(b->E / b->quantum / 2) * b->quantum, b->quantum);
             continue;
         }
-        if ((*c)->weighs_residual && (*c)->weighs_residual(opts) && b->asked && b->E > 0) {
-            size_t const learned = coded_cost(w, mark_n, mark_b, e);
-            size_t classical = 0;
-            climz_status const rst = residual_cost(ctx, ds, i, f, b->E, &classical);
-            if (rst) {
-                json_decref(e);
-                return rst;
-            }
-            if (classical < learned) {
+        st = split_merge(split, CLIMZ_OK, *c, &e);
+        if (!st && (*c)->weighs_residual && (*c)->weighs_residual(opts) && b->asked && b->E > 0) {
+            size_t bytes[2] = {chunk_cost(w, mark_n, mark_b), 0}; /* learned, classical: chunks */
+            json_t *re = json_object();
+            climz_status rst = re ? residual_cost(ctx, ds, i, f, b->E, &bytes[1], re)
+                                  : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+            rst = split_merge(split, rst, residual, &re);
+            if (!rst) rst = split_sum(split, CLIMZ_OK, bytes, 2);
+            size_t const learned = bytes[0] + keys_cost(e), classical = bytes[1] + keys_cost(re);
+            json_decref(re);
+            st = rst;
+            if (!st && classical < learned) {
                 json_decref(e);
                 clz_writer_rollback(w, mark_n, mark_b);
                 asked = *c;
@@ -243,6 +266,10 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
                 continue;
             }
         }
+        if (st) {
+            json_decref(e);
+            return st;
+        }
         if (asked) {
             json_object_set_new(e, "codec_asked", json_string(asked->name));
             if (asked_bytes) json_object_set_new(e, "codec_asked_bytes", json_integer((json_int_t)asked_bytes));
@@ -250,6 +277,20 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
         *entry = e;
         return CLIMZ_OK;
     }
+}
+
+void api_drop_empty_vars(const cz_dataset *ds, uint8_t *sel, json_t *root) {
+    json_t *notes = json_array();
+    for (int i = 0; i < ds->nvars; i++) {
+        if (!sel[i] || io_var_count(ds, &ds->vars[i]) != 0) continue;
+        sel[i] = 0;
+        char note[512];
+        snprintf(note, sizeof note, "variable '%s' has no points (a dimension of size 0): stored "
+                 "as it is", ds->vars[i].name);
+        json_array_append_new(notes, json_string(note));
+    }
+    if (json_array_size(notes)) json_object_set_new(root, "notes", notes);
+    else json_decref(notes);
 }
 
 climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec *c,
@@ -270,7 +311,7 @@ climz_status api_compress_field(const climz_ctx *ctx, const climz_compress_opts 
     CZ_CHECK_GOTO(st, clz_writer_set_var_name(w, (uint32_t)i, v->name), done);
     CZ_CHECK_GOTO(st, write_masks(w, (uint32_t)i, v, &f, &mask_bytes), done);
     json_t *e = NULL;
-    CZ_CHECK_GOTO(st, encode_checked(ctx, opts, &c, ds, i, &f, &b, w, decoded, &e), done);
+    CZ_CHECK_GOTO(st, api_encode_checked(ctx, opts, &c, ds, i, &f, &b, NULL, w, decoded, &e), done);
     st = api_entry_finish(ctx, c, ds, i, &f, decoded, mask_bytes, b.E, e);
     if (st) json_decref(e);
     else *entry = e;
@@ -364,17 +405,7 @@ climz_status climz_compress_file(climz_ctx *ctx, const char *in_path, const char
     root = api_header_new(c->name, io_base_name(in_path), io_format_name(ds->format));
     /* a variable with no points (a dimension of size 0) has nothing to code: it is stored as
      * it is with the coordinates, and the header says so */
-    json_t *notes = json_array();
-    for (int i = 0; i < ds->nvars; i++) {
-        if (!sel[i] || io_var_count(ds, &ds->vars[i]) != 0) continue;
-        sel[i] = 0;
-        char note[512];
-        snprintf(note, sizeof note, "variable '%s' has no points (a dimension of size 0): stored "
-                 "as it is", ds->vars[i].name);
-        json_array_append_new(notes, json_string(note));
-    }
-    if (json_array_size(notes)) json_object_set_new(root, "notes", notes);
-    else json_decref(notes);
+    api_drop_empty_vars(ds, sel, root);
     for (int i = 0; i < ds->nvars; i++) {
         if (!sel[i]) continue;
         json_t *e = NULL;

@@ -26,6 +26,10 @@ climz_status czmpi_compress_file(climz_ctx *ctx, const char *in_path, const char
  * cache or the disk; 0 where unknown). With CLIMZ_MPI_READ_REPORT set, compress says on stderr
  * what each rank read of its input (tests, bench/mpi). */
 unsigned long long czmpi_bytes_read(void);
+/* CPU seconds (user + system) this process has used so far. With CLIMZ_MPI_PLAN_REPORT set,
+ * compress says on stderr which steps each rank codes and the CPU and wall seconds of its call
+ * (tests, bench/mpi: the work is split even where a loaded machine hides it in wall time). */
+double czmpi_cpu_seconds(void);
 
 /*! czmpi_decompress_file() : climz_decompress_file() with the decoding spread over the ranks
  *  of comm (each decodes its time steps, rank 0 writes the NetCDF file). */

@@ -375,6 +375,13 @@ static size_t group_length(const vf_layout *L, size_t nz) {
     return b < VF_GROUP_MAX ? b : VF_GROUP_MAX;
 }
 
+size_t vae_group_auto_length(size_t nz, size_t ny, size_t nx) {
+    vf_layout L = {0};
+    L.ny = ny;
+    L.nx = nx;
+    return group_length(&L, nz);
+}
+
 /* Batches hold whole groups of g steps. */
 static size_t batch_of_groups(const vf_layout *L, size_t nz, size_t g) {
     size_t const b = batch_steps(L, nz);

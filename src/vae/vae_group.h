@@ -111,4 +111,8 @@ climz_status vae_group_encode(const vae_loaded *v, const cz_field *f, vae_group_
 climz_status vae_group_decode(const vae_loaded *v, vae_chunk_get_fn get, void *user, size_t nz, size_t ny,
                               size_t nx, size_t tile, size_t G, size_t nt_file, size_t s0, size_t n, float *rec);
 
+/* The group length VAE_GROUP_AUTO resolves to for steps of (nz, ny, nx): it depends on the
+ * step's size only (not on the model, the tiles or the number of steps). */
+size_t vae_group_auto_length(size_t nz, size_t ny, size_t nx);
+
 #endif
