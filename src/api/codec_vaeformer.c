@@ -50,6 +50,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -218,7 +219,11 @@ static climz_status choose_level(const api_encode_args *a, const vae_loaded *v, 
                  "(give --rmse / --rel-rmse with the bound, or the ratio alone)");
     vf_trial t = {v, f, go, rec};
     double const raw = 4.0 * (double)(f->nt * f->nz * f->ny * f->nx);
-    return vf_rate_search(kind, target, raw, run_trial, &t, "vaeformer", level); /* the driver names the variable */
+    /* a multi-rate model's trained levels first (vae_train.c), the codec's whole range beyond */
+    int lo = VAE_STEP_MIN, hi = VAE_STEP_MAX, a0, a1;
+    const char *trained = vae_model_meta(&v->m, VAE_META_RATE_LEVELS);
+    if (trained && sscanf(trained, "%d:%d", &a0, &a1) == 2 && a0 <= a1) lo = a0, hi = a1;
+    return vf_rate_search(kind, target, raw, lo, hi, run_trial, &t, "vaeformer", level); /* the driver names the variable */
 }
 
 /* ---- loaded models -------------------------------------------------------------------------- */

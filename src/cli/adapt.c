@@ -12,8 +12,10 @@
  *    two time steps has no room for them: an error, before anything is trained.
  *  - Defaults (bench/vae/train_per_set.sh, which reached 2x SZ3 on four held-out sets):
  *    5000 steps, lr 2e-4, 50 warm-up steps, encoder trained too, seed 2, and the lambda the
- *    model was fine-tuned with (its "vae.finetune" record). There is no variable-rate model
- *    yet: one lambda, one operating point per adapted model.
+ *    model was fine-tuned with (its "vae.finetune" record), multi-rate over rate levels
+ *    ADAPT_RATE_LEVELS (quantiser steps 0.5 .. 8 at lambda * 4 .. lambda / 64, vae_train.c):
+ *    the adapted model serves `--rel-rmse` / `--rmse` / `--ratio` targets over about a 10x
+ *    range of error; `--rate-levels 0` trains the one operating point of lambda.
  *  - The report runs the real codec (climz_compress / climz_decompress, vaeformer) on each
  *    variable's held-out block with the starting model and then with the adapted one:
  *    ratio = float32 bytes / frame bytes, RMSE over valid points in % of the whole variable's
@@ -36,6 +38,8 @@
 #include <unistd.h>
 
 #define MAX_DATA 64
+#define ADAPT_RATE_MIN (-8) /* the default --rate-levels */
+#define ADAPT_RATE_MAX 24
 #define MAX_HELD 256
 
 /* One variable's plan: trained on steps [0, t_hold), held out [t_hold, nt). */
@@ -53,13 +57,15 @@ static void adapt_usage(FILE *f) {
     fprintf(f,
             "usage: climz adapt --data FILE[:VAR[,VAR...]][@A:B] [--data ...] -o MODEL.safetensors\n"
             "         [--model MODEL] [--steps 5000] [--lambda L] [--holdout 0.2] [--lr 2e-4]\n"
-            "         [--warmup 50] [--batch 8] [--seed 2] [--threads N] [--quiet]\n"
+            "         [--rate-levels -8:24] [--warmup 50] [--batch 8] [--seed 2] [--threads N] [--quiet]\n"
             "  Fine-tunes the bundled VAEformer model (or --model) on your files, holding out the\n"
             "  last --holdout fraction of each variable's time steps (or the steps after B of\n"
             "  FILE@A:B), then reports ratio and RMSE (%% of the range) on the held-out steps\n"
             "  before and after. The model drives `climz compress --codec vaeformer --model MODEL`.\n"
             "  --lambda: distortion weight (default: the starting model's; lower = smaller files,\n"
-            "  larger error). Under mpirun -n N: data parallel, as climz finetune.\n");
+            "  larger error). --rate-levels KMIN:KMAX: the rate levels trained together (quantiser\n"
+            "  step 2^(K/8) at lambda * 2^(-K/4)), so that the model serves --rel-rmse / --ratio\n"
+            "  targets; 0: one rate. Under mpirun -n N: data parallel, as climz finetune.\n");
 }
 
 /* The lambda the model was fine-tuned with (its "vae.finetune" record), 0 if unknown. */
@@ -260,6 +266,7 @@ int cli_adapt(int argc, char **argv) {
     int nd = 0, threads = 0, quiet = 0;
     double frac = 0.2;
     o.steps = 5000, o.lr = 2e-4, o.warmup = 50, o.seed = 2, o.unfreeze_encoder = 1;
+    o.rate_min = ADAPT_RATE_MIN, o.rate_max = ADAPT_RATE_MAX;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -278,6 +285,10 @@ int cli_adapt(int argc, char **argv) {
         if (!strcmp(a, "--data")) {
             if (nd == MAX_DATA) goto bad;
             data[nd++] = v;
+            continue;
+        }
+        if (!strcmp(a, "--rate-levels")) {
+            if (!cli_parse_levels(v, &o.rate_min, &o.rate_max)) goto bad;
             continue;
         }
         if (!cli_parse_number(v, &d)) goto bad;
@@ -330,7 +341,8 @@ int cli_adapt(int argc, char **argv) {
     specs[nh] = NULL;
     int const root = cli_mpi_rank() == 0, talk = root && !quiet;
     if (talk) {
-        fprintf(stderr, "adapt: %s -> %s, lambda %g, %ld steps\n", model, out, o.lambda, o.steps);
+        fprintf(stderr, "adapt: %s -> %s, lambda %g, %ld steps, rate levels %d..%d\n", model, out, o.lambda, o.steps,
+                o.rate_min, o.rate_max);
         for (size_t i = 0; i < nh; i++)
             fprintf(stderr, "adapt: %s:%s trains on steps %zu..%zu, holds out %zu..%zu (%zu of %zu)\n", h[i].path,
                     h[i].var, h[i].t_first, h[i].t_hold - 1, h[i].t_hold, h[i].nt - 1, h[i].nt - h[i].t_hold,

@@ -107,6 +107,7 @@ typedef struct vae_trainer_f64 vae_trainer_f64;
 climz_status vae_trainer_create_f64(vae_trainer_f64 **t, vae_model *m, vae_phase ph, size_t B,
                                     size_t H, size_t W);
 void vae_trainer_free_f64(vae_trainer_f64 *t);
+climz_status vae_trainer_set_step_f64(vae_trainer_f64 *t, double step);
 /* vae_trainer_step with weights P and gradients G (NULL: only the losses); groups frozen in
  * t's model get no gradient. */
 climz_status vae_trainer_step_p(vae_trainer *t, const float *P, float *G, const float *x,
