@@ -64,10 +64,10 @@ climz_status vf_rate_search(vf_rate_kind kind, double target, double raw_bytes, 
     int good, bad; /* meets(good), !meets(bad) (bad may be one past the range: never probed) */
     if (meets(pp, kind, goal, start)) {
         good = start;
-        bad = out_edge + past;
-        if (out_edge != start && out_edge != out_limit) { /* the answer may lie beyond the range */
-            CZ_FORWARD(probe(pp, out_edge));
-            if (meets(pp, kind, goal, out_edge)) good = out_edge, bad = out_limit + past;
+        bad = out_limit + past;
+        if (out_edge != out_limit) { /* the range's edge: the answer lies before it or beyond */
+            if (out_edge != start) CZ_FORWARD(probe(pp, out_edge));
+            if (meets(pp, kind, goal, out_edge)) good = out_edge;
             else bad = out_edge;
         }
     } else {
