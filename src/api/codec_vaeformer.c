@@ -303,7 +303,9 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     int const bounded = a->max_abs_error > 0;
     size_t res_bytes = 0;
     vae_group_totals tot;
-    vae_group_opts go = {o.tile, o.group, o.levels, o.refine, o.interp, o.spatial, 0};
+    vae_group_opts go = {o.tile, o.group, o.levels, o.refine, o.interp, o.spatial, 0, NULL};
+    vae_group_memo memo = {0}; /* a rate search: the analysis of the first trial serves the others */
+    if (o.rmse > 0 || o.rel_rmse > 0 || o.ratio > 0) go.memo = &memo;
     vf_sink sink = {w, (uint32_t)a->var};
     float *rec = malloc(f->nt * plane * sizeof *rec);
     int level = 0;
@@ -311,6 +313,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     CZ_CHECK_GOTO(st, choose_level(a, v, &o, &go, rec, &level), done);
     go.step = level;
     CZ_CHECK_GOTO(st, vae_group_encode(v, f, &go, put_latent, &sink, rec, &tot), done);
+    vae_group_memo_free(&memo);
     if (bounded) {
         size_t const before = clz_writer_payload_bytes(w);
         CZ_CHECK_GOTO(st, api_residual_encode(a, rec, w, decoded, entry), done);
@@ -351,6 +354,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     }
     json_object_set_new(entry, "vaeformer", j);
 done:
+    vae_group_memo_free(&memo);
     free(rec);
     model_release(v, owned);
     return st;

@@ -30,6 +30,7 @@ struct vae_job {
     int32_t *zsym, *sym;    /* the z and y symbols */
     vae_sample_info info;
     float step;             /* the quantisation step D of y (vae_job_set_step; 1: none) */
+    struct vae_memo *memo;  /* the encoder's memo of stages 1 and 2 (vae_job_set_memo), or NULL */
 };
 
 /* s = round(v) half to even, clamped to +-2^30 (the escape codes any int32); 0 when v is

@@ -37,6 +37,12 @@ for rel in 0.006 0.02; do
     if /usr/bin/python3 -c "import sys; t,n=map(float,sys.argv[1:]); sys.exit(not (t/1.5 < n <= t*1.0001))" $rel "$n"; then ok
     else bad "--rel-rmse $rel gave nrmse $n"; fi
 done
+# the search keeps each sample's analysis across its trials (vae_group_memo): the file it
+# writes is the one a plain encoding at the level it found writes, byte for byte
+k=$(grep -ao '"step_level":-\?[0-9]*' "$OUT/r0.02.clz" | head -1 | cut -d: -f2)
+check "step=$k (the level --rel-rmse 0.02 found)" "$CLIMZ" compress --threads 2 --codec vaeformer --opt step=$k "$IN" \
+    -o "$OUT/k.clz"
+if [ -n "$k" ] && cmp -s "$OUT/k.clz" "$OUT/r0.02.clz"; then ok; else bad "--rel-rmse 0.02 (level $k) differs from --opt step=$k"; fi
 check "rmse 1.0" "$CLIMZ" compress --threads 2 --codec vaeformer --rmse 1.0 "$IN" -o "$OUT/a1.clz"
 check "eval rmse 1.0" "$CLIMZ" eval --json --ref "$IN" "$OUT/a1.clz"
 r=$(json "$OUT/last.out" "d['variables'][0]['rmse']")
