@@ -15,6 +15,8 @@ grep -q "10 training samples, 2 validation" "$OUT/adapt.log" && ok || bad "the t
 grep -Eq "step 3/3 .* samples/s .*ETA" "$OUT/adapt.log" && ok || bad "no progress line with ETA"
 grep -Eq "steps 10..11: [0-9.]+x at [0-9.]+ % -> [0-9.]+x at [0-9.]+ %" "$OUT/adapt.log" && ok ||
     bad "no before/after report on the held-out steps"
+grep -Eq "steps 10..11: .*; at RMSE 1 % of the range: [0-9.]+x -> [0-9.]+x" "$OUT/adapt.log" && ok ||
+    bad "no before/after ratio at RMSE 1 % of the range"
 [ -s "$M" ] && ok || bad "no model written"
 # multi-rate by default: the range is trained, reported and recorded in the model
 grep -q "rate levels -8..24" "$OUT/adapt.log" && grep -q "multi-rate: a rate level per step, uniform over -8..24" \
