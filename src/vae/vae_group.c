@@ -781,6 +781,9 @@ climz_status vae_group_encode(const vae_loaded *v, const cz_field *f, vae_group_
             o->interp = 0;
         }
         if (st) return st;
+        /* at a rate level the trade of bits against error is that of the level's lambda,
+         * lambda * D^-2 (the weight multi-rate training gives it, vae_train.c) */
+        if (o->step) lambda /= (double)vae_step_of_level((int)o->step) * (double)vae_step_of_level((int)o->step);
     }
     G = o->group == VAE_GROUP_AUTO ? group_length(&L, f->nz) : (size_t)o->group;
     o->group = (long)G;
