@@ -335,6 +335,12 @@ typedef struct climz_train_opts {
     long max_fields;            /* training samples at most (the first ones); 0 = all */
     long stop_at;               /* stop after this step with a checkpoint (a run split into
                                    sessions, continued with resume); 0 = run to the end */
+    int rate_min, rate_max;     /* phase 2, multi-rate: every step draws a rate level K
+                                   uniformly from rate_min..rate_max (VAE_STEP_MIN -16 .. 40;
+                                   quantiser step D = 2^(K/8), as `--opt step=K` codes) and
+                                   weighs the distortion by lambda * D^-2, so one model learns
+                                   every level; both 0 = one rate (level 0). The model records
+                                   the range ("vae.rate_levels") */
     climz_progress_fn progress; /* NULL: silent */
     void *progress_user;
 } climz_train_opts;

@@ -51,6 +51,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -219,7 +220,11 @@ static climz_status choose_level(const api_encode_args *a, const vae_loaded *v, 
                  "(give --rmse / --rel-rmse with the bound, or the ratio alone)");
     vf_trial t = {v, f, go, rec};
     double const raw = 4.0 * (double)(f->nt * f->nz * f->ny * f->nx);
-    return vf_rate_search(kind, target, raw, run_trial, &t, "vaeformer", level); /* the driver names the variable */
+    /* a multi-rate model's trained levels first (vae_train.c), the codec's whole range beyond */
+    int lo = VAE_STEP_MIN, hi = VAE_STEP_MAX, a0, a1;
+    const char *trained = vae_model_meta(&v->m, VAE_META_RATE_LEVELS);
+    if (trained && sscanf(trained, "%d:%d", &a0, &a1) == 2 && a0 <= a1) lo = a0, hi = a1;
+    return vf_rate_search(kind, target, raw, lo, hi, run_trial, &t, "vaeformer", level); /* the driver names the variable */
 }
 
 /* ---- loaded models -------------------------------------------------------------------------- */
@@ -299,7 +304,9 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     int const bounded = a->max_abs_error > 0;
     size_t res_bytes = 0;
     vae_group_totals tot;
-    vae_group_opts go = {o.tile, o.group, o.levels, o.refine, o.interp, o.spatial, 0};
+    vae_group_opts go = {o.tile, o.group, o.levels, o.refine, o.interp, o.spatial, 0, NULL};
+    vae_group_memo memo = {0}; /* a rate search: the analysis of the first trial serves the others */
+    if (o.rmse > 0 || o.rel_rmse > 0 || o.ratio > 0) go.memo = &memo;
     vf_sink sink = {w, (uint32_t)a->var};
     float *rec = malloc(f->nt * plane * sizeof *rec);
     int level = 0;
@@ -307,6 +314,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     CZ_CHECK_GOTO(st, choose_level(a, v, &o, &go, rec, &level), done);
     go.step = level;
     CZ_CHECK_GOTO(st, vae_group_encode(v, f, &go, put_latent, &sink, rec, &tot), done);
+    vae_group_memo_free(&memo);
     if (bounded) {
         size_t const before = clz_writer_payload_bytes(w);
         CZ_CHECK_GOTO(st, api_residual_encode(a, rec, w, decoded, entry), done);
@@ -347,6 +355,7 @@ static climz_status vaeformer_encode(const api_encode_args *a, clz_writer *w, fl
     }
     json_object_set_new(entry, "vaeformer", j);
 done:
+    vae_group_memo_free(&memo);
     free(rec);
     model_release(v, owned);
     return st;

@@ -12,12 +12,15 @@
  *    two time steps has no room for them: an error, before anything is trained.
  *  - Defaults (bench/vae/train_per_set.sh, which reached 2x SZ3 on four held-out sets):
  *    5000 steps, lr 2e-4, 50 warm-up steps, encoder trained too, seed 2, and the lambda the
- *    model was fine-tuned with (its "vae.finetune" record). There is no variable-rate model
- *    yet: one lambda, one operating point per adapted model.
+ *    model was fine-tuned with (its "vae.finetune" record), multi-rate over rate levels
+ *    ADAPT_RATE_LEVELS (quantiser steps 0.5 .. 8 at lambda * 4 .. lambda / 64, vae_train.c):
+ *    the adapted model serves `--rel-rmse` / `--rmse` / `--ratio` targets over about a 10x
+ *    range of error; `--rate-levels 0` trains the one operating point of lambda.
  *  - The report runs the real codec (climz_compress / climz_decompress, vaeformer) on each
  *    variable's held-out block with the starting model and then with the adapted one:
  *    ratio = float32 bytes / frame bytes, RMSE over valid points in % of the whole variable's
- *    range R. Rank 0 alone reports.
+ *    range R, at the model's own rate and with the codec's rate search for RMSE <= 1 % of R
+ *    (the figure issue 22 compares with SZ3). Rank 0 alone reports.
  *  - Failures: bad input stops before training; the model file is written atomically at the
  *    end of training (never a partial one; Ctrl-C removes the temporary). The checkpoint
  *    MODEL.ckpt is removed after a run that finished.
@@ -36,6 +39,8 @@
 #include <unistd.h>
 
 #define MAX_DATA 64
+#define ADAPT_RATE_MIN (-8) /* the default --rate-levels */
+#define ADAPT_RATE_MAX 24
 #define MAX_HELD 256
 
 /* One variable's plan: trained on steps [0, t_hold), held out [t_hold, nt). */
@@ -53,13 +58,15 @@ static void adapt_usage(FILE *f) {
     fprintf(f,
             "usage: climz adapt --data FILE[:VAR[,VAR...]][@A:B] [--data ...] -o MODEL.safetensors\n"
             "         [--model MODEL] [--steps 5000] [--lambda L] [--holdout 0.2] [--lr 2e-4]\n"
-            "         [--warmup 50] [--batch 8] [--seed 2] [--threads N] [--quiet]\n"
+            "         [--rate-levels -8:24] [--warmup 50] [--batch 8] [--seed 2] [--threads N] [--quiet]\n"
             "  Fine-tunes the bundled VAEformer model (or --model) on your files, holding out the\n"
             "  last --holdout fraction of each variable's time steps (or the steps after B of\n"
             "  FILE@A:B), then reports ratio and RMSE (%% of the range) on the held-out steps\n"
             "  before and after. The model drives `climz compress --codec vaeformer --model MODEL`.\n"
             "  --lambda: distortion weight (default: the starting model's; lower = smaller files,\n"
-            "  larger error). Under mpirun -n N: data parallel, as climz finetune.\n");
+            "  larger error). --rate-levels KMIN:KMAX: the rate levels trained together (quantiser\n"
+            "  step 2^(K/8) at lambda * 2^(-K/4)), so that the model serves --rel-rmse / --ratio\n"
+            "  targets; 0: one rate. Under mpirun -n N: data parallel, as climz finetune.\n");
 }
 
 /* The lambda the model was fine-tuned with (its "vae.finetune" record), 0 if unknown. */
@@ -184,9 +191,33 @@ static int plan_spec(const char *spec_in, double frac, held *h, size_t *nh) {
 
 typedef struct score {
     double ratio, rel_rmse; /* rel_rmse: RMSE / R */
+    double ratio_1;         /* with an RMSE target of ADAPT_TARGET * R (the rate search); 0: none met */
 } score;
 
-/* The vaeformer codec with `model` on e's held-out steps: ratio and RMSE / R. */
+#define ADAPT_TARGET 0.01 /* the report's error target: RMSE 1 % of the variable's range */
+
+/* One frame of in with the vaeformer codec (options: NULL-terminated or NULL), decoded into
+ * y: its bytes in *written (0 when a target is out of the model's reach). */
+static climz_status code_block(climz_ctx *ctx, const climz_field *in, const char *model, const char *const *options,
+                               unsigned char *frame, size_t cap, float *y, size_t *written) {
+    climz_compress_opts co;
+    memset(&co, 0, sizeof co);
+    co.codec = "vaeformer", co.model = model, co.options = options;
+    *written = 0;
+    climz_status st = climz_compress(ctx, in, &co, frame, cap, written);
+    if (st == CLIMZ_ERR_INVALID_ARG && options && strstr(climz_ctx_last_error(ctx), "no rate level reaches")) {
+        *written = 0; /* the target: out of reach */
+        return CLIMZ_OK;
+    }
+    if (!st) st = climz_ctx_set_model(ctx, model);
+    climz_field out_f = *in;
+    out_f.data = y;
+    if (!st) st = climz_decompress(ctx, frame, *written, &out_f);
+    return st;
+}
+
+/* The vaeformer codec with `model` on e's held-out steps: ratio and RMSE / R at the model's
+ * own rate, and the ratio with the RMSE target ADAPT_TARGET * R. */
 static climz_status score_held_out(climz_ctx *ctx, const held *e, const char *model, score *sc) {
     cz_dataset *ds = NULL;
     cz_field f;
@@ -217,15 +248,8 @@ static climz_status score_held_out(climz_ctx *ctx, const held *e, const char *mo
             for (size_t i = 0; i < plane; i++)
                 x[dst + i] = f.miss[src + i] ? NAN : f.values[src + i];
         }
-    climz_compress_opts co;
-    memset(&co, 0, sizeof co);
-    co.codec = "vaeformer", co.model = model;
     size_t written = 0;
-    st = climz_compress(ctx, &in, &co, frame, cap, &written);
-    if (!st) st = climz_ctx_set_model(ctx, model);
-    climz_field out_f = in;
-    out_f.data = y;
-    if (!st) st = climz_decompress(ctx, frame, written, &out_f);
+    st = code_block(ctx, &in, model, NULL, frame, cap, y, &written);
     if (st) goto out;
     double se = 0;
     size_t nv = 0;
@@ -233,6 +257,16 @@ static climz_status score_held_out(climz_ctx *ctx, const held *e, const char *mo
         if (!isnan(x[i])) se += ((double)y[i] - x[i]) * ((double)y[i] - x[i]), nv++;
     sc->ratio = (double)(n * sizeof(float)) / (double)written;
     sc->rel_rmse = nv && hi > lo ? sqrt(se / (double)nv) / (hi - lo) : NAN;
+    /* the target: an RMSE in units, of the whole variable's range (the codec's --rel-rmse
+     * would take the held-out block's own range) */
+    sc->ratio_1 = 0;
+    if (hi > lo) {
+        char opt[64];
+        snprintf(opt, sizeof opt, "rmse=%.9g", ADAPT_TARGET * (hi - lo));
+        const char *const opts[] = {opt, NULL};
+        st = code_block(ctx, &in, model, opts, frame, cap, y, &written);
+        if (!st && written) sc->ratio_1 = (double)(n * sizeof(float)) / (double)written;
+    }
 out:
     free(x), free(y), free(frame);
     io_field_free(&f);
@@ -260,6 +294,7 @@ int cli_adapt(int argc, char **argv) {
     int nd = 0, threads = 0, quiet = 0;
     double frac = 0.2;
     o.steps = 5000, o.lr = 2e-4, o.warmup = 50, o.seed = 2, o.unfreeze_encoder = 1;
+    o.rate_min = ADAPT_RATE_MIN, o.rate_max = ADAPT_RATE_MAX;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -278,6 +313,10 @@ int cli_adapt(int argc, char **argv) {
         if (!strcmp(a, "--data")) {
             if (nd == MAX_DATA) goto bad;
             data[nd++] = v;
+            continue;
+        }
+        if (!strcmp(a, "--rate-levels")) {
+            if (!cli_parse_levels(v, &o.rate_min, &o.rate_max)) goto bad;
             continue;
         }
         if (!cli_parse_number(v, &d)) goto bad;
@@ -330,7 +369,8 @@ int cli_adapt(int argc, char **argv) {
     specs[nh] = NULL;
     int const root = cli_mpi_rank() == 0, talk = root && !quiet;
     if (talk) {
-        fprintf(stderr, "adapt: %s -> %s, lambda %g, %ld steps\n", model, out, o.lambda, o.steps);
+        fprintf(stderr, "adapt: %s -> %s, lambda %g, %ld steps, rate levels %d..%d\n", model, out, o.lambda, o.steps,
+                o.rate_min, o.rate_max);
         for (size_t i = 0; i < nh; i++)
             fprintf(stderr, "adapt: %s:%s trains on steps %zu..%zu, holds out %zu..%zu (%zu of %zu)\n", h[i].path,
                     h[i].var, h[i].t_first, h[i].t_hold - 1, h[i].t_hold, h[i].nt - 1, h[i].nt - h[i].t_hold,
@@ -361,10 +401,15 @@ int cli_adapt(int argc, char **argv) {
     if (talk && !(st = score_all(ctx, h, nh, out, after))) {
         fprintf(stderr, "adapt: held-out steps, the vaeformer codec (ratio at RMSE %% of the range), "
                         "before -> after:\n");
-        for (size_t i = 0; i < nh; i++)
-            fprintf(stderr, "adapt:   %s:%s steps %zu..%zu: %.1fx at %.3f %% -> %.1fx at %.3f %%\n", h[i].path,
-                    h[i].var, h[i].t_hold, h[i].nt - 1, before[i].ratio, 100 * before[i].rel_rmse, after[i].ratio,
-                    100 * after[i].rel_rmse);
+        for (size_t i = 0; i < nh; i++) {
+            char b1[32] = "none", a1[32] = "none"; /* "none": no rate level meets the target */
+            if (before[i].ratio_1 > 0) snprintf(b1, sizeof b1, "%.1fx", before[i].ratio_1);
+            if (after[i].ratio_1 > 0) snprintf(a1, sizeof a1, "%.1fx", after[i].ratio_1);
+            fprintf(stderr, "adapt:   %s:%s steps %zu..%zu: %.1fx at %.3f %% -> %.1fx at %.3f %%; at RMSE %g %% of the "
+                            "range: %s -> %s\n",
+                    h[i].path, h[i].var, h[i].t_hold, h[i].nt - 1, before[i].ratio, 100 * before[i].rel_rmse,
+                    after[i].ratio, 100 * after[i].rel_rmse, 100 * ADAPT_TARGET, b1, a1);
+        }
         fprintf(stderr, "adapt: compress with: climz compress IN -o OUT.clz --codec vaeformer --model %s\n", out);
     }
     climz_ctx_free(ctx);

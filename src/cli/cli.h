@@ -11,6 +11,9 @@ int cli_plot(int argc, char **argv);     /* climz plot: runs python3 -m climz.pl
 /* shared by the training commands (train.c) */
 void cli_print_line(void *user, const char *line); /* a progress line to stderr, flushed */
 int cli_parse_number(const char *s, double *v);     /* 1: all of s is one finite number */
+/* "KMIN:KMAX" (or "K"): a range of rate levels for multi-rate training (climz_train_opts
+ * rate_min / rate_max), -16 <= KMIN <= KMAX <= 40. Returns 0 if s is not one. */
+int cli_parse_levels(const char *s, int *kmin, int *kmax);
 
 /* netCDF-4 files with the climz HDF5 filter (nc4.c) */
 int cli_compress_nc4(const char *in, const char *out, const char *codec, const char *const *vars, double max_abs_error,

@@ -23,7 +23,11 @@ static void train_usage(FILE *f, int finetune) {
         fprintf(f,
                 "usage: climz finetune --model MODEL --data FILE[:VAR[,VAR...]] [--data ...] -o MODEL2\n"
                 "         [--lambda 1e-2] [--unfreeze-encoder] [--lr 5e-5] [--steps N] [--batch B]\n"
-                "         [--train-times A:B] [--val-times C:D] [--resume CKPT] [common options]\n");
+                "         [--rate-levels KMIN:KMAX] [--train-times A:B] [--val-times C:D] [--resume CKPT]\n"
+                "         [common options]\n"
+                "  --rate-levels: multi-rate training: each step draws a rate level K in KMIN..KMAX\n"
+                "  (-16 .. 40; quantiser step 2^(K/8), as --opt step=K codes) at lambda * 2^(-K/4),\n"
+                "  so that one model serves --rmse / --rel-rmse / --ratio targets over that range.\n");
     fprintf(f,
             "  VAR may select levels: T[3] or T[0:5] (0-based, inclusive). Times are 0-based and\n"
             "  inclusive; negative counts from the end (-1 = last), as in --val-times -3:-1.\n"
@@ -47,6 +51,21 @@ int cli_parse_number(const char *s, double *v) {
     char *end;
     *v = strtod(s, &end);
     return *s && !*end && isfinite(*v);
+}
+
+int cli_parse_levels(const char *s, int *kmin, int *kmax) {
+    char *end;
+    long const a = strtol(s, &end, 10);
+    long b = a;
+    if (end == s) return 0;
+    if (*end == ':') {
+        const char *const q = end + 1;
+        b = strtol(q, &end, 10);
+        if (end == q) return 0;
+    }
+    if (*end || a > b || a < -16 || b > 40) return 0; /* VAE_STEP_MIN .. VAE_STEP_MAX */
+    *kmin = (int)a, *kmax = (int)b;
+    return 1;
 }
 
 static int whole(const char *s, long *v) {
@@ -97,6 +116,10 @@ static int run(int argc, char **argv, int finetune) {
         }
         if (!finetune && !strcmp(a, "--config")) { o.config = v; continue; }
         if (finetune && !strcmp(a, "--model")) { o.model = v; continue; }
+        if (finetune && !strcmp(a, "--rate-levels")) {
+            if (!cli_parse_levels(v, &o.rate_min, &o.rate_max)) goto bad;
+            continue;
+        }
         if (!strcmp(a, "--train-times")) { o.train_times = v; continue; }
         if (!strcmp(a, "--val-times")) { o.val_times = v; continue; }
         if (!strcmp(a, "--resume")) { o.resume = v; continue; }

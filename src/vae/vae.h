@@ -59,6 +59,7 @@
 #define VAE_MODEL_KIND "vaeformer"
 #define VAE_META_CONFIG "vae.config"
 #define VAE_META_KIND "climz.model"
+#define VAE_META_RATE_LEVELS "vae.rate_levels" /* "KMIN:KMAX": the rate levels a multi-rate fine-tune trained */
 
 /* ---- configuration -------------------------------------------------------------------- */
 
@@ -311,6 +312,13 @@ void vae_trainer_free(vae_trainer *t); /* NULL allowed */
  *  in a fixed order (same rng state, same bits). */
 climz_status vae_trainer_step(vae_trainer *t, const float *x, const uint8_t *mask,
                               const float *row_w, double weight, nn_rng *rng, vae_losses *out);
+
+/*! vae_trainer_set_step() : the quantiser step D of the next phase-2 steps (default 1): the
+ *  trainer then codes as the codec at a rate level (vae_job_set_step): the noisy latent
+ *  y / D + u under the entropy model means / D, scales / D, synthesised from D * (y / D + u).
+ *  Multi-rate training draws D per batch (vae_train.c). @return CLIMZ_ERR_INVALID_ARG for a
+ *  step that is not finite and > 0, or a step other than 1 in phase 1. */
+climz_status vae_trainer_set_step(vae_trainer *t, double step);
 
 /* Data-parallel training: a trainer computes ONE SHARD of a global batch, its B samples
  * being samples [first, first + B) of a batch of total. The losses it returns and the

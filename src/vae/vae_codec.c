@@ -196,10 +196,46 @@ climz_status vae_job_set_step(vae_job *j, int k) {
     return CLIMZ_OK;
 }
 
+void vae_memo_free(vae_memo *m) {
+    if (!m) return;
+    free(m->x), free(m->y), free(m->z), free(m->scales), free(m->means), free(m->zsym);
+    memset(m, 0, sizeof *m);
+}
+
+void vae_job_set_memo(vae_job *j, vae_memo *m) { j->memo = m; }
+
+/* j's memo when it is for j's sizes (allocated on first use; NULL without one, or out of memory:
+ * the stages then run the transforms) */
+static vae_memo *job_memo(vae_job *j) {
+    vae_memo *m = j->memo;
+    if (!m) return NULL;
+    size_t const nx = j->H * j->W * j->c->m->cfg.in_channels;
+    if (m->nx != nx || m->ny != j->ny || m->nz != j->nz) {
+        vae_memo_free(m);
+        m->x = malloc(nx * sizeof *m->x);
+        m->y = malloc(j->ny * sizeof *m->y), m->scales = malloc(j->ny * sizeof *m->scales);
+        m->means = malloc(j->ny * sizeof *m->means), m->z = malloc(j->nz * sizeof *m->z);
+        m->zsym = malloc(j->nz * sizeof *m->zsym);
+        if (!m->x || !m->y || !m->scales || !m->means || !m->z || !m->zsym) {
+            vae_memo_free(m);
+            return NULL;
+        }
+        m->nx = nx, m->ny = j->ny, m->nz = j->nz;
+    }
+    return m;
+}
+
 climz_status vae_job_analyse(vae_job *j, const float *x) {
     const vae_coder *c = j->c;
     size_t h, w, hz, wz;
     double const t0 = cz_now();
+    vae_memo *const memo = job_memo(j);
+    if (memo && memo->have_y && !memcmp(memo->x, x, memo->nx * sizeof *x)) { /* an earlier trial's */
+        memcpy(j->y, memo->y, j->ny * sizeof *j->y);
+        memcpy(j->z, memo->z, j->nz * sizeof *j->z);
+        memcpy(j->zsym, memo->zsym, j->nz * sizeof *j->zsym);
+        goto step;
+    }
     CZ_FORWARD(vae_encode_latent(c->m, x, j->H, j->W, j->y, &h, &w));
     CZ_FORWARD(vae_hyper_encode(c->m, j->y, h, w, j->z, &hz, &wz));
     CZ_RETURN_IF(h != j->g.h || w != j->g.w || hz != j->g.hz || wz != j->g.wz, CLIMZ_ERR_DIMENSION,
@@ -212,6 +248,15 @@ climz_status vae_job_analyse(vae_job *j, const float *x) {
                      "hyper-latent z is not finite (input not normalised?)");
         j->z[i] = (float)j->zsym[i] + med;
     }
+    if (memo) {
+        memcpy(memo->x, x, memo->nx * sizeof *x);
+        memo->have_hyper = 0; /* h_s of this z: the next stage 2 */
+        memcpy(memo->y, j->y, j->ny * sizeof *j->y);
+        memcpy(memo->z, j->z, j->nz * sizeof *j->z);
+        memcpy(memo->zsym, j->zsym, j->nz * sizeof *j->zsym);
+        memo->have_y = 1;
+    }
+step:
     if (j->step != 1.0f) /* the rate level: y / D from here on (z came from y itself) */
         for (size_t i = 0; i < j->ny; i++) j->y[i] /= j->step;
     j->info.t_analysis += cz_now() - t0;
@@ -240,7 +285,18 @@ climz_status vae_job_read_z(vae_job *j, ent_dec *d) {
 
 climz_status vae_job_hyper(vae_job *j, uint32_t *idx_crc) {
     double const t0 = cz_now();
-    CZ_FORWARD(vae_hyper_decode(j->c->m, j->z, j->g.hz, j->g.wz, j->scales, j->means, j->g.h, j->g.w));
+    vae_memo *const memo = job_memo(j);
+    if (memo && memo->have_hyper) {
+        memcpy(j->scales, memo->scales, j->ny * sizeof *j->scales);
+        memcpy(j->means, memo->means, j->ny * sizeof *j->means);
+    } else {
+        CZ_FORWARD(vae_hyper_decode(j->c->m, j->z, j->g.hz, j->g.wz, j->scales, j->means, j->g.h, j->g.w));
+        if (memo) {
+            memcpy(memo->scales, j->scales, j->ny * sizeof *j->scales);
+            memcpy(memo->means, j->means, j->ny * sizeof *j->means);
+            memo->have_hyper = 1;
+        }
+    }
     if (j->step != 1.0f) /* the rate level: the entropy model of y / D */
         for (size_t i = 0; i < j->ny; i++) {
             j->scales[i] /= j->step;

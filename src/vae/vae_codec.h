@@ -252,4 +252,24 @@ float vae_step_of_level(int k);
  *  or stage 2 (decoder) on. @return CLIMZ_OK or CLIMZ_ERR_CORRUPT (k out of range). */
 climz_status vae_job_set_step(vae_job *j, int k);
 
+/* ---- the encoder's memo of a sample's transforms, across rate levels ------------------------
+ * h_a and h_s do not depend on the level (the step divides their outputs): a rate search that
+ * codes one field at several levels keeps each sample's y, z_hat and the hyper-prior's means
+ * and scales from the first trial and copies them in the next ones, instead of re-running
+ * the analysis (bit-identical: the same values the transforms gave). The memo keeps the
+ * sample's normalised input too and is used only for the same input bits (a sample's
+ * normalisation may follow the step before it, which a level can change). */
+typedef struct vae_memo {
+    size_t nx, ny, nz;              /* the sample's sizes (0: empty) */
+    float *x;                       /* the input the transforms were run on */
+    float *y, *z, *scales, *means;  /* before the step's division */
+    int32_t *zsym;
+    int have_y, have_hyper;
+} vae_memo;
+void vae_memo_free(vae_memo *m);
+/*! vae_job_set_memo() : stage 1 and stage 2 of j take their results from m when m holds
+ *  them (for a sample of j's sizes) and store them in m otherwise. NULL: no memo. The memo
+ *  must outlive the stages. */
+void vae_job_set_memo(vae_job *j, vae_memo *m);
+
 #endif /* CZ_VAE_CODEC_H */

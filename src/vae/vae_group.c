@@ -594,6 +594,7 @@ static climz_status code_batch(const vae_loaded *v, const vf_layout *L, const cz
         it->lambda = lambda;
         if (it->kind) CZ_FORWARD(vae_job_create(&it->job, &v->c, it->h, it->w));
         if (it->kind) CZ_FORWARD(vae_job_set_step(it->job, (int)o->step));
+        if (it->kind && o->memo && o->memo->n == f->nt * ns) vae_job_set_memo(it->job, &o->memo->slot[t * ns + it->s]);
     }
     CZ_FORWARD(run_stage(items, n, ST_ANALYSE, par));
     CZ_FORWARD(run_stage(items, n, ST_HYPER, par));
@@ -747,6 +748,13 @@ static climz_status choose_interp_group(const vae_loaded *v, const vf_layout *L,
 
 /* ---- the encoder ---------------------------------------------------------------------------- */
 
+void vae_group_memo_free(vae_group_memo *m) {
+    if (!m) return;
+    for (size_t i = 0; i < m->n; i++) vae_memo_free(&m->slot[i]);
+    free(m->slot);
+    m->slot = NULL, m->n = 0;
+}
+
 climz_status vae_group_encode(const vae_loaded *v, const cz_field *f, vae_group_opts *o, vae_chunk_put_fn put,
                               void *user, float *rec, vae_group_totals *tot) {
     int const det = v->det;
@@ -765,6 +773,11 @@ climz_status vae_group_encode(const vae_loaded *v, const cz_field *f, vae_group_
         o->tile = g.h * g.w > VF_AUTO_TOKENS ? VF_AUTO_TILE : 0;
     }
     CZ_FORWARD(make_layout(&v->m.cfg, f->nz, f->ny, f->nx, (size_t)o->tile, &L));
+    if (o->memo && !o->memo->n) { /* the first call with this memo: a slot per sample */
+        o->memo->slot = cz_calloc(f->nt * L.nsamples, sizeof *o->memo->slot);
+        CZ_RETURN_IF(!o->memo->slot, CLIMZ_ERR_ALLOC, "out of memory");
+        o->memo->n = f->nt * L.nsamples;
+    }
     tot->channels = L.C;
     tot->samples_per_step = L.nsamples;
     if (o->refine || o->interp) {
@@ -775,6 +788,9 @@ climz_status vae_group_encode(const vae_loaded *v, const cz_field *f, vae_group_
             o->interp = 0;
         }
         if (st) return st;
+        /* at a rate level the trade of bits against error is that of the level's lambda,
+         * lambda * D^-2 (the weight multi-rate training gives it, vae_train.c) */
+        if (o->step) lambda /= (double)vae_step_of_level((int)o->step) * (double)vae_step_of_level((int)o->step);
     }
     G = o->group == VAE_GROUP_AUTO ? group_length(&L, f->nz) : (size_t)o->group;
     o->group = (long)G;

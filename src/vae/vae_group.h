@@ -82,7 +82,18 @@ typedef struct vae_group_opts {
                      (resolved to 0 or 1) */
     long spatial; /* 1: the encoder may code a group's y with the checkerboard context */
     long step;    /* the rate level of every group (vae_codec.h: D = 2^(step / 8); 0: D = 1) */
+    struct vae_group_memo *memo; /* encoder: the samples' transforms kept across calls at other
+                                    levels (a rate search; NULL: none) */
 } vae_group_opts;
+
+/* The memo of a field's samples (vae_codec.h, vae_memo), one per (step, sample): start it
+ * zeroed, hand it to every vae_group_encode of the same field (whatever the level), free it
+ * with vae_group_memo_free. */
+typedef struct vae_group_memo {
+    vae_memo *slot;
+    size_t n;
+} vae_group_memo;
+void vae_group_memo_free(vae_group_memo *m);
 
 /* What the encoder did, summed over the field. */
 typedef struct vae_group_totals {

@@ -30,6 +30,7 @@ struct vae_job {
     int32_t *zsym, *sym;    /* the z and y symbols */
     vae_sample_info info;
     float step;             /* the quantisation step D of y (vae_job_set_step; 1: none) */
+    struct vae_memo *memo;  /* the encoder's memo of stages 1 and 2 (vae_job_set_memo), or NULL */
 };
 
 /* s = round(v) half to even, clamped to +-2^30 (the escape codes any int32); 0 when v is
@@ -107,6 +108,7 @@ typedef struct vae_trainer_f64 vae_trainer_f64;
 climz_status vae_trainer_create_f64(vae_trainer_f64 **t, vae_model *m, vae_phase ph, size_t B,
                                     size_t H, size_t W);
 void vae_trainer_free_f64(vae_trainer_f64 *t);
+climz_status vae_trainer_set_step_f64(vae_trainer_f64 *t, double step);
 /* vae_trainer_step with weights P and gradients G (NULL: only the losses); groups frozen in
  * t's model get no gradient. */
 climz_status vae_trainer_step_p(vae_trainer *t, const float *P, float *G, const float *x,

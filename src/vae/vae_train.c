@@ -512,6 +512,26 @@ static uint64_t step_seed(uint64_t seed, uint64_t step) {
     return z ^ (z >> 29);
 }
 
+/* Multi-rate training: the rate level of step k, drawn uniformly over the run's range from a
+ * generator of its own (seed, k), so that every rank draws the same level and one-rate runs
+ * draw their samples and noise exactly as before. */
+static int step_level(uint64_t seed, long kmin, long kmax, long step) {
+    if (kmin == kmax) return (int)kmin;
+    nn_rng g;
+    nn_rng_seed(&g, step_seed(seed ^ 0x7261746531657665ULL, (uint64_t)step));
+    return (int)(kmin + (long)(nn_rng_u64(&g) % (uint64_t)(kmax - kmin + 1)));
+}
+
+/* The loss weight at a level of quantiser step D: lambda * D^-2. At high rate a uniform
+ * quantiser of step D gives an MSE ~ D^2 / 12 and a rate ~ -log2 D per latent, so the level
+ * at which lambda * MSE + rate is stationary scales as D ~ lambda^-1/2: each level is then
+ * trained at the lambda for which it is the optimum (the step-scaling of Choi et al. 2019 and
+ * of the asymmetric gained VAE, Cui et al. 2021, with the level the gain). */
+static double level_weight(double lambda, int level) {
+    double const D = (double)vae_step_of_level(level);
+    return lambda / (D * D);
+}
+
 /* Draws the global batch of B samples and crops; fills the slots [first, first + bt->B) of it
  * (one rank's shard; all of it in one process). */
 static void make_batch(tr_batch *bt, size_t B, size_t first, const tr_data *d, const vae_model *m,
@@ -594,6 +614,7 @@ static void say_val(const climz_train_opts *o, long step, const tr_val *v, int q
 typedef struct tr_opts {
     long steps, batch, crop_h, crop_w, warmup, checkpoint_every, log_every, val_every, val_max;
     long stop_at;
+    long rate_min, rate_max; /* multi-rate: the levels drawn per step (both 0: one rate) */
     double lr, lr_min, weight_decay, clip, beta, lambda;
     unsigned long long seed;
     int unfreeze_encoder, lat_weight;
@@ -619,6 +640,12 @@ static climz_status resolve_opts(const climz_train_opts *o, vae_phase ph, tr_opt
     t->log_every = o->log_every > 0 ? o->log_every : 10;
     t->val_every = o->val_every > 0 ? o->val_every : 100;
     t->val_max = o->val_max > 0 ? o->val_max : 16;
+    t->rate_min = o->rate_min, t->rate_max = o->rate_max;
+    CZ_RETURN_IF(t->rate_min > t->rate_max || t->rate_min < VAE_STEP_MIN || t->rate_max > VAE_STEP_MAX,
+                 CLIMZ_ERR_INVALID_ARG, "rate levels %ld:%ld: need %d <= min <= max <= %d", t->rate_min,
+                 t->rate_max, VAE_STEP_MIN, VAE_STEP_MAX);
+    CZ_RETURN_IF((t->rate_min || t->rate_max) && ph != VAE_PHASE_FINETUNE, CLIMZ_ERR_INVALID_ARG,
+                 "rate levels are a phase-2 (finetune) option: phase 1 has no quantiser");
     CZ_RETURN_IF(t->batch > 4096 || t->crop_h > 65536 || t->crop_w > 65536, CLIMZ_ERR_INVALID_ARG,
                  "batch or crop too large");
     CZ_RETURN_IF(!isfinite(t->lr) || !isfinite(t->beta) || !isfinite(t->lambda) ||
@@ -647,6 +674,10 @@ static json_t *opts_json(const tr_opts *t, vae_phase ph) {
     json_object_set_new(j, "seed", json_string(seed));
     json_object_set_new(j, "unfreeze_encoder", json_boolean(t->unfreeze_encoder));
     json_object_set_new(j, "lat_weight", json_boolean(t->lat_weight));
+    if (t->rate_min || t->rate_max) { /* absent in one-rate runs: their records stay as they were */
+        json_object_set_new(j, "rate_min", json_integer(t->rate_min));
+        json_object_set_new(j, "rate_max", json_integer(t->rate_max));
+    }
     return j;
 }
 
@@ -660,7 +691,7 @@ static climz_status opts_from_json(tr_opts *t, const char *text, vae_phase ph) {
                       (int)json_integer_value(json_object_get(j, "phase")), (int)ph);
 #define GI(k) t->k = (long)json_integer_value(json_object_get(j, #k))
 #define GR(k) t->k = json_number_value(json_object_get(j, #k))
-    GI(steps); GI(batch); GI(crop_h); GI(crop_w); GI(warmup);
+    GI(steps); GI(batch); GI(crop_h); GI(crop_w); GI(warmup); GI(rate_min); GI(rate_max);
     GR(lr); GR(lr_min); GR(weight_decay); GR(clip); GR(beta); GR(lambda);
 #undef GI
 #undef GR
@@ -669,7 +700,8 @@ static climz_status opts_from_json(tr_opts *t, const char *text, vae_phase ph) {
     t->unfreeze_encoder = json_is_true(json_object_get(j, "unfreeze_encoder"));
     t->lat_weight = json_is_true(json_object_get(j, "lat_weight"));
     json_decref(j);
-    if (!st && (t->steps <= 0 || t->batch <= 0 || t->crop_h <= 0 || t->crop_w <= 0))
+    if (!st && (t->steps <= 0 || t->batch <= 0 || t->crop_h <= 0 || t->crop_w <= 0 || t->rate_min > t->rate_max ||
+                t->rate_min < VAE_STEP_MIN || t->rate_max > VAE_STEP_MAX))
         st = cz_error(CLIMZ_ERR_CORRUPT, "checkpoint: bad %s", META_OPTS);
     return st;
 }
@@ -874,6 +906,12 @@ static climz_status run_loop(tr_run *r) {
         r->ph == VAE_PHASE_PRETRAIN ? "train" : "finetune", vae_model_num_params(m, NULL),
         nn_params_trainable(&m->p), r->d.ntrain, r->d.nval, B, H, W, r->start, stop, t->steps,
         cz_num_threads(), r->size > 1 ? " per rank" : "");
+    if (t->rate_min || t->rate_max)
+        say(o, "multi-rate: a rate level per step, uniform over %ld..%ld (quantiser step %.3g .. %.3g, "
+               "lambda %.3g .. %.3g); validation at level 0",
+            t->rate_min, t->rate_max, (double)vae_step_of_level((int)t->rate_min),
+            (double)vae_step_of_level((int)t->rate_max), level_weight(t->lambda, (int)t->rate_min),
+            level_weight(t->lambda, (int)t->rate_max));
     double const t0 = cz_now();
     double acc[8] = {0};
     long nacc = 0, done_steps = 0;
@@ -888,8 +926,14 @@ static climz_status run_loop(tr_run *r) {
         nn_params_zero_grad(&m->p);
         vae_losses ls;
         memset(&ls, 0, sizeof ls);
+        double wk = weight;
+        if (quantize && !st) { /* the step's rate level (0 and lambda itself in one-rate runs) */
+            int const level = step_level(t->seed, t->rate_min, t->rate_max, step);
+            wk = level ? level_weight(weight, level) : weight;
+            st = vae_trainer_set_step(tr, (double)vae_step_of_level(level));
+        }
         if (!st)
-            st = vae_trainer_step(tr, bt.x, bt.mask, t->lat_weight ? bt.row_w : NULL, weight, &rng, &ls);
+            st = vae_trainer_step(tr, bt.x, bt.mask, t->lat_weight ? bt.row_w : NULL, wk, &rng, &ls);
         if (r->size > 1) {
             int skip;
             double const w0 = cz_now();
@@ -1003,6 +1047,14 @@ static climz_status finish(tr_run *r) {
     climz_status st = vae_model_set_meta(m, quantize ? "vae.finetune" : META_TRAIN, s);
     free(s);
     CZ_FORWARD(st);
+    /* the levels the model was trained for (the rate search of compress starts in them); a
+     * one-rate fine-tune of a multi-rate model trains level 0 alone, so drops the record */
+    drop_meta(m, VAE_META_RATE_LEVELS);
+    if (quantize && (r->t.rate_min || r->t.rate_max)) {
+        char lv[48];
+        snprintf(lv, sizeof lv, "%ld:%ld", r->t.rate_min, r->t.rate_max);
+        CZ_FORWARD(vae_model_set_meta(m, VAE_META_RATE_LEVELS, lv));
+    }
     CZ_FORWARD(vae_model_save(m, r->out_path, NULL));
     say(r->o, "wrote %s", r->out_path);
     return CLIMZ_OK;

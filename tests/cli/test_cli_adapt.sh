@@ -2,7 +2,8 @@
 # climz adapt: a few fine-tuning steps of the bundled model on a bundled sample; the held-out
 # steps are the training's validation set and not its samples (the training loop's own count
 # says so); the model drives compress and decodes; bad input stops before training and
-# leaves no model file.
+# leaves no model file. Multi-rate by default: the model records its rate levels and serves
+# --rel-rmse.
 . "$(dirname "$0")/clitest.sh"
 
 M="$OUT/tas.safetensors"
@@ -14,7 +15,13 @@ grep -q "10 training samples, 2 validation" "$OUT/adapt.log" && ok || bad "the t
 grep -Eq "step 3/3 .* samples/s .*ETA" "$OUT/adapt.log" && ok || bad "no progress line with ETA"
 grep -Eq "steps 10..11: [0-9.]+x at [0-9.]+ % -> [0-9.]+x at [0-9.]+ %" "$OUT/adapt.log" && ok ||
     bad "no before/after report on the held-out steps"
+grep -Eq "steps 10..11: .*; at RMSE 1 % of the range: [0-9.]+x -> [0-9.]+x" "$OUT/adapt.log" && ok ||
+    bad "no before/after ratio at RMSE 1 % of the range"
 [ -s "$M" ] && ok || bad "no model written"
+# multi-rate by default: the range is trained, reported and recorded in the model
+grep -q "rate levels -8..24" "$OUT/adapt.log" && grep -q "multi-rate: a rate level per step, uniform over -8..24" \
+    "$OUT/adapt.log" && ok || bad "the default rate levels are not trained"
+grep -aq '"vae.rate_levels":"-8:24"' "$M" && ok || bad "the model does not record its rate levels"
 [ -e "$M.ckpt" ] && bad "the checkpoint of a finished run was left behind" || ok
 cat "$OUT/adapt.log" >&2
 
@@ -23,6 +30,19 @@ check "compress with the adapted model" "$CLIMZ" compress --codec vaeformer --mo
 check "decompress" "$CLIMZ" decompress "$OUT/a.clz" -o "$OUT/a.nc"
 check "eval" "$CLIMZ" eval --ref "$tas" "$OUT/a.nc" --var tas --json
 grep -q '"rmse"' "$OUT/last.out" && ok || bad "eval reports no RMSE"
+
+# ... so that it serves an error target by its rate search
+check "compress --rel-rmse with the adapted model" "$CLIMZ" compress --codec vaeformer --model "$M" --var tas \
+    --rel-rmse 0.02 "$tas" -o "$OUT/t.clz"
+check "eval --rel-rmse" "$CLIMZ" eval --json --ref "$tas" "$OUT/t.clz"
+n=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['variables'][0]['nrmse'])" "$OUT/last.out")
+/usr/bin/python3 -c "import sys; n=float(sys.argv[1]); sys.exit(not 0.02 / 1.5 < n <= 0.02 * 1.0001)" "$n" && ok ||
+    bad "--rel-rmse 0.02 with the adapted model gave nrmse $n"
+# one rate on request: no range recorded
+check "adapt --rate-levels 0" "$CLIMZ" adapt --data "$tas:tas" -o "$OUT/one.safetensors" --steps 2 --batch 2 \
+    --threads 1 --rate-levels 0
+grep -q "rate levels 0..0" "$OUT/last.err" && ok || bad "--rate-levels 0 not taken"
+grep -aq 'vae.rate_levels' "$OUT/one.safetensors" && bad "a one-rate model records rate levels" || ok
 
 # an explicit training range: the steps after it are held out
 check "adapt @0:8" "$CLIMZ" adapt --data "$tas:tas@0:8" -o "$OUT/r.safetensors" --steps 2 --batch 2 --threads 1 --quiet
@@ -40,4 +60,9 @@ expect_fail "a range with no step after it" "leaves no held-out step" "$X" \
 expect_fail "no such variable" "no gridded variable nosuch" "$X" "$CLIMZ" adapt --data "$tas:nosuch" -o "$X"
 expect_fail "bad holdout" "bad value for --holdout" "$X" "$CLIMZ" adapt --data "$tas" --holdout 1 -o "$X"
 expect_fail "bad steps" "bad value for --steps" "$X" "$CLIMZ" adapt --data "$tas" --steps 0 -o "$X"
+expect_fail "bad rate levels" "bad value for --rate-levels" "$X" "$CLIMZ" adapt --data "$tas" --rate-levels 5:2 -o "$X"
+expect_fail "rate levels past the codec's" "bad value for --rate-levels" "$X" \
+    "$CLIMZ" adapt --data "$tas" --rate-levels -20:8 -o "$X"
+expect_fail "finetune bad rate levels" "bad value for --rate-levels" "$X" \
+    "$CLIMZ" finetune --model "$M" --data "$tas" --rate-levels 0:41 -o "$X"
 finish

@@ -28,6 +28,17 @@ if [ "$b12" -lt "$b0" ]; then ok; else bad "step=12 is not smaller ($b12 >= $b0 
 if /usr/bin/python3 -c "import sys; sys.exit(not float(sys.argv[2]) > 1.2 * float(sys.argv[1]))" "$r0" "$r12"; then ok
 else bad "step=12 RMSE $r12 not above 1.2 x step 0's $r0"; fi
 
+# at a level the encoder weighs the error of interpolating a step at the level's lambda
+# (lambda * D^-2): coarser levels leave more steps to interpolation (tas: none at level 0;
+# at level 8, 2 of 12 steps, where the model's own lambda left none)
+check "step=8" "$CLIMZ" compress --threads 2 --codec vaeformer --opt step=8 "$IN" -o "$OUT/s8.clz"
+i0=$(grep -ao '"interpolated_samples":[0-9]*' "$OUT/s0.clz" | cut -d: -f2)
+i8=$(grep -ao '"interpolated_samples":[0-9]*' "$OUT/s8.clz" | cut -d: -f2)
+i12=$(grep -ao '"interpolated_samples":[0-9]*' "$OUT/s12.clz" | cut -d: -f2)
+echo "interpolated samples: level 0 ${i0:-0}, 8 ${i8:-0}, 12 ${i12:-0}"
+if [ "${i8:-0}" -gt "${i0:-0}" ] && [ "${i12:-0}" -ge "${i8:-0}" ]; then ok
+else bad "interpolated samples do not grow with the level: ${i0:-0} / ${i8:-0} / ${i12:-0}"; fi
+
 # targets: the RMSE in (T / 1.5, T]; the variable's ratio (climz info) within 10 %
 for rel in 0.006 0.02; do
     check "rel-rmse $rel" "$CLIMZ" compress --threads 2 --codec vaeformer --rel-rmse $rel "$IN" -o "$OUT/r$rel.clz"
@@ -37,6 +48,12 @@ for rel in 0.006 0.02; do
     if /usr/bin/python3 -c "import sys; t,n=map(float,sys.argv[1:]); sys.exit(not (t/1.5 < n <= t*1.0001))" $rel "$n"; then ok
     else bad "--rel-rmse $rel gave nrmse $n"; fi
 done
+# the search keeps each sample's analysis across its trials (vae_group_memo): the file it
+# writes is the one a plain encoding at the level it found writes, byte for byte
+k=$(grep -ao '"step_level":-\?[0-9]*' "$OUT/r0.02.clz" | head -1 | cut -d: -f2)
+check "step=$k (the level --rel-rmse 0.02 found)" "$CLIMZ" compress --threads 2 --codec vaeformer --opt step=$k "$IN" \
+    -o "$OUT/k.clz"
+if [ -n "$k" ] && cmp -s "$OUT/k.clz" "$OUT/r0.02.clz"; then ok; else bad "--rel-rmse 0.02 (level $k) differs from --opt step=$k"; fi
 check "rmse 1.0" "$CLIMZ" compress --threads 2 --codec vaeformer --rmse 1.0 "$IN" -o "$OUT/a1.clz"
 check "eval rmse 1.0" "$CLIMZ" eval --json --ref "$IN" "$OUT/a1.clz"
 r=$(json "$OUT/last.out" "d['variables'][0]['rmse']")

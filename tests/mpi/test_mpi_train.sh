@@ -1,7 +1,8 @@
 #!/bin/bash
 # mpirun -n 2 climz train / finetune (data parallel, src/vae/vae_train.c, src/mpi/mpi_train.c):
 # the same training as one process up to float summation order, bit-reproducible on 2 ranks,
-# the weights identical on the ranks, --resume on 2 ranks bit for bit, rank 0 alone reports,
+# the weights identical on the ranks, --resume on 2 ranks bit for bit, multi-rate phase 2 draws
+# the same rate levels on every rank, rank 0 alone reports,
 # and a rank that fails (a data file it cannot read; other options than rank 0's) stops the
 # job with one message naming the rank and leaves no model file. A tiny model: seconds a run.
 . "$(dirname "$0")/mpitest.sh"
@@ -88,6 +89,18 @@ run2 ft-two "${FT[@]}"
 # phase 2's loss is ~1e2 (lambda 255^2 MSE + bits), printed with 4 decimals
 losses_agree "phase 2" "$OUT/ft-one.err" "$OUT/ft-two.err" 1e-3 0.5 || fail "phase 2 losses"
 [ -e "$OUT/ft-two.st" ] || fail "finetune on 2 ranks wrote no model"
+# multi-rate phase 2: every rank draws the step's rate level from (seed, step), so 2 ranks
+# train what one process does (another level on a rank would move its loss by ~10)
+run1 mr-one "${FT[@]}" --rate-levels -8:16
+run2 mr-two "${FT[@]}" --rate-levels -8:16
+losses_agree "multi-rate phase 2" "$OUT/mr-one.err" "$OUT/mr-two.err" 1e-3 0.5 || fail "multi-rate phase 2 losses"
+grep -aq '"vae.rate_levels":"-8:16"' "$OUT/mr-two.st" || fail "multi-rate on 2 ranks: no rate levels recorded"
+# a rank with another range: refused before the first step
+$MPMD -n 1 "$CLIMZ" "${FT[@]}" --rate-levels -8:16 -o "$OUT/mr.st" : \
+      -n 1 "$CLIMZ" "${FT[@]}" --rate-levels 0:16 -o "$OUT/mr.st" >/dev/null 2>"$OUT/mr.err" && fail "other rate levels on rank 1: exit status 0"
+[ -e "$OUT/mr.st" ] && fail "other rate levels on rank 1: a model file was left"
+grep -q "rank 1 of 2 was started with other training options" "$OUT/mr.err" && echo "ok other rate levels on rank 1: refused" \
+    || fail "other rate levels on rank 1: $(cat "$OUT/mr.err")"
 
 # ---- a failing rank: rank 1 cannot read its data file -----------------------------------
 head -c 3000 "$DATA/hgt.nc" >"$OUT/truncated.nc"

@@ -122,7 +122,7 @@ static void make_batch(double *x, uint8_t *mask, double *row_w, unsigned long lo
 
 /* Gradient of every tensor of every group that is not frozen, in double, against central
  * differences; then the float gradients against the double ones. */
-static void gradcheck_phase(vae_model *m, vae_phase ph, double weight, const char *label) {
+static void gradcheck_phase(vae_model *m, vae_phase ph, double weight, double step, const char *label) {
     size_t const n = m->p.numel, nx = (size_t)GB * GC * GH * GW;
     double *P = malloc(n * sizeof *P), *G = calloc(n, sizeof *G);
     double *x = malloc(nx * sizeof *x), *row_w = malloc(GB * GH * sizeof *row_w);
@@ -136,6 +136,7 @@ static void gradcheck_phase(vae_model *m, vae_phase ph, double weight, const cha
 
     vae_trainer_f64 *t = NULL;
     CHECK_OK(vae_trainer_create_f64(&t, m, ph, GB, GH, GW));
+    CHECK_OK(vae_trainer_set_step_f64(t, step)); /* a rate level: the coded domain is y / step */
     gc_ctx ctx = {t, P, x, row_w, mask, weight, 7};
     nn_rng rng;
     vae_losses ls;
@@ -163,6 +164,7 @@ static void gradcheck_phase(vae_model *m, vae_phase ph, double weight, const cha
     /* float gradients against the double ones, tensor by tensor (relative L2) */
     vae_trainer *tf = NULL;
     CHECK_OK(vae_trainer_create(&tf, m, ph, GB, GH, GW));
+    CHECK_OK(vae_trainer_set_step(tf, step));
     nn_params_zero_grad(&m->p);
     nn_rng_seed(&rng, ctx.seed);
     vae_losses lf;
@@ -228,11 +230,25 @@ static void test_gradients(void) {
     CHECK_OK(nn_params_freeze_group(&m.p, "hyper", 1));
     CHECK_OK(nn_params_freeze_group(&m.p, "entropy", 1));
     CHECK_OK(nn_params_freeze_group(&m.p, "aux", 1));
-    gradcheck_phase(&m, VAE_PHASE_PRETRAIN, 0.05, "phase 1");
+    gradcheck_phase(&m, VAE_PHASE_PRETRAIN, 0.05, 1.0, "phase 1");
     /* phase 2 with the encoder trainable too (aux frozen: its loss is not in `loss`) */
     CHECK_OK(nn_params_freeze_group(&m.p, "hyper", 0));
     CHECK_OK(nn_params_freeze_group(&m.p, "entropy", 0));
-    gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, "phase 2");
+    gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 1.0, "phase 2");
+    /* at a rate level (multi-rate training): y / D, means / D, scales / D coded, D * y_hat
+     * synthesised; D = 2^(-3/8) and 2^(5/8) keep the scales / D clear of the 0.11 bound */
+    gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 0.7711054127039704, "phase 2 at step 2^(-3/8)");
+    gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 1.5422108254079407, "phase 2 at step 2^(5/8)");
+    {
+        vae_trainer *tb = NULL;
+        CHECK_OK(vae_trainer_create(&tb, &m, VAE_PHASE_FINETUNE, GB, GH, GW));
+        CHECK_STATUS(vae_trainer_set_step(tb, 0.0), CLIMZ_ERR_INVALID_ARG);
+        CHECK_STATUS(vae_trainer_set_step(tb, NAN), CLIMZ_ERR_INVALID_ARG);
+        vae_trainer_free(tb);
+        CHECK_OK(vae_trainer_create(&tb, &m, VAE_PHASE_PRETRAIN, GB, GH, GW));
+        CHECK_STATUS(vae_trainer_set_step(tb, 2.0), CLIMZ_ERR_INVALID_ARG); /* no quantiser in phase 1 */
+        vae_trainer_free(tb);
+    }
     vae_model_free(&m);
     /* the reference's zero-padded windows (every window block pads here: 5 x 6 tokens) */
     gradcheck_model(&m, ", \"pad_tokens\": \"zero\", \"wrap_lon\": false");
@@ -240,7 +256,7 @@ static void test_gradients(void) {
     CHECK_OK(nn_params_freeze_group(&m.p, "hyper", 1));
     CHECK_OK(nn_params_freeze_group(&m.p, "entropy", 1));
     CHECK_OK(nn_params_freeze_group(&m.p, "aux", 1));
-    gradcheck_phase(&m, VAE_PHASE_PRETRAIN, 0.05, "phase 1, zero-padded windows");
+    gradcheck_phase(&m, VAE_PHASE_PRETRAIN, 0.05, 1.0, "phase 1, zero-padded windows");
     vae_model_free(&m);
 }
 

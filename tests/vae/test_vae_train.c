@@ -1,6 +1,7 @@
 /* test_vae_train.c — the two training phases through the public API on the bundled hgt.nc:
  * the loss falls, phase 2 leaves the frozen encoder bit-identical and stores the entropy
- * tables, a resumed run equals an uninterrupted one bit for bit, a 2-channel model trains on
+ * tables, a resumed run equals an uninterrupted one bit for bit, multi-rate phase 2 records its
+ * levels, follows the seed and learns, a 2-channel model trains on
  * pr + tas (NaN-masked), and bad inputs fail with the right codes. */
 #include "testutil.h"
 #include "vae/vae.h"
@@ -172,6 +173,74 @@ int main(void) {
     CHECK(a.p.numel == b.p.numel && memcmp(a.p.data, b.p.data, a.p.numel * sizeof(float)) == 0);
     vae_model_free(&a);
     vae_model_free(&b);
+
+    /* ---- multi-rate phase 2: a rate level per step (vae_train.c) ---- */
+    {
+        char mr[1024], mr2[1024];
+        snprintf(mr, sizeof mr, "%s/mr.safetensors", dir);
+        snprintf(mr2, sizeof mr2, "%s/mr2.safetensors", dir);
+        capture cm = {{0}, 0, 1, 0, 0};
+        base_opts(&o, data, NULL, &cm);
+        o.model = m1;
+        o.steps = 60;
+        o.log_every = 10;
+        o.lr = 1e-3;
+        o.rate_min = -8, o.rate_max = 16;
+        CHECK_OK(climz_finetune_file(ctx, ma, &o));
+        /* the loss falls (each report averages 10 steps of mixed levels) */
+        printf("multi-rate: %d reports, first %.4f %.4f last %.4f %.4f\n", cm.n, cm.loss[0], cm.loss[1],
+               cm.loss[cm.n - 2], cm.loss[cm.n - 1]);
+        CHECK(cm.n == 6);
+        CHECK_MSG(cm.loss[4] + cm.loss[5] < 0.9 * (cm.loss[0] + cm.loss[1]), "multi-rate loss %.4f -> %.4f",
+                  cm.loss[0], cm.loss[5]);
+        /* the model records its range (and the run's options do) */
+        CHECK_OK(vae_model_load(&a, ma, 0, NULL));
+        const char *lv = vae_model_meta(&a, VAE_META_RATE_LEVELS), *rec = vae_model_meta(&a, "vae.finetune");
+        CHECK(lv && !strcmp(lv, "-8:16"));
+        CHECK(rec && strstr(rec, "\"rate_min\":-8") && strstr(rec, "\"rate_max\":16"));
+        /* the levels follow the seed and the step alone: stopped at 25 and resumed == one run */
+        o.stop_at = 25;
+        o.checkpoint = ck;
+        CHECK_OK(climz_finetune_file(ctx, mb, &o));
+        o.stop_at = 0;
+        o.resume = ck;
+        o.model = NULL;
+        o.rate_min = o.rate_max = 0; /* ignored: the checkpoint's range continues */
+        CHECK_OK(climz_finetune_file(ctx, mb, &o));
+        CHECK_OK(vae_model_load(&b, mb, 0, NULL));
+        CHECK(a.p.numel == b.p.numel && memcmp(a.p.data, b.p.data, a.p.numel * sizeof(float)) == 0);
+        vae_model_free(&b);
+        /* ... and they matter: one rate from the same seed trains other weights, and a one-rate
+         * fine-tune of the multi-rate model drops its record */
+        base_opts(&o, data, NULL, &cm);
+        o.model = m1;
+        o.steps = 60;
+        o.lr = 1e-3;
+        CHECK_OK(climz_finetune_file(ctx, mr, &o));
+        CHECK_OK(vae_model_load(&b, mr, 0, NULL));
+        CHECK(memcmp(a.p.data, b.p.data, a.p.numel * sizeof(float)) != 0);
+        CHECK(vae_model_meta(&b, VAE_META_RATE_LEVELS) == NULL);
+        vae_model_free(&b);
+        o.model = ma;
+        o.steps = 2;
+        CHECK_OK(climz_finetune_file(ctx, mr2, &o));
+        CHECK_OK(vae_model_load(&b, mr2, 0, NULL));
+        CHECK(vae_model_meta(&b, VAE_META_RATE_LEVELS) == NULL);
+        vae_model_free(&b);
+        vae_model_free(&a);
+        /* bad ranges; none in phase 1 */
+        o.rate_min = 4, o.rate_max = 2;
+        CHECK_STATUS(climz_finetune_file(ctx, mr2, &o), CLIMZ_ERR_INVALID_ARG);
+        o.rate_min = -17, o.rate_max = 0;
+        CHECK_STATUS(climz_finetune_file(ctx, mr2, &o), CLIMZ_ERR_INVALID_ARG);
+        o.rate_min = 0, o.rate_max = 41;
+        CHECK_STATUS(climz_finetune_file(ctx, mr2, &o), CLIMZ_ERR_INVALID_ARG);
+        base_opts(&o, data, cfg, &cm);
+        o.steps = 2;
+        o.rate_min = -8, o.rate_max = 8;
+        CHECK_STATUS(climz_train_file(ctx, mr2, &o), CLIMZ_ERR_INVALID_ARG);
+        printf("message: %s\n", climz_ctx_last_error(ctx));
+    }
 
     /* ---- a 2-channel model on pr + tas (NaN outside the land) ---- */
     {
