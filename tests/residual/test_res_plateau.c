@@ -9,6 +9,7 @@
  * the same bits), the map's points decode to the plateau value exactly, missing points to
  * +0.0f, res_decode() gives exactly the encoder's `decoded`, and a second encode gives the
  * same bytes. */
+#include "field_fixture.h"
 #include "io/dataset.h"
 #include "residual/residual.h"
 #include "testutil.h"
@@ -79,35 +80,13 @@ done:
     return size;
 }
 
-static double value_range(const float *x, const uint8_t *miss, size_t n) {
-    float lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        if (miss && miss[i]) continue;
-        if (x[i] < lo) lo = x[i];
-        if (x[i] > hi) hi = x[i];
-    }
-    return (double)hi - (double)lo;
-}
-
-static int load(const char *path, const char *var, cz_dataset **ds, cz_field *f) {
-    climz_status st = io_open(path, ds);
-    CHECK_MSG(st == CLIMZ_OK, "io_open %s: %s %s", path, climz_status_name(st), cz_error_message());
-    if (st != CLIMZ_OK) return 0;
-    int const v = io_find_var(*ds, var);
-    CHECK_MSG(v >= 0, "%s has no %s", path, var);
-    if (v < 0) return 0;
-    st = io_load_field(*ds, v, f);
-    CHECK_MSG(st == CLIMZ_OK, "io_load_field %s: %s %s", var, climz_status_name(st), cz_error_message());
-    return st == CLIMZ_OK;
-}
-
 /* Blocks of `steps` planes of field f at E = rel * range, auto vs off vs forced: the bound
  * everywhere, auto never larger than off, auto = the smaller of off and forced whenever it
  * picks plateau mode. Returns the totals of auto and off; *nplat = blocks in plateau mode. */
 static void blocks(const char *name, const cz_field *f, const float *pred, size_t steps, double rel,
                    size_t *tot_auto, size_t *tot_off, size_t *nplat) {
     size_t const nz = f->nt * f->nz, plane = f->ny * f->nx;
-    double const E = rel * value_range(f->values, f->miss, nz * plane);
+    double const E = rel * fixture_value_range(f->values, f->miss, nz * plane);
     *tot_auto = *tot_off = *nplat = 0;
     for (size_t t = 0; t < nz; t += steps) {
         size_t const c = t + steps <= nz ? steps : nz - t;
@@ -141,7 +120,7 @@ static void test_fice(void) {
     }
     cz_dataset *ds = NULL;
     cz_field f = {0};
-    if (load(path, "fice", &ds, &f)) {
+    if (fixture_load(path, "fice", &ds, &f)) {
         size_t sa, so, np;
         /* one step per block, as the HDF5 filter codes one chunk: at 0.1 % of the range the
          * streams were 15.9 % smaller (203400 vs 241916 bytes) when this test was written */
@@ -171,7 +150,7 @@ static void test_samples(void) {
     for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
         cz_dataset *ds = NULL;
         cz_field f = {0};
-        if (load(tu_data(sets[k].file), sets[k].var, &ds, &f)) {
+        if (fixture_load(tu_data(sets[k].file), sets[k].var, &ds, &f)) {
             char name[96];
             snprintf(name, sizeof name, "%s %zu step(s)", sets[k].var, sets[k].steps);
             size_t sa, so, np;
@@ -184,7 +163,7 @@ static void test_samples(void) {
              * 10 % of the range): the map is of x, the bins of x - pred */
             if (sets[k].steps == 1 && strcmp(sets[k].var, "HGT") != 0) {
                 size_t const n = f.nt * f.nz * f.ny * f.nx;
-                double const R = value_range(f.values, f.miss, n);
+                double const R = fixture_value_range(f.values, f.miss, n);
                 float *pred = malloc(n * sizeof(float));
                 for (size_t i = 0; i < n; i++) pred[i] = (float)(floor(f.values[i] / (0.1 * R)) * 0.1 * R);
                 snprintf(name, sizeof name, "%s with pred", sets[k].var);

@@ -3,6 +3,7 @@
  * Every round trip checks, point by point: |x - x'| <= E in double at every valid point
  * (bit equality for E = 0), missing points decode to +0.0f, res_decode() returns exactly
  * the encoder's `decoded`, and a second encode gives the same bytes. */
+#include "field_fixture.h"
 #include "io/dataset.h"
 #include "residual/residual.h"
 #include "testutil.h"
@@ -82,28 +83,6 @@ done:
     return size;
 }
 
-static double value_range(const float *x, const uint8_t *miss, size_t n) {
-    float lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        if (miss && miss[i]) continue;
-        if (x[i] < lo) lo = x[i];
-        if (x[i] > hi) hi = x[i];
-    }
-    return (double)hi - (double)lo;
-}
-
-static int load(const char *path, const char *var, cz_dataset **ds, cz_field *f) {
-    climz_status st = io_open(path, ds);
-    CHECK_MSG(st == CLIMZ_OK, "io_open %s: %s %s", path, climz_status_name(st), cz_error_message());
-    if (st != CLIMZ_OK) return 0;
-    int const v = io_find_var(*ds, var);
-    CHECK_MSG(v >= 0, "%s has no %s", path, var);
-    if (v < 0) return 0;
-    st = io_load_field(*ds, v, f);
-    CHECK_MSG(st == CLIMZ_OK, "io_load_field %s: %s %s", var, climz_status_name(st), cz_error_message());
-    return st == CLIMZ_OK;
-}
-
 /* Box-smoothed copy (3x3 in each plane): a stand-in for a neural reconstruction. */
 static float *smoothed(const float *x, size_t nz, size_t ny, size_t nx) {
     float *s = malloc(nz * ny * nx * sizeof(float));
@@ -128,10 +107,10 @@ static float *smoothed(const float *x, size_t nz, size_t ny, size_t nx) {
 static void test_hgt(void) {
     cz_dataset *ds = NULL;
     cz_field f = {0};
-    if (!load(tu_data("hgt.nc"), "HGT", &ds, &f)) goto done;
+    if (!fixture_load(tu_data("hgt.nc"), "HGT", &ds, &f)) goto done;
     size_t const nz = f.nt * f.nz, ny = f.ny, nx = f.nx, n = nz * ny * nx, plane = ny * nx;
     CHECK(nz == 21 && ny == 73 && nx == 144);
-    double const R = value_range(f.values, f.miss, n);
+    double const R = fixture_value_range(f.values, f.miss, n);
     CHECK(R > 500 && R < 2000);
     static const double rel[3] = {1e-2, 1e-3, 1e-4};
     static const double min_ratio[3] = {60, 18, 7}; /* measured 112, 27, 9.4: catches regressions */
@@ -225,9 +204,9 @@ static void test_more_data(void) {
     for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
         cz_dataset *ds = NULL;
         cz_field f = {0};
-        if (load(tu_data(sets[k].file), sets[k].var, &ds, &f)) {
+        if (fixture_load(tu_data(sets[k].file), sets[k].var, &ds, &f)) {
             size_t const nz = f.nt * f.nz, n = nz * f.ny * f.nx, plane = f.ny * f.nx;
-            double const R = value_range(f.values, f.miss, n);
+            double const R = fixture_value_range(f.values, f.miss, n);
             char lab[96];
             snprintf(lab, sizeof lab, "%s 3-D 1e-3 R", sets[k].var);
             size_t const sz = roundtrip(lab, f.values, f.miss, NULL, NULL, nz, f.ny, f.nx, 1e-3 * R, NULL, NULL);
@@ -258,12 +237,12 @@ static void test_missing(void) {
     for (int k = 0; k < 2; k++) {
         cz_dataset *ds = NULL;
         cz_field f = {0};
-        if (load(tu_data("bcsd_obs_1999.nc"), vars[k], &ds, &f)) {
+        if (fixture_load(tu_data("bcsd_obs_1999.nc"), vars[k], &ds, &f)) {
             size_t const nz = f.nt * f.nz, n = nz * f.ny * f.nx;
             size_t nm = 0;
             for (size_t i = 0; i < n; i++) nm += f.miss[i] != 0;
             CHECK_MSG(nm > n / 10 && nm < n / 2, "%s: %zu of %zu missing", vars[k], nm, n);
-            double const R = value_range(f.values, f.miss, n);
+            double const R = fixture_value_range(f.values, f.miss, n);
             /* the values under the mask must not matter: poison them */
             for (size_t i = 0; i < n; i++)
                 if (f.miss[i]) f.values[i] = (i & 1) ? NAN : 1e30f;
