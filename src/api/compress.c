@@ -165,21 +165,45 @@ static climz_status split_merge(const api_split *sp, climz_status st, const api_
     return sp ? sp->merge(sp->user, st, c, e) : st;
 }
 
-/* *chunks = what the residual codec alone would add to the file for field f (variable i)
- * under bound E in chunks, *e its keys: it codes the field into a scratch writer (the same
- * bytes it would write into the file). */
-static climz_status residual_cost(const climz_ctx *ctx, const cz_dataset *ds, int i, const cz_field *f, double E,
-                                  size_t *chunks, json_t *e) {
+/* The residual codec's coding of a field (variable i, this slice) under bound E into a
+ * scratch writer: what it would add to the file (chunk_cost of w, its keys) and, when it is
+ * then chosen, the very chunks, keys and decoded values that go into the file, so the field
+ * is not coded twice. */
+typedef struct {
+    clz_writer *w;
+    float *decoded;
+    json_t *keys; /* this slice's, unmerged */
+    double E;
+} residual_trial;
+
+static climz_status residual_trial_code(const climz_ctx *ctx, const cz_dataset *ds, int i, const cz_field *f,
+                                        double E, residual_trial *t) {
     size_t const n = f->nt * f->nz * f->ny * f->nx;
-    clz_writer *s = NULL;
-    float *dec = malloc(n * sizeof *dec);
-    climz_status st = dec ? clz_writer_create(&s) : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+    t->E = E;
+    t->decoded = malloc(n * sizeof *t->decoded);
+    t->keys = json_object();
+    climz_status st = t->decoded && t->keys ? clz_writer_create(&t->w) : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
     api_encode_args const args = {ctx, NULL, ds, i, f, E};
-    if (!st) st = api_residual_encode(&args, NULL, s, dec, e);
-    if (!st) *chunks = chunk_cost(s, 0, 0);
-    clz_writer_free(s);
-    free(dec);
-    return st;
+    return st ? st : api_residual_encode(&args, NULL, t->w, t->decoded, t->keys);
+}
+
+/* Appends the trial's chunks to w, its decoded values to decoded and its keys to e. */
+static climz_status residual_trial_place(const residual_trial *t, clz_writer *w, float *decoded, size_t n,
+                                         json_t *e) {
+    for (size_t k = 0; k < clz_writer_nchunks(t->w); k++) {
+        clz_chunk ch;
+        const uint8_t *data;
+        CZ_FORWARD(clz_writer_chunk_at(t->w, k, &ch, &data));
+        CZ_FORWARD(clz_writer_add(w, ch.var, ch.t, ch.stream, data, ch.size));
+    }
+    memcpy(decoded, t->decoded, n * sizeof *decoded);
+    return json_object_update(e, t->keys) ? cz_error(CLIMZ_ERR_ALLOC, "out of memory") : CLIMZ_OK;
+}
+
+static void residual_trial_free(residual_trial *t) {
+    clz_writer_free(t->w);
+    free(t->decoded);
+    json_decref(t->keys);
 }
 
 /* The residual codec takes no options: a fallback to it drops the learned codec's. */
@@ -203,9 +227,10 @@ static const climz_compress_opts *residual_opts(const climz_compress_opts *opts,
  * over the owners first and the keys are the whole variable's, so each owner takes the
  * decision one process takes, in the same order of collectives (a failure travels in the
  * next one). */
-climz_status api_encode_checked(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec **c,
-                                const cz_dataset *ds, int i, const cz_field *f, api_bound *b, const api_split *split,
-                                clz_writer *w, float *decoded, json_t **entry) {
+static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec **c,
+                                   const cz_dataset *ds, int i, const cz_field *f, api_bound *b,
+                                   const api_split *split, clz_writer *w, float *decoded, json_t **entry,
+                                   residual_trial *trial) {
     const cz_var *v = &ds->vars[i];
     size_t const n = f->nt * f->nz * f->ny * f->nx;
     size_t const mark_n = clz_writer_nchunks(w), mark_b = clz_writer_payload_bytes(w);
@@ -218,7 +243,9 @@ climz_status api_encode_checked(const climz_ctx *ctx, const climz_compress_opts 
         if (b->asked && b->E == 0) *c = residual;
         json_t *e = json_object();
         api_encode_args const args = {ctx, *c == residual ? residual_opts(opts, &ropts_buf) : opts, ds, i, f, b->E};
-        climz_status st = e ? (*c)->encode(&args, w, decoded, e) : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+        climz_status st = !e                                             ? cz_error(CLIMZ_ERR_ALLOC, "out of memory")
+                          : *c == residual && trial->w && trial->E == b->E ? residual_trial_place(trial, w, decoded, n, e)
+                                                                         : (*c)->encode(&args, w, decoded, e);
         /* cnt[0]: valid points the decoder gives as NaN/inf; cnt[1]: valid values that would
          * be written as the fill value (an integer _FillValue inside the data range) */
         size_t cnt[2] = {0, 0};
@@ -249,9 +276,12 @@ climz_status api_encode_checked(const climz_ctx *ctx, const climz_compress_opts 
         st = split_merge(split, CLIMZ_OK, *c, &e);
         if (!st && (*c)->weighs_residual && (*c)->weighs_residual(opts) && b->asked && b->E > 0) {
             size_t bytes[2] = {chunk_cost(w, mark_n, mark_b), 0}; /* learned, classical: chunks */
-            json_t *re = json_object();
-            climz_status rst = re ? residual_cost(ctx, ds, i, f, b->E, &bytes[1], re)
-                                  : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+            residual_trial_free(trial);
+            *trial = (residual_trial){0};
+            climz_status rst = residual_trial_code(ctx, ds, i, f, b->E, trial);
+            json_t *re = rst ? NULL : json_deep_copy(trial->keys); /* merged apart: trial's stay the slice's */
+            if (!rst && !re) rst = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+            if (!rst) bytes[1] = chunk_cost(trial->w, 0, 0);
             rst = split_merge(split, rst, residual, &re);
             if (!rst) rst = split_sum(split, CLIMZ_OK, bytes, 2);
             size_t const learned = bytes[0] + keys_cost(e), classical = bytes[1] + keys_cost(re);
@@ -277,6 +307,15 @@ climz_status api_encode_checked(const climz_ctx *ctx, const climz_compress_opts 
         *entry = e;
         return CLIMZ_OK;
     }
+}
+
+climz_status api_encode_checked(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec **c,
+                                const cz_dataset *ds, int i, const cz_field *f, api_bound *b, const api_split *split,
+                                clz_writer *w, float *decoded, json_t **entry) {
+    residual_trial trial = {0};
+    climz_status const st = encode_checked(ctx, opts, c, ds, i, f, b, split, w, decoded, entry, &trial);
+    residual_trial_free(&trial);
+    return st;
 }
 
 void api_drop_empty_vars(const cz_dataset *ds, uint8_t *sel, json_t *root) {
