@@ -1,5 +1,6 @@
 /* info.c — climz_info_json(): what a .clz holds, from its header, chunk index and schema. */
 #include "codec.h"
+#include "residual/residual.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -9,6 +10,19 @@ static json_t *dims_object(const cz_dataset *ds) {
     json_t *o = json_object();
     for (int d = 0; d < ds->ndims; d++) json_object_set_new(o, ds->dims[d].name, json_integer((json_int_t)ds->dims[d].len));
     return o;
+}
+
+/* Counts the residual stream of chunk c in modes by the mode its encoder chose
+ * ({"lossy": 3, "plateau": 1}), from the stream's header alone; one that does not parse
+ * counts as "damaged" (info describes, decompress is where a damaged file fails). */
+static void count_residual_mode(const clz_reader *r, size_t c, json_t *modes) {
+    static const char *const names[] = {"empty", "lossy", "lossless", "zstd", "plateau"};
+    size_t size;
+    const uint8_t *p = clz_reader_peek_at(r, c, &size);
+    res_info ri;
+    char const *name = p && !res_stream_info(p, size, &ri) && ri.mode < sizeof names / sizeof *names
+                           ? names[ri.mode] : "damaged";
+    json_object_set_new(modes, name, json_integer(json_integer_value(json_object_get(modes, name)) + 1));
 }
 
 climz_status climz_info_json(climz_ctx *ctx, const char *clz_path, char **json) {
@@ -41,17 +55,20 @@ climz_status climz_info_json(climz_ctx *ctx, const char *clz_path, char **json) 
     json_t *e;
     json_array_foreach(vars, k, e) {
         json_int_t const vi = json_integer_value(json_object_get(e, "index"));
-        json_t *streams = json_object();
+        json_t *streams = json_object(), *modes = json_object();
         uint64_t total = 0;
         for (size_t c = 0; c < clz_reader_nchunks(r); c++) {
             const clz_chunk *ch = clz_reader_chunk(r, c);
             if ((json_int_t)ch->var != vi) continue;
+            if (ch->stream == CLZ_STREAM_RESIDUAL) count_residual_mode(r, c, modes);
             const char *sn = clz_stream_name(ch->stream);
             json_int_t const prev = json_integer_value(json_object_get(streams, sn));
             json_object_set_new(streams, sn, json_integer(prev + (json_int_t)ch->size));
             total += ch->size;
         }
         json_object_set_new(e, "stream_bytes", streams);
+        if (json_object_size(modes)) json_object_set_new(e, "residual_modes", modes);
+        else json_decref(modes);
         json_int_t const pts = json_integer_value(json_object_get(e, "n_points"));
         if (total) json_object_set_new(e, "ratio", json_real(4.0 * (double)pts / (double)total));
         /* context files kept outside the .clz: the ratio if they were shipped too */

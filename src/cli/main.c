@@ -236,6 +236,25 @@ static void print_info(const char *text) {
                shape, jnum(e, "ratio"), jnum(e, "max_abs_error_bound"), jnum(er, "rmse"), jnum(er, "max_abs_error"),
                jnum(er, "psnr"));
     }
+    json_array_foreach(json_object_get(root, "variables"), k, e) { /* which coder each variable got */
+        json_t *asked = json_object_get(e, "codec_asked"), *modes = json_object_get(e, "residual_modes");
+        if (!asked && !modes) continue;
+        printf("  %s: %s codec", json_string_value(json_object_get(e, "name")),
+               json_string_value(json_object_get(e, "codec")));
+        if (asked) {
+            printf(" (chosen over %s", json_string_value(asked));
+            if (json_object_get(e, "codec_asked_bytes")) printf(": %.0f bytes", jnum(e, "codec_asked_bytes"));
+            printf(")");
+        }
+        const char *mode;
+        json_t *count;
+        char const *sep = "; residual streams: ";
+        json_object_foreach(modes, mode, count) {
+            printf("%s%lld %s", sep, (long long)json_integer_value(count), mode);
+            sep = ", ";
+        }
+        printf("\n");
+    }
     json_decref(root);
 }
 

@@ -712,6 +712,11 @@ climz_status clz_reader_get_at(const clz_reader *r, size_t i, const uint8_t **da
     return CLIMZ_OK;
 }
 
+const uint8_t *clz_reader_peek_at(const clz_reader *r, size_t i, size_t *size) {
+    *size = i < r->n ? (size_t)r->chunks[i].size : 0;
+    return i < r->n ? r->base + r->chunks[i].offset : NULL;
+}
+
 climz_status clz_reader_get(const clz_reader *r, uint32_t var, uint32_t t, uint16_t stream,
                             const uint8_t **data, size_t *size) {
     size_t const i = clz_reader_find(r, var, t, stream);

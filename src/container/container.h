@@ -129,6 +129,9 @@ climz_status clz_reader_get(const clz_reader *r, uint32_t var, uint32_t t, uint1
                             const uint8_t **data, size_t *size);
 /* the same by index position i */
 climz_status clz_reader_get_at(const clz_reader *r, size_t i, const uint8_t **data, size_t *size);
+/* the same without verifying the CRC, NULL when i >= n: introspection (climz info) reads a
+ * stream's header without touching the rest of the payload, which may be damaged */
+const uint8_t *clz_reader_peek_at(const clz_reader *r, size_t i, size_t *size);
 /* verifies every chunk's CRC (climz info --check); the first failure is returned */
 climz_status clz_reader_verify_all(const clz_reader *r);
 /* name of variable var for messages: the name table, the header JSON, or NULL */

@@ -38,6 +38,14 @@ if grep -aq '"codec_asked":"vaeformer"' "$OUT/hgt.v1e-2.clz"; then
     kb=$(stat -c %s "$k") vb=$(stat -c %s "$OUT/hgt.v1e-2.clz")
     if [ "$kb" -gt "$vb" ]; then ok; else bad "hgt: kept VAEformer $kb bytes, not larger than the chosen $vb"; fi
 fi
+# climz info names the coder each variable got and the modes of its residual streams
+info_has() { # info_has FILE PATTERN: climz info's summary of FILE matches PATTERN
+    if "$CLIMZ" info "$1" | grep -Eq "$2"; then ok; else bad "climz info $1 lacks /$2/"; "$CLIMZ" info "$1" >&2; fi
+}
+hb=$(grep -ao '"codec_asked_bytes":[0-9]*' "$OUT/hgt.v1e-2.clz" | cut -d: -f2)
+info_has "$OUT/hgt.v1e-2.clz" "^  HGT: residual codec \(chosen over vaeformer: ${hb:-none} bytes\); residual streams: 3 lossy$"
+info_has "$k" "^  HGT: vaeformer codec; residual streams: 3 lossy$"
+info_has "$OUT/sftlf_mod1_rectilinear_grid_2D.r1e-2.clz" "^  sftlf: residual codec; residual streams: 1 plateau$"
 expect_fail "fallback=2" "fallback=2: use 0 or 1" "$OUT/bad.clz" "$CLIMZ" compress --codec vaeformer \
     --opt fallback=2 --rel-error 1e-2 "$DATA/hgt.nc" -o "$OUT/bad.clz"
 finish
