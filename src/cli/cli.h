@@ -14,6 +14,8 @@ int cli_parse_number(const char *s, double *v);     /* 1: all of s is one finite
 /* "KMIN:KMAX" (or "K"): a range of rate levels for multi-rate training (climz_train_opts
  * rate_min / rate_max), -16 <= KMIN <= KMAX <= 40. Returns 0 if s is not one. */
 int cli_parse_levels(const char *s, int *kmin, int *kmax);
+/* "HxW" (or "N": N x N): a training crop. Returns 0 if s is not one. */
+int cli_parse_crop(const char *s, long *h, long *w);
 
 /* netCDF-4 files with the climz HDF5 filter (nc4.c) */
 int cli_compress_nc4(const char *in, const char *out, const char *codec, const char *const *vars, double max_abs_error,

@@ -53,6 +53,21 @@ int cli_parse_number(const char *s, double *v) {
     return *s && !*end && isfinite(*v);
 }
 
+int cli_parse_crop(const char *s, long *h, long *w) {
+    char *end;
+    long const a = strtol(s, &end, 10);
+    long b = a;
+    if (end == s) return 0;
+    if (*end == 'x') {
+        const char *const q = end + 1;
+        b = strtol(q, &end, 10);
+        if (end == q) return 0;
+    }
+    if (*end || a <= 0 || b <= 0) return 0;
+    *h = a, *w = b;
+    return 1;
+}
+
 int cli_parse_levels(const char *s, int *kmin, int *kmax) {
     char *end;
     long const a = strtol(s, &end, 10);
@@ -136,11 +151,7 @@ static int run(int argc, char **argv, int finetune) {
             continue;
         }
         if (!strcmp(a, "--crop")) {
-            char *end;
-            o.crop_h = strtol(v, &end, 10);
-            if (*end == 'x') o.crop_w = strtol(end + 1, &end, 10);
-            else o.crop_w = o.crop_h;
-            if (*end || o.crop_h <= 0 || o.crop_w <= 0) goto bad;
+            if (!cli_parse_crop(v, &o.crop_h, &o.crop_w)) goto bad;
             continue;
         }
         LONG("--steps", steps);

@@ -43,6 +43,11 @@ check "adapt --rate-levels 0" "$CLIMZ" adapt --data "$tas:tas" -o "$OUT/one.safe
     --threads 1 --rate-levels 0
 grep -q "rate levels 0..0" "$OUT/last.err" && ok || bad "--rate-levels 0 not taken"
 grep -aq 'vae.rate_levels' "$OUT/one.safetensors" && bad "a one-rate model records rate levels" || ok
+# whole-field crops on request (the training record keeps them)
+check "adapt --crop 96x192" "$CLIMZ" adapt --data "$tas:tas" -o "$OUT/crop.safetensors" --steps 2 --batch 1 \
+    --threads 1 --rate-levels 0 --crop 96x192
+grep -q "batch 1 of 96 x 192" "$OUT/last.err" && ok || bad "--crop 96x192 not taken"
+grep -aqF 'crop_h\":96,\"crop_w\":192' "$OUT/crop.safetensors" && ok || bad "the model does not record the crop"
 
 # an explicit training range: the steps after it are held out
 check "adapt @0:8" "$CLIMZ" adapt --data "$tas:tas@0:8" -o "$OUT/r.safetensors" --steps 2 --batch 2 --threads 1 --quiet
@@ -60,6 +65,7 @@ expect_fail "a range with no step after it" "leaves no held-out step" "$X" \
 expect_fail "no such variable" "no gridded variable nosuch" "$X" "$CLIMZ" adapt --data "$tas:nosuch" -o "$X"
 expect_fail "bad holdout" "bad value for --holdout" "$X" "$CLIMZ" adapt --data "$tas" --holdout 1 -o "$X"
 expect_fail "bad steps" "bad value for --steps" "$X" "$CLIMZ" adapt --data "$tas" --steps 0 -o "$X"
+expect_fail "bad crop" "bad value for --crop" "$X" "$CLIMZ" adapt --data "$tas" --crop 64x0 -o "$X"
 expect_fail "bad rate levels" "bad value for --rate-levels" "$X" "$CLIMZ" adapt --data "$tas" --rate-levels 5:2 -o "$X"
 expect_fail "rate levels past the codec's" "bad value for --rate-levels" "$X" \
     "$CLIMZ" adapt --data "$tas" --rate-levels -20:8 -o "$X"
