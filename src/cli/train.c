@@ -53,32 +53,29 @@ int cli_parse_number(const char *s, double *v) {
     return *s && !*end && isfinite(*v);
 }
 
-int cli_parse_crop(const char *s, long *h, long *w) {
+/* "A<sep>B" or "A" (then B = A): two whole numbers; 0 if s is not that. */
+static int parse_pair(const char *s, char sep, long *a, long *b) {
     char *end;
-    long const a = strtol(s, &end, 10);
-    long b = a;
+    *a = *b = strtol(s, &end, 10);
     if (end == s) return 0;
-    if (*end == 'x') {
+    if (*end == sep) {
         const char *const q = end + 1;
-        b = strtol(q, &end, 10);
+        *b = strtol(q, &end, 10);
         if (end == q) return 0;
     }
-    if (*end || a <= 0 || b <= 0) return 0;
+    return !*end;
+}
+
+int cli_parse_crop(const char *s, long *h, long *w) {
+    long a, b;
+    if (!parse_pair(s, 'x', &a, &b) || a <= 0 || b <= 0) return 0;
     *h = a, *w = b;
     return 1;
 }
 
 int cli_parse_levels(const char *s, int *kmin, int *kmax) {
-    char *end;
-    long const a = strtol(s, &end, 10);
-    long b = a;
-    if (end == s) return 0;
-    if (*end == ':') {
-        const char *const q = end + 1;
-        b = strtol(q, &end, 10);
-        if (end == q) return 0;
-    }
-    if (*end || a > b || a < -16 || b > 40) return 0; /* VAE_STEP_MIN .. VAE_STEP_MAX */
+    long a, b;
+    if (!parse_pair(s, ':', &a, &b) || a > b || a < -16 || b > 40) return 0; /* VAE_STEP_MIN .. VAE_STEP_MAX */
     *kmin = (int)a, *kmax = (int)b;
     return 1;
 }
