@@ -21,6 +21,9 @@ typedef struct api_encode_args {
     int var;                         /* index of the variable in ds (= chunk var number) */
     const cz_field *f;               /* its values and missing map */
     double max_abs_error;            /* E of this variable (0 = lossless / no bound) */
+    double *bound_used;              /* NULL, or where a learned codec whose residual stage searched
+                                        its bound for an RMSE target (below its latent's floor,
+                                        residual_target.h) writes that bound; untouched otherwise */
 } api_encode_args;
 
 typedef struct api_codec {

@@ -313,18 +313,27 @@ static int cmd_compress(climz_ctx *ctx, const cli_opts *o) {
         fprintf(stderr, "climz compress: give only one of --max-abs-error E or --rel-error R\n");
         return 2;
     }
-    for (int k = 0; !learned && k < o->noptions; k++) /* the residual codec takes no options: say so */
-        if (!strncmp(o->options[k], "rmse=", 5) || !strncmp(o->options[k], "rel-rmse=", 9) ||
-            !strncmp(o->options[k], "ratio=", 6) || !strncmp(o->options[k], "psnr=", 5)) {
+    int rmse_target = 0; /* --rmse / --rel-rmse: the residual codec's bound is searched for it */
+    for (int k = 0; k < o->noptions; k++) {
+        rmse_target |= !strncmp(o->options[k], "rmse=", 5) || !strncmp(o->options[k], "rel-rmse=", 9);
+        if (!learned && (!strncmp(o->options[k], "ratio=", 6) || !strncmp(o->options[k], "psnr=", 5))) {
             fprintf(stderr, "climz compress: --%.*s is a target of a learned codec (--codec vaeformer or inr); the "
-                    "residual codec is set by its bound\n", (int)strcspn(o->options[k], "="), o->options[k]);
+                    "residual codec is set by its bound or an RMSE target (--rmse, --rel-rmse)\n",
+                    (int)strcspn(o->options[k], "="), o->options[k]);
             return 2;
         }
-    if (!learned && !o->have_abs && !o->have_rel) {
-        fprintf(stderr, "climz compress: the residual codec needs --max-abs-error E or --rel-error R\n");
+    }
+    if (!learned && !o->have_abs && !o->have_rel && !rmse_target) {
+        fprintf(stderr, "climz compress: the residual codec needs --max-abs-error E, --rel-error R or an RMSE target "
+                        "(--rmse X, --rel-rmse r)\n");
         return 2;
     }
     int const nc4 = o->format && !strcmp(o->format, "nc4");
+    if (nc4 && o->noptions) { /* the HDF5 filter codes each chunk under a bound, with no codec options */
+        fprintf(stderr, "climz compress: --format nc4 takes a bound (--max-abs-error, --rel-error) only, not "
+                        "--rmse, --rel-rmse, --ratio or --opt\n");
+        return 2;
+    }
     if (o->format && !nc4 && strcmp(o->format, "clz")) {
         fprintf(stderr, "climz compress: --format is clz or nc4, not '%s'\n", o->format);
         return 2;
