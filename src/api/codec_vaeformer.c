@@ -34,7 +34,9 @@
  *    used), timings=0|1 (stage seconds in the header entry, for benchmarks; off by default
  *    so that the same input gives the same file), fallback=0|1 (1, the default: under a
  *    bound the driver codes the variable with the residual codec alone when that makes it
- *    smaller, src/api/compress.c; 0 keeps the VAEformer and its residual stage).
+ *    smaller, src/api/compress.c; the same under an RMSE target, against the residual codec
+ *    at its own searched bound for that target; 0 keeps the VAEformer and its residual stage),
+ *    floor=0|1 (below).
  *  - Rate (one model, many operating points; vae_codec.h "rate levels", vaeformer_rate.h):
  *    step=K codes every group at level K (D = 2^(K/8), -16 .. 40; 0, the default, is the
  *    model's own point and the stream of before); rmse=X, rel-rmse=r (X = r * the variable's
@@ -42,6 +44,12 @@
  *    reconstruction's RMSE; the latent bytes against float32). At most one of the four; ratio
  *    not with a bound (the residual stage then sets the size); refine only at level 0. The
  *    level is stored in each latent chunk; the header entry records "step_level" when not 0.
+ *  - Below the floor (an RMSE target that no level reaches: the finest level's reconstruction
+ *    is ~0.5 % of the range off): the latent at level FLOOR_LEVEL and the residual stage at
+ *    the largest bound whose RMSE meets the target (within the asked bound, if any), searched
+ *    on the stage's trial encodings with the latent coded once (residual_target.h), on the
+ *    deterministic synthesis; the bound goes to the driver (api_encode_args.bound_used), the
+ *    search's keys into the entry. floor=0, or deterministic=0, keeps the search's error.
  */
 #include "codec.h"
 #include "codec_options.h"
