@@ -10,9 +10,11 @@
 #   - SZ3: SPEC section 8's ratios at RMSE <= 1 % and 0.1 % R, between them a power law (an
 #     estimate, as bench/vae/rate_sweep.py and the tables of bench/RESULTS.md use).
 # Then, on LEVEL_SETS, which latent level the residual stage below the floor should sit on:
-# the level-0 file against `--opt step=K --opt fallback=0 --max-abs-error E` at levels K, E
-# stepped by 2^(1/16) from the level-0 search's bound until the RMSE leaves the target (the
-# largest E that meets it is the one a search at level K would find, to within that step).
+# the codec's fallback=0 file at the first target against `--opt step=K --opt fallback=0
+# --max-abs-error E` at levels K, E stepped by 2^(1/16) from that file's searched bound
+# (starting a quarter octave below) until the RMSE leaves the target (the largest E that meets
+# it is the one a search at level K would find, to within that step; "none meets": already
+# the first E misses).
 #
 #   sh bench/vae/floor_sweep.sh BUILD_DIR WORK_DIR [DATA_DIR] > floor.md
 #
@@ -93,7 +95,7 @@ done
 echo
 echo "### The latent's level below the floor (at ${TARGETS%% *} of the range)"
 echo
-head="| data | level 0 (the codec's): ratio, RMSE % R, E |" rule="|---|---|"
+head="| data | the codec's file (fallback=0): ratio, RMSE % R, E |" rule="|---|---|"
 for K in $LEVELS; do head="$head level $K: ratio, RMSE % R, E |" rule="$rule---|"; done
 echo "$head"
 echo "$rule"

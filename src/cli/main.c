@@ -43,7 +43,7 @@ static void usage(FILE *f) {
             "           step of the latent per variable (the coarsest within the RMSE; the ratio\n"
             "           within ~5 %%); step=K fixes it (2^(K/8), -16..40; 0: the model's own rate).\n"
             "           An RMSE below the finest step's (~0.5 %% of the range) is met by the residual\n"
-            "           stage at a searched bound on the latent of step 0 (floor=0: an error)\n"
+            "           stage at a searched bound on the latent of step 24 (floor=0: an error)\n"
             "      inr: [--context FILE:VAR]... [--context climatology] [--ratio R | --psnr P]\n"
             "           [--opt arch=siren|resgelu] [--opt width=W] [--opt depth=D] [--opt iters=N]\n"
             "           [--opt lr=L] [--opt batch=B] [--opt fourier=F] [--opt sigma=S] [--opt seed=S]\n"
