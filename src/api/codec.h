@@ -38,7 +38,8 @@ typedef struct api_codec {
      * NULL) keeps loaded models between calls. */
     climz_status (*decode)(const climz_ctx *ctx, const clz_reader *r, uint32_t var, json_t *entry,
                            const climz_decompress_opts *opts, cz_field *f, size_t t_first);
-    /* NULL, or whether (1) under an error bound the driver weighs the residual codec alone
+    /* NULL, or whether (1) under an error bound or an RMSE target the driver weighs the
+     * residual codec alone (at the same bound, or at its own searched bound for the target)
      * against this codec and keeps the smaller, with these options (compress.c,
      * encode_checked): a learned codec that must never be worse than the classical one. */
     int (*weighs_residual)(const climz_compress_opts *opts);
