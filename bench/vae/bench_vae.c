@@ -375,7 +375,7 @@ static int run_vae(const blk *b, const char *model, vrun *v) {
     climz_compress_opts co = {.codec = "vaeformer", .model = model, .options = codec_opts};
     climz_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    api_encode_args const a = {&ctx, &co, NULL, 0, &f, 0};
+    api_encode_args const a = {&ctx, &co, NULL, 0, &f, 0, NULL};
     clz_writer *w = NULL;
     clz_reader *r = NULL;
     json_t *entry = json_object();

@@ -21,6 +21,9 @@ typedef struct api_encode_args {
     int var;                         /* index of the variable in ds (= chunk var number) */
     const cz_field *f;               /* its values and missing map */
     double max_abs_error;            /* E of this variable (0 = lossless / no bound) */
+    double *bound_used;              /* NULL, or where a learned codec whose residual stage searched
+                                        its bound for an RMSE target (below its latent's floor,
+                                        residual_target.h) writes that bound; untouched otherwise */
 } api_encode_args;
 
 typedef struct api_codec {
@@ -35,7 +38,8 @@ typedef struct api_codec {
      * NULL) keeps loaded models between calls. */
     climz_status (*decode)(const climz_ctx *ctx, const clz_reader *r, uint32_t var, json_t *entry,
                            const climz_decompress_opts *opts, cz_field *f, size_t t_first);
-    /* NULL, or whether (1) under an error bound the driver weighs the residual codec alone
+    /* NULL, or whether (1) under an error bound or an RMSE target the driver weighs the
+     * residual codec alone (at the same bound, or at its own searched bound for the target)
      * against this codec and keeps the smaller, with these options (compress.c,
      * encode_checked): a learned codec that must never be worse than the classical one. */
     int (*weighs_residual)(const climz_compress_opts *opts);

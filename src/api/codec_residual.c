@@ -8,6 +8,7 @@
  * predicted from the previous decoded one) every block is a single step. */
 #include "codec.h"
 #include "codec_options.h"
+#include "residual_target.h"
 #include "residual/residual.h"
 
 #include <stdlib.h>
@@ -125,8 +126,11 @@ climz_status api_residual_decode(const clz_reader *r, uint32_t var, json_t *entr
     return st;
 }
 
+/* The codec's only options are an RMSE target, for which the driver searches the bound it
+ * is then given (compress.c, residual_target.h): here they are checked, not used. */
 static climz_status residual_encode(const api_encode_args *a, clz_writer *w, float *decoded, json_t *entry) {
-    CZ_FORWARD(api_parse_options("residual", NULL, 0, a->opts ? a->opts->options : NULL, NULL)); /* it takes none */
+    api_rmse_target_opts o = {0, 0};
+    CZ_FORWARD(api_parse_options("residual", api_rmse_target_specs, 2, a->opts ? a->opts->options : NULL, &o));
     return api_residual_encode(a, NULL, w, decoded, entry);
 }
 
@@ -138,11 +142,12 @@ static climz_status residual_decode(const climz_ctx *ctx, const clz_reader *r, u
 }
 
 /* Blocks are coded apart: a slice of whole blocks codes to the same chunks; with temporal
- * prediction every step follows the one before, so the variable is coded whole. */
+ * prediction every step follows the one before, and with an RMSE target the bound is searched
+ * on the whole field's RMSE, so the variable is then coded whole. */
 static size_t residual_split_steps(const climz_ctx *ctx, const climz_compress_opts *opts, size_t nt, size_t nz,
                                    size_t ny, size_t nx) {
-    (void)opts;
-    return ctx->temporal ? 0 : res_time_block(nz * ny * nx, nt);
+    if (ctx->temporal || api_has_rmse_target(opts ? opts->options : NULL)) return 0;
+    return res_time_block(nz * ny * nx, nt);
 }
 
 const api_codec api_codec_residual = {"residual", residual_encode, residual_decode, NULL, residual_split_steps, NULL};

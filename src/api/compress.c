@@ -5,6 +5,7 @@
  * codecs with a chunk per time step, any time step). The encoder measures the errors of what
  * the decoder will reproduce and records them in the header. */
 #include "codec.h"
+#include "residual_target.h"
 #include "container/mask.h"
 #include "container/schema.h"
 #include "metrics/metrics.h"
@@ -165,87 +166,102 @@ static climz_status split_merge(const api_split *sp, climz_status st, const api_
     return sp ? sp->merge(sp->user, st, c, e) : st;
 }
 
-/* The residual codec's coding of a field (variable i, this slice) under bound E into a
- * scratch writer: what it would add to the file (chunk_cost of w, its keys) and, when it is
- * then chosen, the very chunks, keys and decoded values that go into the file, so the field
- * is not coded twice. */
-typedef struct {
-    clz_writer *w;
-    float *decoded;
-    json_t *keys; /* this slice's, unmerged */
-    double E;
-} residual_trial;
-
+/* The residual codec's coding of a field (variable i, this slice) under bound E, or at the
+ * largest bound within cap that meets the RMSE target of rep (rep->target > 0), into a scratch
+ * trial (residual_target.h): what it would add to the file (chunk_cost of its writer, its
+ * keys) and, when it is then chosen, the very chunks, keys and decoded values that go into the
+ * file, so the field is not coded twice. */
 static climz_status residual_trial_code(const climz_ctx *ctx, const cz_dataset *ds, int i, const cz_field *f,
-                                        double E, residual_trial *t) {
-    size_t const n = f->nt * f->nz * f->ny * f->nx;
-    t->E = E;
-    t->decoded = malloc(n * sizeof *t->decoded);
-    t->keys = json_object();
-    climz_status st = t->decoded && t->keys ? clz_writer_create(&t->w) : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
-    api_encode_args const args = {ctx, NULL, ds, i, f, E};
-    return st ? st : api_residual_encode(&args, NULL, t->w, t->decoded, t->keys);
+                                        double E, double cap, api_residual_trial *t, api_bound_report *rep) {
+    api_encode_args const args = {ctx, NULL, ds, i, f, E, NULL};
+    if (rep->target > 0) return api_residual_search(&args, NULL, cap, t, rep);
+    return api_residual_trial_code(&args, NULL, t);
 }
 
-/* Appends the trial's chunks to w, its decoded values to decoded and its keys to e. */
-static climz_status residual_trial_place(const residual_trial *t, clz_writer *w, float *decoded, size_t n,
-                                         json_t *e) {
-    for (size_t k = 0; k < clz_writer_nchunks(t->w); k++) {
-        clz_chunk ch;
-        const uint8_t *data;
-        CZ_FORWARD(clz_writer_chunk_at(t->w, k, &ch, &data));
-        CZ_FORWARD(clz_writer_add(w, ch.var, ch.t, ch.stream, data, ch.size));
-    }
-    memcpy(decoded, t->decoded, n * sizeof *decoded);
-    return json_object_update(e, t->keys) ? cz_error(CLIMZ_ERR_ALLOC, "out of memory") : CLIMZ_OK;
-}
-
-static void residual_trial_free(residual_trial *t) {
-    clz_writer_free(t->w);
-    free(t->decoded);
-    json_decref(t->keys);
-}
-
-/* The residual codec takes no options: a fallback to it drops the learned codec's. */
-static const climz_compress_opts *residual_opts(const climz_compress_opts *opts, climz_compress_opts *buf) {
+/* A fallback to the residual codec drops the learned codec's options but its RMSE target (the
+ * residual codec takes those keys only): kv holds them. Asked for, it gets its options. */
+static const climz_compress_opts *residual_opts(const climz_compress_opts *opts, climz_compress_opts *buf,
+                                                const char *kv[3]) {
     if (!opts) return NULL;
     *buf = *opts;
-    buf->options = NULL;
     buf->model = NULL;
+    const char *last[2] = {NULL, NULL}; /* the last of each, as the parser takes it */
+    for (const char *const *o = opts->options; o && *o; o++)
+        if (!strncmp(*o, "rmse=", 5)) last[0] = *o;
+        else if (!strncmp(*o, "rel-rmse=", 9)) last[1] = *o;
+    int k = 0;
+    for (int j = 0; j < 2; j++)
+        if (last[j]) kv[k++] = last[j];
+    kv[k] = NULL;
+    buf->options = k ? kv : NULL;
     return buf;
 }
 
 /* Codes f with codec c under bound b into w (after mark_n chunks, mark_b bytes), checking what
  * the decoder will give: a learned codec's NaN/inf falls back to the residual codec (under a
- * bound) or fails; a valid value written as an integer fill value codes again with half the
- * quanta. Under a bound a learned codec that weighs the residual codec (codec.h) is never
- * worse than the classical one: when the residual codec alone would add fewer bytes to the
- * file (its chunks and keys against the learned codec's), the variable is coded with it
- * instead (the entry's "codec" says which; "codec_asked" and "codec_asked_bytes" record the
- * learned codec passed over and what it cost). *c and b->E are what was finally used;
- * *entry the codec's keys. Coded in slices (split), every quantity that decides is summed
- * over the owners first and the keys are the whole variable's, so each owner takes the
- * decision one process takes, in the same order of collectives (a failure travels in the
- * next one). */
+ * bound or an RMSE target) or fails; a valid value written as an integer fill value codes
+ * again with half the quanta. Under a bound a learned codec that weighs the residual codec
+ * (codec.h) is never worse than the classical one: when the residual codec alone would add
+ * fewer bytes to the file (its chunks and keys against the learned codec's), the variable is
+ * coded with it instead (the entry's "codec" says which; "codec_asked" and "codec_asked_bytes"
+ * record the learned codec passed over and what it cost). An RMSE target (options rmse= /
+ * rel-rmse=, residual_target.h) sets the residual codec's bound: the largest within the asked
+ * one (if any) that meets it, searched on trial encodings; the residual codec weighed against
+ * a learned codec meets the same target (and is weighed under a target with no bound too: the
+ * learned codec's rate search met it); a learned codec whose residual stage searched its bound
+ * says so (args.bound_used), and that bound is then the one it is weighed under. *c and
+ * b->E are what was finally used; *entry the codec's keys. Coded in slices (split), every
+ * quantity that decides is summed over the owners first and the keys are the whole
+ * variable's, so each owner takes the decision one process takes, in the same order of
+ * collectives (a failure travels in the next one); a variable with an RMSE target is never
+ * split (the codecs' split_steps). */
 static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec **c,
                                    const cz_dataset *ds, int i, const cz_field *f, api_bound *b,
                                    const api_split *split, clz_writer *w, float *decoded, json_t **entry,
-                                   residual_trial *trial) {
+                                   api_residual_trial *trial) {
     const cz_var *v = &ds->vars[i];
     size_t const n = f->nt * f->nz * f->ny * f->nx;
     size_t const mark_n = clz_writer_nchunks(w), mark_b = clz_writer_payload_bytes(w);
     const api_codec *const residual = api_codec_find("residual");
     climz_compress_opts ropts_buf;
+    const char *ropts_kv[3];
     const api_codec *asked = NULL; /* the learned codec given up for the residual codec */
     size_t asked_bytes = 0;
+    /* the RMSE target of the residual codec (alone or weighed against a learned codec) and what
+     * its search did; cap: the asked bound, within which a searched one stays */
+    api_bound_report rep = {0};
+    int searched = 0;
+    double const cap = b->asked ? b->E : INFINITY;
+    const char *const *kv = opts ? opts->options : NULL;
+    climz_status tst = CLIMZ_OK;
+    if (*c == residual) { /* its options, checked here: a searched coding is placed, not encoded */
+        api_rmse_target_opts ro;
+        tst = api_parse_options("residual", api_rmse_target_specs, 2, kv, &ro);
+    }
+    if (!tst && (*c == residual || ((*c)->weighs_residual && (*c)->weighs_residual(opts))))
+        tst = api_rmse_target(kv, f, &rep.target, &rep.rel_target);
+    const api_codec *const c_asked = *c;
+    if (!tst && rep.target > 0 && split)
+        tst = cz_error(CLIMZ_ERR_UNSUPPORTED, "a variable with an RMSE target is coded whole, not in slices");
     for (;;) {
         /* a bound under one quantum means lossless, which only the residual codec does */
         if (b->asked && b->E == 0) *c = residual;
         json_t *e = json_object();
-        api_encode_args const args = {ctx, *c == residual ? residual_opts(opts, &ropts_buf) : opts, ds, i, f, b->E};
-        climz_status st = !e                                             ? cz_error(CLIMZ_ERR_ALLOC, "out of memory")
-                          : *c == residual && trial->w && trial->E == b->E ? residual_trial_place(trial, w, decoded, n, e)
-                                                                         : (*c)->encode(&args, w, decoded, e);
+        climz_status st = tst ? tst : e ? CLIMZ_OK : cz_error(CLIMZ_ERR_ALLOC, "out of memory");
+        tst = CLIMZ_OK;
+        /* the residual codec at a target: the bound searched once, its coding kept to be placed */
+        if (!st && *c == residual && rep.target > 0 && !searched && !(b->asked && b->E == 0)) {
+            api_residual_trial_free(trial);
+            st = residual_trial_code(ctx, ds, i, f, 0, cap, trial, &rep);
+            if (!st) b->E = trial->E, b->asked = 1, searched = 1;
+        }
+        double used = -1;
+        api_encode_args const args = {ctx, *c != c_asked ? residual_opts(opts, &ropts_buf, ropts_kv) : opts, ds, i, f,
+                                      b->E, &used};
+        if (!st)
+            st = *c == residual && trial->w && trial->E == b->E ? api_residual_trial_place(trial, w, decoded, n, e)
+                                                                : (*c)->encode(&args, w, decoded, e);
+        if (!st && used >= 0) b->E = used, b->asked = 1; /* a learned codec's residual stage searched it */
         /* cnt[0]: valid points the decoder gives as NaN/inf; cnt[1]: valid values that would
          * be written as the fill value (an integer _FillValue inside the data range) */
         size_t cnt[2] = {0, 0};
@@ -259,7 +275,7 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
         if (cnt[0]) { /* a learned codec's network gave NaN/inf: the residual codec, or fail */
             json_decref(e);
             clz_writer_rollback(w, mark_n, mark_b);
-            CZ_RETURN_IF(*c == residual || !b->asked, CLIMZ_ERR_BOUND,
+            CZ_RETURN_IF(*c == residual || !(b->asked || rep.target > 0), CLIMZ_ERR_BOUND,
                          "the %s codec reconstructs %zu valid points as NaN or infinity", (*c)->name, cnt[0]);
             asked = *c;
             *c = residual;
@@ -274,11 +290,11 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
             continue;
         }
         st = split_merge(split, CLIMZ_OK, *c, &e);
-        if (!st && (*c)->weighs_residual && (*c)->weighs_residual(opts) && b->asked && b->E > 0) {
+        if (!st && (*c)->weighs_residual && (*c)->weighs_residual(opts) && ((b->asked && b->E > 0) || rep.target > 0)) {
             size_t bytes[2] = {chunk_cost(w, mark_n, mark_b), 0}; /* learned, classical: chunks */
-            residual_trial_free(trial);
-            *trial = (residual_trial){0};
-            climz_status rst = residual_trial_code(ctx, ds, i, f, b->E, trial);
+            api_residual_trial_free(trial);
+            api_bound_report rrep = {.target = rep.target, .rel_target = rep.rel_target};
+            climz_status rst = residual_trial_code(ctx, ds, i, f, b->E, cap, trial, &rrep);
             json_t *re = rst ? NULL : json_deep_copy(trial->keys); /* merged apart: trial's stay the slice's */
             if (!rst && !re) rst = cz_error(CLIMZ_ERR_ALLOC, "out of memory");
             if (!rst) bytes[1] = chunk_cost(trial->w, 0, 0);
@@ -293,6 +309,9 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
                 asked = *c;
                 asked_bytes = learned;
                 *c = residual;
+                b->E = trial->E; /* its own bound at the target: the one placed */
+                rep = rrep;
+                searched = rep.target > 0;
                 continue;
             }
         }
@@ -304,6 +323,7 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
             json_object_set_new(e, "codec_asked", json_string(asked->name));
             if (asked_bytes) json_object_set_new(e, "codec_asked_bytes", json_integer((json_int_t)asked_bytes));
         }
+        if (*c == residual && searched) api_bound_report_json(&rep, e);
         *entry = e;
         return CLIMZ_OK;
     }
@@ -312,9 +332,9 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
 climz_status api_encode_checked(const climz_ctx *ctx, const climz_compress_opts *opts, const api_codec **c,
                                 const cz_dataset *ds, int i, const cz_field *f, api_bound *b, const api_split *split,
                                 clz_writer *w, float *decoded, json_t **entry) {
-    residual_trial trial = {0};
+    api_residual_trial trial = {0};
     climz_status const st = encode_checked(ctx, opts, c, ds, i, f, b, split, w, decoded, entry, &trial);
-    residual_trial_free(&trial);
+    api_residual_trial_free(&trial);
     return st;
 }
 

@@ -28,17 +28,22 @@ static void usage(FILE *f) {
             "                 [--threads N] [--temporal] [--format clz|nc4] [--chunk N|A,B,...] IN -o OUT\n"
             "      IN: NetCDF (3 or 4), GRIB (1 or 2) or GrADS .ctl. --var repeats; default: every\n"
             "      gridded data variable. E = 0 is lossless; R is relative to each variable's range.\n"
-            "      The residual codec needs a bound (E = 0: lossless); with a learned codec the bound\n"
-            "      is optional (0 or absent: none) and adds the residual stage on top of the network.\n"
+            "      The residual codec needs a bound (E = 0: lossless) or an RMSE target: --rmse X\n"
+            "      (data units) or --rel-rmse r (of each variable's range) codes at the largest bound\n"
+            "      whose RMSE is within it (searched on trial encodings; with a bound too, the smaller\n"
+            "      bound wins; climz info shows it). With a learned codec the bound is optional (0 or\n"
+            "      absent: none) and adds the residual stage on top of the network.\n"
             "      vaeformer: [--model MODEL] (default: the bundled models/climz-default.safetensors)\n"
             "           [--opt group=N] [--opt levels=0|1] [--opt tile=N] [--opt refine=STEPS]\n"
-            "           [--opt interp=0|1] [--opt spatial=0|1] [--opt fallback=0|1]\n"
+            "           [--opt interp=0|1] [--opt spatial=0|1] [--opt fallback=0|1] [--opt floor=0|1]\n"
             "           [--rmse X | --rel-rmse r | --ratio R | --opt step=K]\n"
-            "           under a bound a variable the residual codec alone makes smaller is coded\n"
-            "           with it (fallback=0: never). One model, many rates: --rmse X (data units),\n"
-            "           --rel-rmse r (of the range) or --ratio R pick the quantisation step of the\n"
-            "           latent per variable (the coarsest within the RMSE; the ratio within ~5 %%);\n"
-            "           step=K fixes it (2^(K/8), -16..40; 0: the model's own rate)\n"
+            "           under a bound or an RMSE target a variable the residual codec alone makes\n"
+            "           smaller is coded with it (fallback=0: never). One model, many rates: --rmse X\n"
+            "           (data units), --rel-rmse r (of the range) or --ratio R pick the quantisation\n"
+            "           step of the latent per variable (the coarsest within the RMSE; the ratio\n"
+            "           within ~5 %%); step=K fixes it (2^(K/8), -16..40; 0: the model's own rate).\n"
+            "           An RMSE below the finest step's (~0.5 %% of the range) is met by the residual\n"
+            "           stage at a searched bound on the latent of step 24 (floor=0: an error)\n"
             "      inr: [--context FILE:VAR]... [--context climatology] [--ratio R | --psnr P]\n"
             "           [--opt arch=siren|resgelu] [--opt width=W] [--opt depth=D] [--opt iters=N]\n"
             "           [--opt lr=L] [--opt batch=B] [--opt fourier=F] [--opt sigma=S] [--opt seed=S]\n"
@@ -313,18 +318,27 @@ static int cmd_compress(climz_ctx *ctx, const cli_opts *o) {
         fprintf(stderr, "climz compress: give only one of --max-abs-error E or --rel-error R\n");
         return 2;
     }
-    for (int k = 0; !learned && k < o->noptions; k++) /* the residual codec takes no options: say so */
-        if (!strncmp(o->options[k], "rmse=", 5) || !strncmp(o->options[k], "rel-rmse=", 9) ||
-            !strncmp(o->options[k], "ratio=", 6) || !strncmp(o->options[k], "psnr=", 5)) {
+    int rmse_target = 0; /* --rmse / --rel-rmse: the residual codec's bound is searched for it */
+    for (int k = 0; k < o->noptions; k++) {
+        rmse_target |= !strncmp(o->options[k], "rmse=", 5) || !strncmp(o->options[k], "rel-rmse=", 9);
+        if (!learned && (!strncmp(o->options[k], "ratio=", 6) || !strncmp(o->options[k], "psnr=", 5))) {
             fprintf(stderr, "climz compress: --%.*s is a target of a learned codec (--codec vaeformer or inr); the "
-                    "residual codec is set by its bound\n", (int)strcspn(o->options[k], "="), o->options[k]);
+                    "residual codec is set by its bound or an RMSE target (--rmse, --rel-rmse)\n",
+                    (int)strcspn(o->options[k], "="), o->options[k]);
             return 2;
         }
-    if (!learned && !o->have_abs && !o->have_rel) {
-        fprintf(stderr, "climz compress: the residual codec needs --max-abs-error E or --rel-error R\n");
+    }
+    if (!learned && !o->have_abs && !o->have_rel && !rmse_target) {
+        fprintf(stderr, "climz compress: the residual codec needs --max-abs-error E, --rel-error R or an RMSE target "
+                        "(--rmse X, --rel-rmse r)\n");
         return 2;
     }
     int const nc4 = o->format && !strcmp(o->format, "nc4");
+    if (nc4 && o->noptions) { /* the HDF5 filter codes each chunk under a bound, with no codec options */
+        fprintf(stderr, "climz compress: --format nc4 takes a bound (--max-abs-error, --rel-error) only, not "
+                        "--rmse, --rel-rmse, --ratio or --opt\n");
+        return 2;
+    }
     if (o->format && !nc4 && strcmp(o->format, "clz")) {
         fprintf(stderr, "climz compress: --format is clz or nc4, not '%s'\n", o->format);
         return 2;

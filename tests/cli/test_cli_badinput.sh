@@ -19,7 +19,7 @@ expect_fail "decompress missing variable" "no compressed variable 'uas'" "$OUT/x
     "$CLIMZ" decompress "$OUT/good.clz" -o "$OUT/x.nc" --var uas
 expect_fail "time range" "time steps 20..30 requested, the file has 12" "$OUT/x.nc" \
     "$CLIMZ" decompress "$OUT/good.clz" -o "$OUT/x.nc" --times 20:30
-expect_fail "usage" "needs --max-abs-error E or --rel-error R" - "$CLIMZ" compress "$OUT/in.nc" -o "$OUT/x.clz"
+expect_fail "usage" "needs --max-abs-error E, --rel-error R or an RMSE target" - "$CLIMZ" compress "$OUT/in.nc" -o "$OUT/x.clz"
 
 # damaged .clz files
 head -c $((size / 2)) "$OUT/good.clz" >"$OUT/trunc.clz"

@@ -145,7 +145,7 @@ climz_status fuzz_latent_seed(const float *x, const uint8_t *miss, const char *c
     climz_compress_opts const co = {.codec = "vaeformer", .model = path, .options = opts};
     climz_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    api_encode_args const a = {&ctx, &co, NULL, 0, &f, 0};
+    api_encode_args const a = {&ctx, &co, NULL, 0, &f, 0, NULL};
     clz_writer *w = NULL;
     clz_reader *r = NULL;
     cz_buf img = {0};

@@ -24,6 +24,10 @@ same residual-grib --codec residual --rel-error 1e-3 "$DATA/era5-2mt-2019-03-01-
 same vaeformer-hgt --codec vaeformer "$DATA/hgt.nc"
 same vaeformer-reduced-bounded --codec vaeformer --max-abs-error 0.5 "$DATA/reduced.nc"
 same inr-reduced --codec inr --max-abs-error 0.5 "$DATA/reduced.nc"
+# an RMSE target: the bound is searched on the whole variable, which is then coded whole
+same residual-rmse-target --codec residual --rel-rmse 0.003 "$DATA/hgt.nc"
+same residual-rmse-target-vars --codec residual --rel-rmse 0.01 "$DATA/bcsd_obs_1999.nc"
+same vaeformer-below-floor --codec vaeformer --opt fallback=0 --rel-rmse 0.003 "$DATA/hgt.nc"
 # missing values that differ from step to step (fills, NaN payloads first met on rank 1, values
 # over valid_max): each rank scans only its steps, the specials and every step's mask chunk
 # must come out as one process writes them

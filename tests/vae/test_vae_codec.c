@@ -541,7 +541,7 @@ static float *encoder_output(const char *in, const char *var, const climz_compre
     CHECK_OK(clz_writer_create(&w));
     climz_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    api_encode_args const a = {&ctx, opts, ds, vi, &f, E};
+    api_encode_args const a = {&ctx, opts, ds, vi, &f, E, NULL};
     json_t *entry = json_object();
     CHECK_OK(api_codec_vaeformer.encode(&a, w, dec, entry));
     CHECK(json_string_value(json_object_get(entry, "model_sha256")) != NULL);
