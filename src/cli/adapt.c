@@ -20,7 +20,8 @@
  *    variable's held-out block with the starting model and then with the adapted one:
  *    ratio = float32 bytes / frame bytes, RMSE over valid points in % of the whole variable's
  *    range R, at the model's own rate and with the codec's rate search for RMSE <= 1 % of R
- *    (the figure issue 22 compares with SZ3). Rank 0 alone reports.
+ *    (the figure issue 22 compares with SZ3; fallback=0: the model's file, never the residual
+ *    codec's that the never-worse choice would write). Rank 0 alone reports.
  *  - Failures: bad input stops before training; the model file is written atomically at the
  *    end of training (never a partial one; Ctrl-C removes the temporary). The checkpoint
  *    MODEL.ckpt is removed after a run that finished.
@@ -266,7 +267,7 @@ static climz_status score_held_out(climz_ctx *ctx, const held *e, const char *mo
     if (hi > lo) {
         char opt[64];
         snprintf(opt, sizeof opt, "rmse=%.9g", ADAPT_TARGET * (hi - lo));
-        const char *const opts[] = {opt, NULL};
+        const char *const opts[] = {opt, "fallback=0", NULL}; /* the model's file, not the residual codec's */
         st = code_block(ctx, &in, model, opts, frame, cap, y, &written);
         if (!st && written) sc->ratio_1 = (double)(n * sizeof(float)) / (double)written;
     }
