@@ -142,11 +142,13 @@ static int plan_spec(const char *spec_in, double frac, held *h, size_t *nh) {
         }
         held *e = &h[*nh];
         memset(e, 0, sizeof *e);
-        snprintf(e->path, sizeof e->path, "%s", spec);
-        snprintf(e->var, sizeof e->var, "%s", p);
         int v = -1;
         size_t nt = 0, nz, ny, nx;
-        if (!parse_var(p, e->name, sizeof e->name, &e->z0, &e->z1)) {
+        if (snprintf(e->path, sizeof e->path, "%s", spec) >= (int)sizeof e->path ||
+            snprintf(e->var, sizeof e->var, "%s", p) >= (int)sizeof e->var) {
+            fprintf(stderr, "climz adapt: %s: the path or the variable \"%.40s\" is too long\n", spec_in, p);
+            ok = 0;
+        } else if (!parse_var(p, e->name, sizeof e->name, &e->z0, &e->z1)) {
             fprintf(stderr, "climz adapt: bad variable \"%s\" in %s\n", p, spec_in);
             ok = 0;
         } else if ((v = io_find_var(ds, e->name)) < 0 || !ds->vars[v].is_grid) {
@@ -185,8 +187,12 @@ static int plan_spec(const char *spec_in, double frac, held *h, size_t *nh) {
             if (k > nt - 1) k = nt - 1;
             e->t_hold = nt - k;
         }
-        snprintf(e->spec, sizeof e->spec, "%s:%s@%zu:%zu/%zu:%zu", spec, p, e->t_first, e->t_hold - 1,
-                 e->t_hold, nt - 1);
+        if (snprintf(e->spec, sizeof e->spec, "%s:%s@%zu:%zu/%zu:%zu", spec, p, e->t_first, e->t_hold - 1,
+                     e->t_hold, nt - 1) >= (int)sizeof e->spec) {
+            fprintf(stderr, "climz adapt: %s: the data spec is too long\n", spec_in);
+            ok = 0;
+            break;
+        }
         (*nh)++;
     }
     io_free(ds);

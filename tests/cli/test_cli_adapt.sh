@@ -65,6 +65,7 @@ expect_fail "a range with no step after it" "leaves no held-out step" "$X" \
 expect_fail "no such variable" "no gridded variable nosuch" "$X" "$CLIMZ" adapt --data "$tas:nosuch" -o "$X"
 expect_fail "bad holdout" "bad value for --holdout" "$X" "$CLIMZ" adapt --data "$tas" --holdout 1 -o "$X"
 expect_fail "bad steps" "bad value for --steps" "$X" "$CLIMZ" adapt --data "$tas" --steps 0 -o "$X"
+expect_fail "variable name too long" "is too long" "$X" "$CLIMZ" adapt --data "$tas:$(printf 'v%.0s' $(seq 300))" -o "$X"
 expect_fail "bad crop" "bad value for --crop" "$X" "$CLIMZ" adapt --data "$tas" --crop 64x0 -o "$X"
 expect_fail "bad rate levels" "bad value for --rate-levels" "$X" "$CLIMZ" adapt --data "$tas" --rate-levels 5:2 -o "$X"
 expect_fail "rate levels past the codec's" "bad value for --rate-levels" "$X" \
