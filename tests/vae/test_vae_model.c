@@ -239,9 +239,49 @@ static void test_gradients(void) {
      * synthesised; D = 2^(-3/8) and 2^(5/8) keep the scales / D clear of the 0.11 bound */
     gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 0.7711054127039704, "phase 2 at step 2^(-3/8)");
     gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 1.5422108254079407, "phase 2 at step 2^(5/8)");
+    /* with rate gains (issue 22): channel c coded with D * 2^(a_c(level)), a_c between two
+     * anchors; the gradient reaches the anchors through y / D_c + u, means / D_c, scales / D_c
+     * and D_c * (.). Gains of +-0.4 octave; levels -3 (5/8 of the way from anchor -8 to 0),
+     * 0 (on an anchor) and 5 */
+    CHECK_OK(vae_model_add_rate_gain(&m));
+    CHECK(vae_model_has_rate_gain(&m) && !nn_params_group_frozen(&m.p, "gain"));
+    {
+        unsigned long long s = 11;
+        float *a = nn_params_data(&m.p, m.ix.rate_gain);
+        for (size_t i = 0; i < m.p.t[m.ix.rate_gain].numel; i++) a[i] = (float)(0.8 * tu_rand_uniform(&s) - 0.4);
+    }
+    gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 0.7711054127039704, "phase 2 with rate gains at level -3");
+    gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 1.0, "phase 2 with rate gains at level 0");
+    gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 1.5422108254079407, "phase 2 with rate gains at level 5");
     {
         vae_trainer *tb = NULL;
         CHECK_OK(vae_trainer_create(&tb, &m, VAE_PHASE_FINETUNE, GB, GH, GW));
+        CHECK_STATUS(vae_trainer_set_level(tb, 41), CLIMZ_ERR_INVALID_ARG);
+        CHECK_STATUS(vae_trainer_set_level(tb, -17), CLIMZ_ERR_INVALID_ARG);
+        /* level -3: only the anchors of levels -8 and 0 (rows 1 and 2) get a gradient, 3 : 5 */
+        unsigned long long s = 3;
+        size_t const nx = (size_t)GB * GC * GH * GW, L = m.cfg.latent;
+        float *x = malloc(nx * sizeof *x), *rw = malloc(GB * GH * sizeof *rw);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)tu_rand_normal(&s);
+        for (size_t i = 0; i < GB * GH; i++) rw[i] = 1.0f;
+        CHECK_OK(vae_trainer_set_level(tb, -3));
+        nn_params_zero_grad(&m.p);
+        nn_rng rng;
+        nn_rng_seed(&rng, 9);
+        CHECK_OK(vae_trainer_step(tb, x, NULL, rw, 1e-4, &rng, NULL));
+        const float *gg = nn_params_grad(&m.p, m.ix.rate_gain);
+        double g1 = 0, g2 = 0, rest = 0, ratio = 0;
+        for (size_t r = 0; r < VAE_GAIN_ANCHORS; r++)
+            for (size_t c = 0; c < L; c++) {
+                double const v = fabs((double)gg[r * L + c]);
+                if (r == 1) g1 += v, ratio += gg[r * L + c] != 0 ? (double)gg[2 * L + c] / gg[r * L + c] : 0;
+                else if (r == 2) g2 += v;
+                else rest += v;
+            }
+        printf("rate-gain gradient at level -3: |anchor -8| %.3g, |anchor 0| %.3g, others %.3g\n", g1, g2, rest);
+        CHECK(g1 > 0 && g2 > 0 && rest == 0);
+        CHECK_NEAR(ratio / (double)L, 5.0 / 3.0, 1e-3);
+        free(x), free(rw);
         CHECK_STATUS(vae_trainer_set_step(tb, 0.0), CLIMZ_ERR_INVALID_ARG);
         CHECK_STATUS(vae_trainer_set_step(tb, NAN), CLIMZ_ERR_INVALID_ARG);
         vae_trainer_free(tb);
