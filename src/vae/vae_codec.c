@@ -189,10 +189,8 @@ climz_status vae_job_create(vae_job **out, const vae_coder *c, size_t H, size_t 
         return cz_error(CLIMZ_ERR_ALLOC, "out of memory for a %zu x %zu sample", H, W);
     }
     j->info.h = j->g.h, j->info.w = j->g.w, j->info.hz = j->g.hz, j->info.wz = j->g.wz;
-    for (size_t k = 0; k < c->m->cfg.latent; k++) j->steps[k] = 1.0f;
-    j->scaled = 0;
     *out = j;
-    return CLIMZ_OK;
+    return vae_job_set_step(j, 0); /* level 0: D_c = 1, or 2^(a_c(0)) with rate gains */
 }
 
 const vae_sample_info *vae_job_info(const vae_job *j) { return &j->info; }

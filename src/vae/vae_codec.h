@@ -112,7 +112,7 @@ climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn,
  * it themselves). */
 typedef struct vae_job vae_job;
 
-/*! vae_job_create() : buffers for one (H, W) sample of c's model. @return CLIMZ_OK,
+/*! vae_job_create() : buffers for one (H, W) sample of c's model, at rate level 0. @return CLIMZ_OK,
  *  CLIMZ_ERR_DIMENSION, CLIMZ_ERR_ALLOC. */
 climz_status vae_job_create(vae_job **j, const vae_coder *c, size_t H, size_t W);
 void vae_job_free(vae_job *j); /* NULL allowed */
