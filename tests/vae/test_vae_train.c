@@ -285,6 +285,9 @@ int main(void) {
             o.rate_gains = 1; /* without levels: refused */
             CHECK_STATUS(climz_finetune_file(ctx, mg2, &o), CLIMZ_ERR_INVALID_ARG);
             printf("message: %s\n", climz_ctx_last_error(ctx));
+            base_opts(&o, data, NULL, &cm); /* the checks below start from ma again (mg ends here) */
+            o.model = ma;
+            o.steps = 2;
         }
         /* bad ranges; none in phase 1 */
         o.rate_min = 4, o.rate_max = 2;
