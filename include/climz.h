@@ -341,6 +341,12 @@ typedef struct climz_train_opts {
                                    weighs the distortion by lambda * D^-2, so one model learns
                                    every level; both 0 = one rate (level 0). The model records
                                    the range ("vae.rate_levels") */
+    int rate_gains;             /* phase 2, multi-rate: 1 adds per-channel rate gains (log2
+                                   step multipliers per latent channel at every 8th level,
+                                   starting at 0) to a model without them; a model that has
+                                   them trains them in every multi-rate run and keeps them
+                                   unchanged in a one-rate run */
+    double gain_lr;             /* the rate gains' peak learning rate; 10 * lr */
     climz_progress_fn progress; /* NULL: silent */
     void *progress_user;
 } climz_train_opts;

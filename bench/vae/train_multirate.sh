@@ -6,6 +6,8 @@
 # "Issue 22, part 1").
 #
 #   sh bench/vae/train_multirate.sh BUILD_DIR OUT.safetensors [STEPS [LEVELS [DATA_DIR]]]
+#   GAINS=1 [GAIN_LR=X] sh bench/vae/train_multirate.sh ...   # the gained variant: per-channel
+#                                     rate gains trained with the levels (--rate-gains, --gain-lr)
 #
 # The data are those of models/train_default.sh, its training subsets given as per-spec time
 # ranges (@A:B/C:D: trains on A..B, validates on C..D; the held-out steps of bench/vae are
@@ -18,6 +20,8 @@ STEPS=${3:-3000}
 LEVELS=${4:--8:24}
 D=$(cd "${5:-$(dirname "$0")/../../../shared/data}" && pwd)
 M=$(cd "$(dirname "$0")/../../models" && pwd)
+GAIN_OPTS=""
+if [ "${GAINS:-0}" = 1 ]; then GAIN_OPTS="--rate-gains${GAIN_LR:+ --gain-lr $GAIN_LR}"; fi
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 "$B/climz" finetune --threads 1 --model "$M/climz-default.safetensors" \
     --data "$D/monthly_navy_winds.cdf:UWND,VWND@0:106/107:107" --data "$D/hgt.nc:HGT@0:15/16:16" \
@@ -27,4 +31,4 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
     --data "$D/etopo20.cdf:ROSE" --data "$D/coads_climatology.cdf:SST,AIRT,SLP@0:10/11:11" \
     --data "$D/vinth2p.nc:T" \
     --lambda 0.003 --rate-levels "$LEVELS" --unfreeze-encoder --lr 2e-4 --warmup 50 --steps "$STEPS" --seed 2 \
-    --val-every 1000 --log-every 100 -o "$OUT"
+    --val-every 1000 --log-every 100 $GAIN_OPTS -o "$OUT"

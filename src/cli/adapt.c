@@ -59,8 +59,8 @@ static void adapt_usage(FILE *f) {
     fprintf(f,
             "usage: climz adapt --data FILE[:VAR[,VAR...]][@A:B] [--data ...] -o MODEL.safetensors\n"
             "         [--model MODEL] [--steps 5000] [--lambda L] [--holdout 0.2] [--lr 2e-4]\n"
-            "         [--rate-levels -8:24] [--warmup 50] [--batch 8] [--crop 64x64] [--seed 2] [--threads N]\n"
-            "         [--quiet]\n"
+            "         [--rate-levels -8:24 [--rate-gains]] [--warmup 50] [--batch 8] [--crop 64x64] [--seed 2]\n"
+            "         [--threads N] [--quiet]\n"
             "  Fine-tunes the bundled VAEformer model (or --model) on your files, holding out the\n"
             "  last --holdout fraction of each variable's time steps (or the steps after B of\n"
             "  FILE@A:B), then reports ratio and RMSE (%% of the range) on the held-out steps\n"
@@ -68,9 +68,10 @@ static void adapt_usage(FILE *f) {
             "  --lambda: distortion weight (default: the starting model's; lower = smaller files,\n"
             "  larger error). --rate-levels KMIN:KMAX: the rate levels trained together (quantiser\n"
             "  step 2^(K/8) at lambda * 2^(-K/4)), so that the model serves --rel-rmse / --ratio\n"
-            "  targets; 0: one rate. --crop HxW: the training patches (a field's whole grid trains\n"
-            "  its global attention as the codec uses it: tas 96x192, bench/RESULTS.md). Under\n"
-            "  mpirun -n N: data parallel, as climz finetune.\n");
+            "  targets; 0: one rate. --rate-gains: also learn a quantiser-step gain per latent channel\n"
+            "  and level (as climz finetune --rate-gains). --crop HxW: the training patches (a\n"
+            "  field's whole grid trains its global attention as the codec uses it: tas 96x192,\n"
+            "  bench/RESULTS.md). Under mpirun -n N: data parallel, as climz finetune.\n");
 }
 
 /* The lambda the model was fine-tuned with (its "vae.finetune" record), 0 if unknown. */
@@ -313,6 +314,7 @@ int cli_adapt(int argc, char **argv) {
             return 0;
         }
         if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
+        if (!strcmp(a, "--rate-gains")) { o.rate_gains = 1; continue; }
         if (!v) {
             fprintf(stderr, "climz adapt: option %s needs a value (or is unknown)\n", a);
             return 2;

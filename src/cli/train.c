@@ -23,11 +23,15 @@ static void train_usage(FILE *f, int finetune) {
         fprintf(f,
                 "usage: climz finetune --model MODEL --data FILE[:VAR[,VAR...]] [--data ...] -o MODEL2\n"
                 "         [--lambda 1e-2] [--unfreeze-encoder] [--lr 5e-5] [--steps N] [--batch B]\n"
-                "         [--rate-levels KMIN:KMAX] [--train-times A:B] [--val-times C:D] [--resume CKPT]\n"
+                "         [--rate-levels KMIN:KMAX [--rate-gains] [--gain-lr X]] [--train-times A:B]\n"
+                "         [--val-times C:D] [--resume CKPT]\n"
                 "         [common options]\n"
                 "  --rate-levels: multi-rate training: each step draws a rate level K in KMIN..KMAX\n"
                 "  (-16 .. 40; quantiser step 2^(K/8), as --opt step=K codes) at lambda * 2^(-K/4),\n"
-                "  so that one model serves --rmse / --rel-rmse / --ratio targets over that range.\n");
+                "  so that one model serves --rmse / --rel-rmse / --ratio targets over that range.\n"
+                "  --rate-gains (with --rate-levels): also learn a quantiser-step gain per latent channel\n"
+                "  and level (kept in the model; a model that has them trains them in any multi-rate\n"
+                "  run), at their own peak learning rate --gain-lr (10 x --lr).\n");
     fprintf(f,
             "  VAR may select levels: T[3] or T[0:5] (0-based, inclusive). Times are 0-based and\n"
             "  inclusive; negative counts from the end (-1 = last), as in --val-times -3:-1.\n"
@@ -103,6 +107,7 @@ static int run(int argc, char **argv, int finetune) {
         if (!strcmp(a, "--no-lat-weight")) { o.no_lat_weight = 1; continue; }
         if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
         if (finetune && !strcmp(a, "--unfreeze-encoder")) { o.unfreeze_encoder = 1; continue; }
+        if (finetune && !strcmp(a, "--rate-gains")) { o.rate_gains = 1; continue; }
         if (!v) {
             fprintf(stderr, "climz: option %s needs a value (or is unknown)\n", a);
             return 2;
@@ -165,6 +170,7 @@ static int run(int argc, char **argv, int finetune) {
         REAL("--clip", clip);
         REAL("--beta", beta);
         if (finetune) REAL("--lambda", lambda);
+        if (finetune) REAL("--gain-lr", gain_lr);
         if (!strcmp(a, "--weight-decay")) {
             if (!cli_parse_number(v, &d) || d < 0) goto bad;
             o.weight_decay = d > 0 ? d : -1; /* 0 means "none" here */

@@ -39,7 +39,13 @@
  *  - Parameter groups: "encoder" (patch embedding, position embedding, blocks, the two
  *    parallel global blocks, the 1x1 conv to 2L), "decoder", "hyper" (h_a, h_s),
  *    "entropy" (the factorised prior's matrices, biases, factors) and "aux" (its quantiles,
- *    trained by the auxiliary loss only, with their own learning rate).
+ *    trained by the auxiliary loss only, with their own learning rate); optionally "gain"
+ *    (the rate gains below), stored last, so a model without them has the layout it had.
+ *  - Rate gains (optional tensor "rate_gain", F32 [VAE_GAIN_ANCHORS, L]): per latent channel
+ *    log2 multipliers of the quantiser step at the anchor levels VAE_GAIN_LEVEL0 + 8 i (the
+ *    gained VAE of Cui et al. 2021): at rate level K channel c is coded with the step
+ *    2^(K/8 + a_c(K)), a_c linear between the two anchors around K (vae_codec.h says how the
+ *    codec rounds it). A model without the tensor codes every channel with 2^(K/8).
  */
 #ifndef CZ_VAE_H
 #define CZ_VAE_H
@@ -60,6 +66,10 @@
 #define VAE_META_CONFIG "vae.config"
 #define VAE_META_KIND "climz.model"
 #define VAE_META_RATE_LEVELS "vae.rate_levels" /* "KMIN:KMAX": the rate levels a multi-rate fine-tune trained */
+#define VAE_GAIN_TENSOR "rate_gain"  /* the rate gains (READ ME FIRST), group "gain" */
+#define VAE_GAIN_ANCHORS 8           /* anchor levels -16, -8, .., 40: the codec's range every 8 */
+#define VAE_GAIN_LEVEL0 (-16)        /* the first anchor's level */
+#define VAE_GAIN_MAX 8.0             /* |a| at most (octaves); a file beyond it is refused */
 
 /* ---- configuration -------------------------------------------------------------------- */
 
@@ -179,6 +189,7 @@ typedef struct vae_index {
     size_t hs_norm_g, hs_norm_b, hs_out_w, hs_out_b;
     size_t fp_first;    /* first tensor of the factorised prior (its block is contiguous) */
     size_t fp_quant;    /* its quantiles */
+    size_t rate_gain;   /* the rate gains (SIZE_MAX: the model has none) */
 } vae_index;
 
 typedef struct vae_model {
@@ -200,6 +211,17 @@ typedef struct vae_model {
  *  Stats start at mean 0, std 1. Free with vae_model_free() (also after a failure). */
 climz_status vae_model_create(vae_model *m, const vae_config *c, int training);
 void vae_model_free(vae_model *m); /* NULL and a zeroed struct allowed */
+
+/*! vae_model_add_rate_gain() : gives m the rate-gain tensor (group "gain"), all 0 (every
+ *  channel at the plain step 2^(K/8): the codec's output does not change), keeping every other
+ *  weight and, with training buffers, their optimizer moments. No-op when m has it.
+ *  @return CLIMZ_OK, CLIMZ_ERR_ALLOC. */
+climz_status vae_model_add_rate_gain(vae_model *m);
+/* 1 when m has the rate gains. */
+int vae_model_has_rate_gain(const vae_model *m);
+/*! vae_gain_anchor() : where level lies between the anchors: a(level) = (1 - *t) * a[*i]
+ *  + *t * a[*i + 1], 0 <= *t <= 1 (clamped outside the anchors). */
+void vae_gain_anchor(double level, size_t *i, double *t);
 
 /*! vae_model_init_weights() : seeded initialisation: Linear/conv weights trunc_normal(0.02)
  *  (timm ViT), biases 0, LayerNorm 1/0, the factorised prior as CompressAI (init scale
@@ -267,8 +289,9 @@ climz_status vae_decode_latent(const vae_model *m, size_t B, const float *const 
  *  validation and tests: y = mu; quantize == 0: x_hat = decode(y) (phase 1); quantize == 1:
  *  z_hat = round(z - median) + median, (scales, means) = h_s(z_hat), y_hat = round(y - means)
  *  + means, x_hat = decode(y_hat), and the rate the Gaussian conditional and the factorised
- *  prior assign to the symbols (bits_y, bits_z; either may be NULL).
- *  x, x_hat (C, H, W). */
+ *  prior assign to the symbols (bits_y, bits_z; either may be NULL). With rate gains, at
+ *  level 0: y, means and scales of channel c divided by 2^(a_c(0)) before the rounding, y_hat
+ *  multiplied by it after. x, x_hat (C, H, W). */
 climz_status vae_reconstruct(const vae_model *m, const float *x, size_t H, size_t W, int quantize,
                              float *x_hat, double *bits_y, double *bits_z);
 
@@ -319,6 +342,12 @@ climz_status vae_trainer_step(vae_trainer *t, const float *x, const uint8_t *mas
  *  Multi-rate training draws D per batch (vae_train.c). @return CLIMZ_ERR_INVALID_ARG for a
  *  step that is not finite and > 0, or a step other than 1 in phase 1. */
 climz_status vae_trainer_set_step(vae_trainer *t, double step);
+/*! vae_trainer_set_level() : vae_trainer_set_step() at the step of rate level k
+ *  (vae_step_of_level). With rate gains (READ ME FIRST) channel c's step is D * 2^(a_c(k)),
+ *  a_c from the weights the step is given (set_step interpolates them at 8 log2 D), and the
+ *  gradient reaches the gains when the group "gain" is not frozen. @return
+ *  CLIMZ_ERR_INVALID_ARG for k outside -16..40 or a level other than 0 in phase 1. */
+climz_status vae_trainer_set_level(vae_trainer *t, int k);
 
 /* Data-parallel training: a trainer computes ONE SHARD of a global batch, its B samples
  * being samples [first, first + B) of a batch of total. The losses it returns and the

@@ -92,6 +92,7 @@ void vae_coder_release(vae_coder *c) {
     ent_gauss_tables_free(c->gauss);
     ent_factorized_free(c->zt);
     free(c->zmed);
+    free(c->gain_q);
     memset(c, 0, sizeof *c);
 }
 
@@ -119,6 +120,18 @@ climz_status vae_coder_init(vae_coder *c, const vae_model *m, int det_decode) {
     memcpy(c->zmed, em->data, Lz * sizeof *c->zmed);
     for (size_t i = 0; i < Lz; i++)
         if (!isfinite(c->zmed[i])) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_CORRUPT, "z median %zu is not finite", i);
+    if (vae_model_has_rate_gain(m)) { /* the gains in whole 1/64 octaves (vae_codec.h: rate levels) */
+        size_t const n = VAE_GAIN_ANCHORS * m->cfg.latent;
+        const float *a = nn_params_data(&m->p, m->ix.rate_gain);
+        c->gain_q = malloc(n * sizeof *c->gain_q);
+        if (!c->gain_q) CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_ALLOC, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            if (!(fabsf(a[i]) <= (float)VAE_GAIN_MAX))
+                CZ_FAIL_GOTO(st, fail, CLIMZ_ERR_CORRUPT, "rate gain %zu is %g: not finite or beyond +-%g octaves", i,
+                             (double)a[i], VAE_GAIN_MAX);
+            c->gain_q[i] = (int32_t)nearbyintf(64.0f * a[i]); /* 64 a is exact: a power of two */
+        }
+    }
     return CLIMZ_OK;
 fail:
     cz_error_prefix(st, "model entropy tables");
@@ -141,6 +154,7 @@ void vae_job_free(vae_job *j) {
     free(j->cidx);
     free(j->zsym);
     free(j->sym);
+    free(j->steps);
     free(j);
 }
 
@@ -168,31 +182,69 @@ climz_status vae_job_create(vae_job **out, const vae_coder *c, size_t H, size_t 
     j->cidx = malloc(j->ny);
     j->zsym = malloc(j->nz * sizeof *j->zsym);
     j->sym = malloc(j->ny * sizeof *j->sym);
-    if (!j->y || !j->scales || !j->means || !j->z || !j->idx || !j->pmeans || !j->pidx || !j->cidx || !j->zsym || !j->sym) {
+    j->steps = malloc(c->m->cfg.latent * sizeof *j->steps);
+    if (!j->y || !j->scales || !j->means || !j->z || !j->idx || !j->pmeans || !j->pidx || !j->cidx || !j->zsym || !j->sym ||
+        !j->steps) {
         vae_job_free(j);
         return cz_error(CLIMZ_ERR_ALLOC, "out of memory for a %zu x %zu sample", H, W);
     }
     j->info.h = j->g.h, j->info.w = j->g.w, j->info.hz = j->g.hz, j->info.wz = j->g.wz;
-    j->step = 1.0f;
     *out = j;
-    return CLIMZ_OK;
+    return vae_job_set_step(j, 0); /* level 0: D_c = 1, or 2^(a_c(0)) with rate gains */
 }
 
 const vae_sample_info *vae_job_info(const vae_job *j) { return &j->info; }
 
+/* floor(a / b) for b > 0 */
+static int32_t floor_div(int32_t a, int32_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* 2^(e / 64), rounded to float: the same constants everywhere (entry 8 i is 2^(i / 8)) */
+static float pow2_64ths(int32_t e) {
+    static const float mant[64] = {
+        0x1p+0f,        0x1.02c9a4p+0f, 0x1.059b0ep+0f, 0x1.087452p+0f, 0x1.0b5586p+0f, 0x1.0e3ec4p+0f,
+        0x1.11301ep+0f, 0x1.1429aap+0f, 0x1.172b84p+0f, 0x1.1a35bep+0f, 0x1.1d4874p+0f, 0x1.2063b8p+0f,
+        0x1.2387a6p+0f, 0x1.26b456p+0f, 0x1.29e9ep+0f,  0x1.2d285ap+0f, 0x1.306fep+0f,  0x1.33c08cp+0f,
+        0x1.371a74p+0f, 0x1.3a7db4p+0f, 0x1.3dea64p+0f, 0x1.4160a2p+0f, 0x1.44e086p+0f, 0x1.486a2cp+0f,
+        0x1.4bfdaep+0f, 0x1.4f9b28p+0f, 0x1.5342b6p+0f, 0x1.56f474p+0f, 0x1.5ab07ep+0f, 0x1.5e76f2p+0f,
+        0x1.6247ecp+0f, 0x1.662388p+0f, 0x1.6a09e6p+0f, 0x1.6dfb24p+0f, 0x1.71f75ep+0f, 0x1.75feb6p+0f,
+        0x1.7a1148p+0f, 0x1.7e2f34p+0f, 0x1.82589ap+0f, 0x1.868d9ap+0f, 0x1.8ace54p+0f, 0x1.8f1aeap+0f,
+        0x1.93737cp+0f, 0x1.97d82ap+0f, 0x1.9c4918p+0f, 0x1.a0c668p+0f, 0x1.a5503cp+0f, 0x1.a9e6b6p+0f,
+        0x1.ae89fap+0f, 0x1.b33a2cp+0f, 0x1.b7f77p+0f,  0x1.bcc1eap+0f, 0x1.c199bep+0f, 0x1.c67f12p+0f,
+        0x1.cb720ep+0f, 0x1.d072d4p+0f, 0x1.d5818ep+0f, 0x1.da9e6p+0f,  0x1.dfc974p+0f, 0x1.e502eep+0f,
+        0x1.ea4afap+0f, 0x1.efa1bep+0f, 0x1.f50766p+0f, 0x1.fa7c18p+0f};
+    int32_t const o = floor_div(e, 64);
+    return ldexpf(mant[e - 64 * o], (int)o);
+}
+
 float vae_step_of_level(int k) {
-    /* 2^(i / 8), i = 0..7, rounded to float: the same constants everywhere */
-    static const float mant[8] = {0x1p+0f,         0x1.172b84p+0f, 0x1.306fep+0f,  0x1.4bfdaep+0f,
-                                  0x1.6a09e6p+0f, 0x1.8ace54p+0f, 0x1.ae89fap+0f, 0x1.d5818ep+0f};
     k = k < VAE_STEP_MIN ? VAE_STEP_MIN : k > VAE_STEP_MAX ? VAE_STEP_MAX : k;
-    int const e = (k - VAE_STEP_MIN) / 8 + VAE_STEP_MIN / 8; /* floor(k / 8): VAE_STEP_MIN is a multiple of 8 */
-    return ldexpf(mant[k - 8 * e], e);
+    return pow2_64ths(8 * k);
+}
+
+void vae_coder_steps(const vae_coder *c, int k, float *steps) {
+    size_t const L = c->m->cfg.latent;
+    k = k < VAE_STEP_MIN ? VAE_STEP_MIN : k > VAE_STEP_MAX ? VAE_STEP_MAX : k;
+    if (!c->gain_q) {
+        float const D = vae_step_of_level(k);
+        for (size_t ch = 0; ch < L; ch++) steps[ch] = D;
+        return;
+    }
+    /* the anchors around k and k's distance r (0..8) above the lower one, in integers */
+    int32_t const o = k - VAE_GAIN_LEVEL0;
+    int32_t i = o / 8, r = o % 8;
+    if (i > VAE_GAIN_ANCHORS - 2) i = VAE_GAIN_ANCHORS - 2, r = o - 8 * i;
+    const int32_t *q0 = c->gain_q + (size_t)i * L, *q1 = q0 + L;
+    for (size_t ch = 0; ch < L; ch++)
+        steps[ch] = pow2_64ths(8 * k + floor_div(q0[ch] * (8 - r) + q1[ch] * r + 4, 8));
 }
 
 climz_status vae_job_set_step(vae_job *j, int k) {
     CZ_RETURN_IF(k < VAE_STEP_MIN || k > VAE_STEP_MAX, CLIMZ_ERR_CORRUPT, "rate level %d is outside %d..%d", k,
                  VAE_STEP_MIN, VAE_STEP_MAX);
-    j->step = vae_step_of_level(k);
+    size_t const L = j->c->m->cfg.latent;
+    vae_coder_steps(j->c, k, j->steps);
+    j->scaled = 0;
+    for (size_t ch = 0; ch < L; ch++) j->scaled |= j->steps[ch] != 1.0f;
     return CLIMZ_OK;
 }
 
@@ -257,8 +309,10 @@ climz_status vae_job_analyse(vae_job *j, const float *x) {
         memo->have_y = 1;
     }
 step:
-    if (j->step != 1.0f) /* the rate level: y / D from here on (z came from y itself) */
-        for (size_t i = 0; i < j->ny; i++) j->y[i] /= j->step;
+    if (j->scaled) { /* the rate level: y / D_c from here on (z came from y itself) */
+        size_t const plane = j->g.h * j->g.w;
+        for (size_t i = 0; i < j->ny; i++) j->y[i] /= j->steps[i / plane];
+    }
     j->info.t_analysis += cz_now() - t0;
     return CLIMZ_OK;
 }
@@ -297,11 +351,14 @@ climz_status vae_job_hyper(vae_job *j, uint32_t *idx_crc) {
             memo->have_hyper = 1;
         }
     }
-    if (j->step != 1.0f) /* the rate level: the entropy model of y / D */
+    if (j->scaled) { /* the rate level: the entropy model of y / D_c */
+        size_t const plane = j->g.h * j->g.w;
         for (size_t i = 0; i < j->ny; i++) {
-            j->scales[i] /= j->step;
-            j->means[i] /= j->step;
+            float const D = j->steps[i / plane];
+            j->scales[i] /= D;
+            j->means[i] /= D;
         }
+    }
     for (size_t i = 0; i < j->ny; i++) j->idx[i] = ent_gauss_tables_index(j->c->gauss, j->scales[i]);
     *idx_crc = cz_crc32c(0, j->idx, j->ny);
     j->info.t_hyper += cz_now() - t0;
@@ -316,8 +373,8 @@ climz_status vae_jobs_synthesis(vae_job *const *jobs, size_t n, float *const *x_
                      "vae: one synthesis batch of %zu x %zu and %zu x %zu images", j->H, j->W, jobs[k]->H, jobs[k]->W);
     const float **y = malloc(n * sizeof *y);
     CZ_RETURN_IF(!y, CLIMZ_ERR_ALLOC, "out of memory");
-    size_t nscaled = 0; /* the jobs with a rate level get D * y_hat, in a copy (y stays y / D) */
-    for (size_t k = 0; k < n; k++) nscaled += jobs[k]->step != 1.0f;
+    size_t nscaled = 0; /* the jobs with a rate level get D_c * y_hat, in a copy (y stays y / D_c) */
+    for (size_t k = 0; k < n; k++) nscaled += jobs[k]->scaled != 0;
     float *scaled = nscaled ? malloc(nscaled * j->ny * sizeof *scaled) : NULL;
     if (nscaled && !scaled) {
         free(y);
@@ -325,9 +382,10 @@ climz_status vae_jobs_synthesis(vae_job *const *jobs, size_t n, float *const *x_
     }
     for (size_t k = 0, o = 0; k < n; k++) {
         y[k] = jobs[k]->y;
-        if (jobs[k]->step == 1.0f) continue;
+        if (!jobs[k]->scaled) continue;
         float *const d = scaled + o;
-        for (size_t i = 0; i < j->ny; i++) d[i] = jobs[k]->step * jobs[k]->y[i];
+        size_t const plane = j->g.h * j->g.w;
+        for (size_t i = 0; i < j->ny; i++) d[i] = jobs[k]->steps[i / plane] * jobs[k]->y[i];
         y[k] = d;
         o += j->ny;
     }
@@ -406,7 +464,8 @@ climz_status vae_job_refine(vae_job *j, const float *x, const uint8_t *miss, int
     for (size_t i = 0; i < j->ny; i++) /* the table scales y will be coded with (h_s's are used) */
         j->scales[i] = ent_gauss_tables_scale(j->c->gauss, idx[i]);
     double l0 = 0, l1 = 0;
-    climz_status const st = vn_refine_latent(j->c->m, j->c->m->p.data, j->y, means, j->scales, j->g.h, j->g.w, x, miss,
+    climz_status const st = vn_refine_latent(j->c->m, j->c->m->p.data, j->y, means, j->scales,
+                                             j->scaled ? j->steps : NULL, j->g.h, j->g.w, x, miss,
                                              j->H, j->W, iters, VAE_REFINE_LR, lambda * VAE_DIST_SCALE, &l0, &l1);
     if (!st && gain) *gain = l0 > 0 ? (l0 - l1) / l0 : 0;
     return st;

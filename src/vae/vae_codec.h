@@ -57,12 +57,14 @@ typedef struct vae_coder {
     ent_gauss_tables *gauss;
     ent_factorized *zt;
     float *zmed;            /* (Lz) */
+    int32_t *gain_q;        /* (VAE_GAIN_ANCHORS, L) the rate gains in 1/64 octaves; NULL: none */
     int det_decode;         /* 1: g_s in deterministic mode (see READ ME FIRST) */
 } vae_coder;
 
-/*! vae_coder_init() : reads the tables of m (which must outlive c).
+/*! vae_coder_init() : reads the tables (and any rate gains) of m (which must outlive c).
  *  @return CLIMZ_OK; CLIMZ_ERR_UNSUPPORTED (no tables: "run climz finetune"),
- *  CLIMZ_ERR_CORRUPT / CHECKSUM / TRUNCATED (damaged tables), CLIMZ_ERR_ALLOC. */
+ *  CLIMZ_ERR_CORRUPT / CHECKSUM / TRUNCATED (damaged tables; a gain not finite or beyond
+ *  VAE_GAIN_MAX), CLIMZ_ERR_ALLOC. */
 climz_status vae_coder_init(vae_coder *c, const vae_model *m, int det_decode);
 void vae_coder_release(vae_coder *c); /* zeroed struct allowed */
 
@@ -110,7 +112,7 @@ climz_status vae_sample_decode(const vae_coder *c, const uint8_t *zs, size_t zn,
  * it themselves). */
 typedef struct vae_job vae_job;
 
-/*! vae_job_create() : buffers for one (H, W) sample of c's model. @return CLIMZ_OK,
+/*! vae_job_create() : buffers for one (H, W) sample of c's model, at rate level 0. @return CLIMZ_OK,
  *  CLIMZ_ERR_DIMENSION, CLIMZ_ERR_ALLOC. */
 climz_status vae_job_create(vae_job **j, const vae_coder *c, size_t H, size_t W);
 void vae_job_free(vae_job *j); /* NULL allowed */
@@ -242,13 +244,23 @@ climz_status vae_spatial_choose(const vae_coder *c, vae_job *const *jobs, size_t
  * symbols) works unchanged on y / D, and the synthesis gets D * y_hat. D comes from the level
  * k: D = 2^(k / 8), k in [VAE_STEP_MIN, VAE_STEP_MAX], from a table of 8 float mantissas and
  * an exact ldexpf, and the divisions and the product are single float roundings: the same bits
- * on every machine. k = 0 (D = 1) changes nothing. */
+ * on every machine. k = 0 (D = 1) changes nothing.
+ * A model with rate gains (vae.h) codes channel c with its own step D_c = 2^(k/8 + a_c(k)),
+ * everything above per channel. So that D_c is the same bits everywhere, no exp2 of trained
+ * floats runs: the coder rounds each anchor's gain to an integer number of 1/64 octaves once
+ * (q = round(64 a), vae_coder_init), interpolates those integers at k (round((q_i (8 - r) +
+ * q_{i+1} r) / 8), r = k's distance above anchor i), and D_c = 2^(e / 64) with e = 8 k + that,
+ * from a table of the 64 float mantissas 2^(i/64) and an exact ldexpf. (Training uses the
+ * unrounded 2^(k/8 + a_c(k)): at most 1/128 octave, 0.55 %, from the codec's step.) */
 #define VAE_STEP_MIN (-16) /* D = 0.25 */
 #define VAE_STEP_MAX 40    /* D = 32 */
 
 /* The step D of level k (clamped to the range). */
 float vae_step_of_level(int k);
-/*! vae_job_set_step() : codes j's y with the step of level k from the next stage 1 (encoder)
+/*! vae_coder_steps() : the per-channel steps D_c (cfg.latent floats) of level k (clamped to
+ *  the range) with c's model: every one vae_step_of_level(k) without rate gains. */
+void vae_coder_steps(const vae_coder *c, int k, float *steps);
+/*! vae_job_set_step() : codes j's y with the steps of level k from the next stage 1 (encoder)
  *  or stage 2 (decoder) on. @return CLIMZ_OK or CLIMZ_ERR_CORRUPT (k out of range). */
 climz_status vae_job_set_step(vae_job *j, int k);
 

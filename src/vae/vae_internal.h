@@ -29,7 +29,8 @@ struct vae_job {
     uint8_t *cidx;          /* after stage 3: the table index each y symbol was coded with */
     int32_t *zsym, *sym;    /* the z and y symbols */
     vae_sample_info info;
-    float step;             /* the quantisation step D of y (vae_job_set_step; 1: none) */
+    float *steps;           /* (L) the quantisation step D_c of each channel of y (vae_job_set_step) */
+    int scaled;             /* 0: every D_c is 1 (nothing divided or multiplied) */
     struct vae_memo *memo;  /* the encoder's memo of stages 1 and 2 (vae_job_set_memo), or NULL */
 };
 
@@ -84,11 +85,11 @@ climz_status vn_decode_latent(const vae_model *m, const float *P, size_t B, cons
 climz_status vn_reconstruct(const vae_model *m, const float *P, const float *x, size_t H,
                             size_t W, int quantize, float *x_hat, double *bits_y, double *bits_z);
 climz_status vn_refine_latent(const vae_model *m, const float *P, float *y, const float *means,
-                              const float *scales, size_t h, size_t w, const float *x, const uint8_t *mask,
+                              const float *scales, const float *steps, size_t h, size_t w, const float *x, const uint8_t *mask,
                               size_t H, size_t W, int iters, double lr, double dscale, double *loss_start,
                               double *loss_end);
 climz_status vn_refine_latent_f64(const vae_model *m, const double *P, double *y, const double *means,
-                                  const double *scales, size_t h, size_t w, const double *x,
+                                  const double *scales, const float *steps, size_t h, size_t w, const double *x,
                                   const uint8_t *mask, size_t H, size_t W, int iters, double lr,
                                   double dscale, double *loss_start, double *loss_end);
 climz_status vn_encode_latent_f64(const vae_model *m, const double *P, const double *x, size_t H,
@@ -109,6 +110,7 @@ climz_status vae_trainer_create_f64(vae_trainer_f64 **t, vae_model *m, vae_phase
                                     size_t H, size_t W);
 void vae_trainer_free_f64(vae_trainer_f64 *t);
 climz_status vae_trainer_set_step_f64(vae_trainer_f64 *t, double step);
+climz_status vae_trainer_set_level_f64(vae_trainer_f64 *t, int k);
 /* vae_trainer_step with weights P and gradients G (NULL: only the losses); groups frozen in
  * t's model get no gradient. */
 climz_status vae_trainer_step_p(vae_trainer *t, const float *P, float *G, const float *x,

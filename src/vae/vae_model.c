@@ -5,6 +5,7 @@
 #include "vae/vae.h"
 #include "vae/vae_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +46,7 @@ static climz_status add_block(builder *b, size_t ix[NN_BLOCK_NPARAMS], const cha
     return CLIMZ_OK;
 }
 
-static climz_status build_table(vae_model *m) {
+static climz_status build_table(vae_model *m, int rate_gain) {
     const vae_config *c = &m->cfg;
     vae_index *ix = &m->ix;
     size_t const C = c->in_channels, D = c->width, L = c->latent, Dh = c->hyper_width;
@@ -128,18 +129,23 @@ static climz_status build_table(vae_model *m) {
     }
     b.group = "aux";
     CZ_FORWARD(add(&b, &ix->fp_quant, "quantiles", 3, Lz, 1, 3, 1));
+    if (rate_gain) { /* last: the other tensors keep their offsets */
+        b.group = "gain";
+        b.prefix[0] = 0;
+        CZ_FORWARD(add(&b, &ix->rate_gain, VAE_GAIN_TENSOR, 2, VAE_GAIN_ANCHORS, L, 1, 1));
+    }
     /* no weight decay on the entropy model (CompressAI trains it with plain Adam) */
     for (size_t i = ix->fp_first; i < m->p.n; i++) nn_params_set_decay(&m->p, i, 0);
     return CLIMZ_OK;
 }
 
-climz_status vae_model_create(vae_model *m, const vae_config *c, int training) {
+static climz_status model_create(vae_model *m, const vae_config *c, int training, int rate_gain) {
     memset(m, 0, sizeof *m);
     nn_params_init(&m->p);
     CZ_FORWARD(vae_config_check(c));
     m->cfg = *c;
     CZ_FORWARD(nn_fp_init(&m->fp, c->hyper_latent, c->fp_filters, c->n_fp_filters));
-    CZ_FORWARD(build_table(m));
+    CZ_FORWARD(build_table(m, rate_gain));
     CZ_FORWARD(nn_params_alloc(&m->p, training));
     /* the flat-block assumption of the factorised prior */
     CZ_RETURN_IF(m->p.t[m->ix.fp_quant].offset != m->p.t[m->ix.fp_first].offset + m->fp.off_quantiles,
@@ -149,6 +155,49 @@ climz_status vae_model_create(vae_model *m, const vae_config *c, int training) {
     CZ_RETURN_IF(!m->norm_mean || !m->norm_std, CLIMZ_ERR_ALLOC, "out of memory");
     for (size_t i = 0; i < c->in_channels; i++) m->norm_std[i] = 1.0f;
     return CLIMZ_OK;
+}
+
+climz_status vae_model_create(vae_model *m, const vae_config *c, int training) {
+    return model_create(m, c, training, 0);
+}
+
+int vae_model_has_rate_gain(const vae_model *m) { return m->ix.rate_gain != NONE; }
+
+climz_status vae_model_add_rate_gain(vae_model *m) {
+    if (vae_model_has_rate_gain(m)) return CLIMZ_OK;
+    /* a new store with the gains appended: the old one is a prefix of it, group by group */
+    nn_params grown;
+    nn_params_init(&grown);
+    nn_params old = m->p;
+    vae_index const old_ix = m->ix;
+    m->p = grown;
+    climz_status st = build_table(m, 1);
+    if (!st) st = nn_params_alloc(&m->p, old.training);
+    if (!st && (m->p.n_groups != old.n_groups + 1 || m->p.t[m->ix.rate_gain].offset != old.numel))
+        st = cz_error(CLIMZ_ERR_GENERIC, "vae: the rate gains are not stored after the other weights");
+    if (st) {
+        nn_params_free(&m->p);
+        m->p = old;
+        m->ix = old_ix;
+        return st;
+    }
+    memcpy(m->p.data, old.data, old.numel * sizeof *old.data);
+    if (old.training) {
+        memcpy(m->p.m, old.m, old.numel * sizeof *old.m);
+        memcpy(m->p.v, old.v, old.numel * sizeof *old.v);
+    }
+    for (size_t g = 0; g < old.n_groups; g++) m->p.groups[g].frozen = old.groups[g].frozen;
+    nn_params_free(&old);
+    return CLIMZ_OK;
+}
+
+void vae_gain_anchor(double level, size_t *i, double *t) {
+    double pos = (level - VAE_GAIN_LEVEL0) / 8.0;
+    pos = pos < 0 ? 0 : pos > VAE_GAIN_ANCHORS - 1 ? VAE_GAIN_ANCHORS - 1 : pos;
+    size_t k = (size_t)pos;
+    if (k > VAE_GAIN_ANCHORS - 2) k = VAE_GAIN_ANCHORS - 2;
+    *i = k;
+    *t = pos - (double)k;
 }
 
 void vae_model_free(vae_model *m) {
@@ -332,8 +381,20 @@ static climz_status load_from(vae_model *m, const nn_ckpt *ck, int training, nn_
                  VAE_MODEL_KIND);
     vae_config c;
     CZ_FORWARD(vae_config_from_json(&c, cfg_text));
-    CZ_FORWARD(vae_model_create(m, &c, training));
+    const nn_ckpt_entry *gain = nn_ckpt_find(ck, VAE_GAIN_TENSOR);
+    CZ_RETURN_IF(gain && (gain->dtype != NN_DT_F32 || gain->ndim != 2 || gain->shape[0] != VAE_GAIN_ANCHORS ||
+                          gain->shape[1] != c.latent),
+                 CLIMZ_ERR_CORRUPT, "%s: tensor %s must be F32 [%d, %zu] (anchor levels x latent channels)", ck->path,
+                 VAE_GAIN_TENSOR, VAE_GAIN_ANCHORS, c.latent);
+    CZ_FORWARD(model_create(m, &c, training, gain != NULL));
     CZ_FORWARD(nn_ckpt_get_params(ck, &m->p));
+    if (gain) {
+        const float *a = nn_params_data(&m->p, m->ix.rate_gain);
+        for (size_t i = 0; i < VAE_GAIN_ANCHORS * c.latent; i++)
+            CZ_RETURN_IF(!(fabsf(a[i]) <= (float)VAE_GAIN_MAX), CLIMZ_ERR_CORRUPT,
+                         "%s: rate gain %zu of %s is %g: not finite or beyond +-%g octaves", ck->path, i,
+                         VAE_GAIN_TENSOR, (double)a[i], VAE_GAIN_MAX);
+    }
     size_t const C = c.in_channels;
     CZ_FORWARD(nn_ckpt_get(ck, "norm.mean", NN_DT_F32, 1, &C, m->norm_mean));
     CZ_FORWARD(nn_ckpt_get(ck, "norm.std", NN_DT_F32, 1, &C, m->norm_std));

@@ -615,6 +615,8 @@ typedef struct tr_opts {
     long steps, batch, crop_h, crop_w, warmup, checkpoint_every, log_every, val_every, val_max;
     long stop_at;
     long rate_min, rate_max; /* multi-rate: the levels drawn per step (both 0: one rate) */
+    int rate_gains;          /* multi-rate: train per-channel rate gains (vae.h), adding them if absent */
+    double gain_lr;          /* their peak learning rate */
     double lr, lr_min, weight_decay, clip, beta, lambda;
     unsigned long long seed;
     int unfreeze_encoder, lat_weight;
@@ -646,6 +648,11 @@ static climz_status resolve_opts(const climz_train_opts *o, vae_phase ph, tr_opt
                  t->rate_max, VAE_STEP_MIN, VAE_STEP_MAX);
     CZ_RETURN_IF((t->rate_min || t->rate_max) && ph != VAE_PHASE_FINETUNE, CLIMZ_ERR_INVALID_ARG,
                  "rate levels are a phase-2 (finetune) option: phase 1 has no quantiser");
+    t->rate_gains = o->rate_gains != 0;
+    CZ_RETURN_IF(t->rate_gains && !t->rate_min && !t->rate_max, CLIMZ_ERR_INVALID_ARG,
+                 "rate gains are trained across rate levels: give --rate-levels KMIN:KMAX too");
+    t->gain_lr = o->gain_lr > 0 ? o->gain_lr : 10 * t->lr;
+    CZ_RETURN_IF(!isfinite(t->gain_lr), CLIMZ_ERR_INVALID_ARG, "bad gain learning rate");
     CZ_RETURN_IF(t->batch > 4096 || t->crop_h > 65536 || t->crop_w > 65536, CLIMZ_ERR_INVALID_ARG,
                  "batch or crop too large");
     CZ_RETURN_IF(!isfinite(t->lr) || !isfinite(t->beta) || !isfinite(t->lambda) ||
@@ -678,6 +685,10 @@ static json_t *opts_json(const tr_opts *t, vae_phase ph) {
         json_object_set_new(j, "rate_min", json_integer(t->rate_min));
         json_object_set_new(j, "rate_max", json_integer(t->rate_max));
     }
+    if (t->rate_gains) { /* absent without gains, as above */
+        json_object_set_new(j, "rate_gains", json_true());
+        json_object_set_new(j, "gain_lr", json_real(t->gain_lr));
+    }
     return j;
 }
 
@@ -692,13 +703,14 @@ static climz_status opts_from_json(tr_opts *t, const char *text, vae_phase ph) {
 #define GI(k) t->k = (long)json_integer_value(json_object_get(j, #k))
 #define GR(k) t->k = json_number_value(json_object_get(j, #k))
     GI(steps); GI(batch); GI(crop_h); GI(crop_w); GI(warmup); GI(rate_min); GI(rate_max);
-    GR(lr); GR(lr_min); GR(weight_decay); GR(clip); GR(beta); GR(lambda);
+    GR(lr); GR(lr_min); GR(weight_decay); GR(clip); GR(beta); GR(lambda); GR(gain_lr);
 #undef GI
 #undef GR
     const char *seed = json_string_value(json_object_get(j, "seed"));
     t->seed = seed ? strtoull(seed, NULL, 10) : 0;
     t->unfreeze_encoder = json_is_true(json_object_get(j, "unfreeze_encoder"));
     t->lat_weight = json_is_true(json_object_get(j, "lat_weight"));
+    t->rate_gains = json_is_true(json_object_get(j, "rate_gains"));
     json_decref(j);
     if (!st && (t->steps <= 0 || t->batch <= 0 || t->crop_h <= 0 || t->crop_w <= 0 || t->rate_min > t->rate_max ||
                 t->rate_min < VAE_STEP_MIN || t->rate_max > VAE_STEP_MAX))
@@ -912,6 +924,10 @@ static climz_status run_loop(tr_run *r) {
             t->rate_min, t->rate_max, (double)vae_step_of_level((int)t->rate_min),
             (double)vae_step_of_level((int)t->rate_max), level_weight(t->lambda, (int)t->rate_min),
             level_weight(t->lambda, (int)t->rate_max));
+    if (vae_model_has_rate_gain(m))
+        say(o, "rate gains: %s (per-channel log2 step multipliers at levels %d, %d, .., %d)",
+            nn_params_group_frozen(&m->p, "gain") ? "kept as they are" : "trained", VAE_GAIN_LEVEL0,
+            VAE_GAIN_LEVEL0 + 8, VAE_GAIN_LEVEL0 + 8 * (VAE_GAIN_ANCHORS - 1));
     double const t0 = cz_now();
     double acc[8] = {0};
     long nacc = 0, done_steps = 0;
@@ -930,7 +946,7 @@ static climz_status run_loop(tr_run *r) {
         if (quantize && !st) { /* the step's rate level (0 and lambda itself in one-rate runs) */
             int const level = step_level(t->seed, t->rate_min, t->rate_max, step);
             wk = level ? level_weight(weight, level) : weight;
-            st = vae_trainer_set_step(tr, (double)vae_step_of_level(level));
+            st = vae_trainer_set_level(tr, level);
         }
         if (!st)
             st = vae_trainer_step(tr, bt.x, bt.mask, t->lat_weight ? bt.row_w : NULL, wk, &rng, &ls);
@@ -1008,6 +1024,38 @@ done:
     return st;
 }
 
+/* The anchors of the rate gains that no level of kmin..kmax reached (more than 8 levels
+ * outside it) take the gains of the nearest trained level, so that the levels beyond the
+ * trained range code with those instead of drifting back to 0. */
+static void extend_gains(vae_model *m, long kmin, long kmax) {
+    size_t const L = m->cfg.latent;
+    float *a = nn_params_data(&m->p, m->ix.rate_gain);
+    for (size_t i = 0; i < VAE_GAIN_ANCHORS; i++) {
+        long const A = VAE_GAIN_LEVEL0 + 8 * (long)i;
+        if (kmax > A - 8 && kmin < A + 8) continue; /* trained */
+        size_t k;
+        double t;
+        vae_gain_anchor((double)(A < kmin ? kmin : kmax), &k, &t);
+        for (size_t c = 0; c < L; c++)
+            a[i * L + c] = (float)((1 - t) * (double)a[k * L + c] + t * (double)a[(k + 1) * L + c]);
+    }
+}
+
+/* one line per anchor: the spread of the channels' gains */
+static void say_gains(const climz_train_opts *o, const vae_model *m) {
+    size_t const L = m->cfg.latent;
+    const float *a = nn_params_data(&m->p, m->ix.rate_gain);
+    for (size_t i = 0; i < VAE_GAIN_ANCHORS; i++) {
+        double lo = INFINITY, hi = -INFINITY, sum = 0;
+        for (size_t c = 0; c < L; c++) {
+            double const v = a[i * L + c];
+            lo = v < lo ? v : lo, hi = v > hi ? v : hi, sum += v;
+        }
+        say(o, "rate gains at level %3d: mean %+.3f, min %+.3f, max %+.3f octaves", VAE_GAIN_LEVEL0 + 8 * (int)i,
+            sum / (double)L, lo, hi);
+    }
+}
+
 static climz_status finish(tr_run *r) {
     vae_model *m = &r->m;
     int const quantize = r->ph == VAE_PHASE_FINETUNE;
@@ -1015,6 +1063,10 @@ static climz_status finish(tr_run *r) {
         say(r->o, "stopped at step %ld of %ld: continue with --resume %s", r->start, r->t.steps,
             r->ckpt_path);
         return CLIMZ_OK;
+    }
+    if (quantize && vae_model_has_rate_gain(m)) {
+        if (!nn_params_group_frozen(&m->p, "gain")) extend_gains(m, r->t.rate_min, r->t.rate_max);
+        say_gains(r->o, m);
     }
     if (quantize) {
         double aux;
@@ -1069,7 +1121,13 @@ static climz_status setup_optimizer(tr_run *r) {
     nn_adamw_hparams aux = hp;
     aux.weight_decay = 0;
     aux.lr_scale = 1e-3 / r->t.lr;
-    return nn_adamw_set_group(&r->opt, &r->m.p, "aux", &aux);
+    CZ_FORWARD(nn_adamw_set_group(&r->opt, &r->m.p, "aux", &aux));
+    if (!vae_model_has_rate_gain(&r->m)) return CLIMZ_OK;
+    /* the rate gains: no decay (0 is not "small", it is the plain step), their own rate */
+    nn_adamw_hparams gain = hp;
+    gain.weight_decay = 0;
+    gain.lr_scale = r->t.gain_lr / r->t.lr;
+    return nn_adamw_set_group(&r->opt, &r->m.p, "gain", &gain);
 }
 
 static climz_status train_common(tr_run *r) {
@@ -1150,6 +1208,10 @@ static climz_status setup_finetune(tr_run *r) {
     if (!o->resume) {
         CZ_RETURN_IF(!o->model, CLIMZ_ERR_INVALID_ARG, "finetune needs the phase-1 model (--model)");
         CZ_FORWARD(vae_model_load(&r->m, o->model, 1, NULL));
+        if (r->t.rate_gains && !vae_model_has_rate_gain(&r->m)) {
+            CZ_FORWARD(vae_model_add_rate_gain(&r->m));
+            say(o, "added rate gains to the model (all 0: the plain steps 2^(K/8) to start from)");
+        }
         CZ_FORWARD(setup_optimizer(r));
         say(o, "finetuning %s (sha256 %.16s...)", o->model, r->m.sha256);
     }
@@ -1159,6 +1221,9 @@ static climz_status setup_finetune(tr_run *r) {
     CZ_FORWARD(nn_params_freeze_group(&r->m.p, "hyper", 0));
     CZ_FORWARD(nn_params_freeze_group(&r->m.p, "entropy", 0));
     CZ_FORWARD(nn_params_freeze_group(&r->m.p, "aux", 0));
+    /* a model's gains are trained by multi-rate runs; a one-rate run keeps them as they are */
+    if (vae_model_has_rate_gain(&r->m))
+        CZ_FORWARD(nn_params_freeze_group(&r->m.p, "gain", !(r->t.rate_min || r->t.rate_max)));
     return CLIMZ_OK;
 }
 

@@ -95,6 +95,11 @@ run1 mr-one "${FT[@]}" --rate-levels -8:16
 run2 mr-two "${FT[@]}" --rate-levels -8:16
 losses_agree "multi-rate phase 2" "$OUT/mr-one.err" "$OUT/mr-two.err" 1e-3 0.5 || fail "multi-rate phase 2 losses"
 grep -aq '"vae.rate_levels":"-8:16"' "$OUT/mr-two.st" || fail "multi-rate on 2 ranks: no rate levels recorded"
+# with rate gains: their gradients are summed over the ranks with the others'
+run1 mg-one "${FT[@]}" --rate-levels -8:16 --rate-gains
+run2 mg-two "${FT[@]}" --rate-levels -8:16 --rate-gains
+losses_agree "multi-rate phase 2 with rate gains" "$OUT/mg-one.err" "$OUT/mg-two.err" 1e-3 0.5 || fail "rate gains: losses"
+grep -aq '"rate_gain"' "$OUT/mg-two.st" || fail "rate gains on 2 ranks: no rate_gain tensor in the model"
 # a rank with another range: refused before the first step
 $MPMD -n 1 "$CLIMZ" "${FT[@]}" --rate-levels -8:16 -o "$OUT/mr.st" : \
       -n 1 "$CLIMZ" "${FT[@]}" --rate-levels 0:16 -o "$OUT/mr.st" >/dev/null 2>"$OUT/mr.err" && fail "other rate levels on rank 1: exit status 0"

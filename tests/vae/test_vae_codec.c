@@ -1348,6 +1348,145 @@ static void test_rate_level(void) {
     climz_ctx_free(ctx);
 }
 
+/* Rate gains (issue 22): the bundled model given gains of its own (random, +-0.75 octave: the
+ * codec's behaviour, not a trained model's). With gains 0 the per-channel steps are the plain
+ * steps, bit for bit, and the files those of the model without gains; with random gains the
+ * steps stay within 1/64 octave of 2^(K/8 + a_c(K)) (exact on an anchor), and at levels on an
+ * anchor and between (time prediction, spatial context, interpolation all on) and with the
+ * refinement at level 0, the decoded file is the encoder's reconstruction, bit for bit, and
+ * coarser levels make smaller files. */
+static void test_rate_gain(void) {
+    if (!bundled_model_present("the rate gains' check")) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/climz-default.safetensors", CLIMZ_SOURCE_DIR);
+    const char *mZ = tmp("gain0.safetensors"), *mG = tmp("gainR.safetensors");
+    vae_model m;
+    CHECK_OK(vae_model_load(&m, path, 0, NULL));
+    CHECK(!vae_model_has_rate_gain(&m));
+    size_t const L = m.cfg.latent;
+    float *s0 = malloc(L * sizeof *s0), *s1 = malloc(L * sizeof *s1);
+    vae_coder c0, cz, cg;
+    CHECK_OK(vae_coder_init(&c0, &m, 1));
+    CHECK_OK(vae_model_add_rate_gain(&m));
+    CHECK_OK(vae_model_save(&m, mZ, NULL));
+    CHECK_OK(vae_coder_init(&cz, &m, 1));
+    int same = 1;
+    for (int k = VAE_STEP_MIN; k <= VAE_STEP_MAX; k++) {
+        vae_coder_steps(&c0, k, s0);
+        vae_coder_steps(&cz, k, s1);
+        for (size_t c = 0; c < L; c++) same &= s0[c] == vae_step_of_level(k) && s1[c] == s0[c];
+    }
+    CHECK_MSG(same, "gains of 0 do not give the plain steps");
+    vae_coder_release(&cz);
+    unsigned long long seed = 17;
+    float *a = nn_params_data(&m.p, m.ix.rate_gain);
+    for (size_t i = 0; i < VAE_GAIN_ANCHORS * L; i++) a[i] = (float)(1.5 * tu_rand_uniform(&seed) - 0.75);
+    CHECK_OK(vae_model_save(&m, mG, NULL));
+    CHECK_OK(vae_coder_init(&cg, &m, 1));
+    double worst = 0;
+    int exact = 1;
+    for (int k = VAE_STEP_MIN; k <= VAE_STEP_MAX; k++) {
+        vae_coder_steps(&cg, k, s1);
+        size_t i;
+        double t;
+        vae_gain_anchor(k, &i, &t);
+        for (size_t c = 0; c < L; c++) {
+            double const ak = (1 - t) * a[i * L + c] + t * a[(i + 1) * L + c];
+            double const off = fabs(log2((double)s1[c]) - (k / 8.0 + ak));
+            worst = off > worst ? off : worst;
+            if ((k - VAE_GAIN_LEVEL0) % 8 == 0) /* on an anchor: 2^((8 k + round(64 a)) / 64) */
+                exact &= s1[c] == (float)exp2((8.0 * k + nearbyint(64.0 * a[(size_t)(k - VAE_GAIN_LEVEL0) / 8 * L + c])) / 64);
+        }
+    }
+    printf("random rate gains: steps within %.4f octave of 2^(K/8 + a_c(K)) (1/64 = %.4f)\n", worst, 1.0 / 64);
+    CHECK(worst <= 1.0 / 64 + 1e-6 && worst > 0);
+    CHECK(exact);
+    vae_coder_release(&cg);
+    vae_coder_release(&c0);
+    vae_model_free(&m);
+    free(s0), free(s1);
+
+    const char *in = tu_data("hgt.nc");
+    climz_ctx *ctx = climz_ctx_create();
+    size_t const cap = 1u << 20;
+    uint8_t *b0 = malloc(cap), *b1 = malloc(cap);
+    { /* gains 0: the latent stream of the model without gains */
+        const char *o5[] = {"step=5", NULL};
+        climz_compress_opts cb = {.codec = "vaeformer", .options = o5}, cz0 = {.codec = "vaeformer", .model = mZ, .options = o5};
+        const char *fb = tmp("gain_plain.clz"), *fz = tmp("gain_zero.clz");
+        CHECK_OK(climz_compress_file(ctx, in, fb, &cb));
+        CHECK_OK(climz_compress_file(ctx, in, fz, &cz0));
+        size_t const nb = latent_chunk(fb, 0, b0, cap), nz = latent_chunk(fz, 0, b1, cap);
+        CHECK_MSG(nb > 0 && nb <= cap && nb == nz && !memcmp(b0, b1, nb), "gains 0 change the stream at level 5");
+    }
+    cz_field fo;
+    float *orig = read_back(in, "HGT", &fo);
+    size_t const n = fo.nt * fo.nz * fo.ny * fo.nx;
+    if (orig) { /* the refinement at level 0 (steps 2^(a_c(0))) synthesises from D_c * q(y) */
+        const char *orf[] = {"refine=3", NULL}, *onr[] = {"refine=0", NULL};
+        climz_compress_opts cr = {.codec = "vaeformer", .model = mG, .options = orf},
+                            cn = {.codec = "vaeformer", .model = mG, .options = onr};
+        const char *clz = tmp("gain_refine.clz"), *out = tmp("gain_refine.nc"), *clzn = tmp("gain_norefine.clz");
+        CHECK_OK(climz_compress_file(ctx, in, clz, &cr));
+        CHECK_OK(climz_compress_file(ctx, in, clzn, &cn));
+        CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
+        float *enc = encoder_output(in, "HGT", &cr, 0);
+        cz_field fd;
+        float *dec = read_back(out, "HGT", &fd);
+        if (enc && dec) {
+            CHECK_MSG(same_valid(enc, dec, fo.miss, n), "refined with rate gains: decoded != encoder's reconstruction");
+            met_field_view const v = {orig, dec, fo.miss, fo.lat, fo.nt * fo.nz, fo.ny, fo.nx};
+            met_stats st;
+            CHECK_OK(met_compare(&v, &st));
+            printf("random rate gains on HGT, level 0, refine=3: %ld bytes (refine=0: %ld), RMSE %.3f\n",
+                   file_size(clz), file_size(clzn), st.rmse);
+        }
+        free(enc);
+        if (dec) io_field_free(&fd);
+    }
+    int const levels[] = {-5, 8, 13};
+    long prev_size = 0;
+    for (size_t q = 0; q < sizeof levels / sizeof *levels && orig; q++) {
+        char opt[32];
+        snprintf(opt, sizeof opt, "step=%d", levels[q]);
+        const char *og[] = {opt, NULL};
+        climz_compress_opts cg2 = {.codec = "vaeformer", .model = mG, .options = og};
+        const char *clz = tmp("gain_rand.clz"), *out = tmp("gain_rand.nc");
+        CHECK_OK(climz_compress_file(ctx, in, clz, &cg2));
+        CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
+        float *enc = encoder_output(in, "HGT", &cg2, 0);
+        cz_field fd;
+        float *dec = read_back(out, "HGT", &fd);
+        long const size = file_size(clz);
+        if (enc && dec) {
+            CHECK_MSG(same_valid(enc, dec, fo.miss, n), "level %d with rate gains: decoded != encoder's reconstruction",
+                      levels[q]);
+            met_field_view const v = {orig, dec, fo.miss, fo.lat, fo.nt * fo.nz, fo.ny, fo.nx};
+            met_stats st;
+            CHECK_OK(met_compare(&v, &st));
+            printf("random rate gains on HGT, level %d: ratio %.1f, RMSE %.3f\n", levels[q],
+                   4.0 * (double)n / (double)size, st.rmse);
+            CHECK(st.n_nonfinite == 0 && st.rmse > 0);
+        }
+        if (q) CHECK_MSG(size < prev_size, "level %d: %ld bytes, not fewer than the level before (%ld)", levels[q], size,
+                         prev_size);
+        if (levels[q] == 8) { /* the gains change the stream */
+            const char *o8[] = {"step=8", NULL};
+            climz_compress_opts cz8 = {.codec = "vaeformer", .model = mZ, .options = o8};
+            const char *fz8 = tmp("gain_zero8.clz");
+            CHECK_OK(climz_compress_file(ctx, in, fz8, &cz8));
+            size_t const ng = latent_chunk(clz, 0, b0, cap), nz8 = latent_chunk(fz8, 0, b1, cap);
+            CHECK(ng > 0 && nz8 > 0 && (ng != nz8 || memcmp(b0, b1, ng)));
+        }
+        prev_size = size;
+        free(enc);
+        if (dec) io_field_free(&fd);
+    }
+    if (orig) io_field_free(&fo);
+    free(b0), free(b1);
+    climz_ctx_free(ctx);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s", tu_tmpdir("test_vae_codec"));
     double t0 = cz_now();
@@ -1363,6 +1502,7 @@ int main(void) {
     test_default_model();
     test_interp();
     test_rate_level();
+    test_rate_gain();
     printf("%.1f s\n", cz_now() - t0);
     return tu_finish();
 }

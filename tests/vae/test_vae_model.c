@@ -239,9 +239,49 @@ static void test_gradients(void) {
      * synthesised; D = 2^(-3/8) and 2^(5/8) keep the scales / D clear of the 0.11 bound */
     gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 0.7711054127039704, "phase 2 at step 2^(-3/8)");
     gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 1.5422108254079407, "phase 2 at step 2^(5/8)");
+    /* with rate gains (issue 22): channel c coded with D * 2^(a_c(level)), a_c between two
+     * anchors; the gradient reaches the anchors through y / D_c + u, means / D_c, scales / D_c
+     * and D_c * (.). Gains of +-0.4 octave; levels -3 (5/8 of the way from anchor -8 to 0),
+     * 0 (on an anchor) and 5 */
+    CHECK_OK(vae_model_add_rate_gain(&m));
+    CHECK(vae_model_has_rate_gain(&m) && !nn_params_group_frozen(&m.p, "gain"));
+    {
+        unsigned long long s = 11;
+        float *a = nn_params_data(&m.p, m.ix.rate_gain);
+        for (size_t i = 0; i < m.p.t[m.ix.rate_gain].numel; i++) a[i] = (float)(0.8 * tu_rand_uniform(&s) - 0.4);
+    }
+    gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 0.7711054127039704, "phase 2 with rate gains at level -3");
+    gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 1.0, "phase 2 with rate gains at level 0");
+    gradcheck_phase(&m, VAE_PHASE_FINETUNE, 1e-4, 1.5422108254079407, "phase 2 with rate gains at level 5");
     {
         vae_trainer *tb = NULL;
         CHECK_OK(vae_trainer_create(&tb, &m, VAE_PHASE_FINETUNE, GB, GH, GW));
+        CHECK_STATUS(vae_trainer_set_level(tb, 41), CLIMZ_ERR_INVALID_ARG);
+        CHECK_STATUS(vae_trainer_set_level(tb, -17), CLIMZ_ERR_INVALID_ARG);
+        /* level -3: only the anchors of levels -8 and 0 (rows 1 and 2) get a gradient, 3 : 5 */
+        unsigned long long s = 3;
+        size_t const nx = (size_t)GB * GC * GH * GW, L = m.cfg.latent;
+        float *x = malloc(nx * sizeof *x), *rw = malloc(GB * GH * sizeof *rw);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)tu_rand_normal(&s);
+        for (size_t i = 0; i < GB * GH; i++) rw[i] = 1.0f;
+        CHECK_OK(vae_trainer_set_level(tb, -3));
+        nn_params_zero_grad(&m.p);
+        nn_rng rng;
+        nn_rng_seed(&rng, 9);
+        CHECK_OK(vae_trainer_step(tb, x, NULL, rw, 1e-4, &rng, NULL));
+        const float *gg = nn_params_grad(&m.p, m.ix.rate_gain);
+        double g1 = 0, g2 = 0, rest = 0, ratio = 0;
+        for (size_t r = 0; r < VAE_GAIN_ANCHORS; r++)
+            for (size_t c = 0; c < L; c++) {
+                double const v = fabs((double)gg[r * L + c]);
+                if (r == 1) g1 += v, ratio += gg[r * L + c] != 0 ? (double)gg[2 * L + c] / gg[r * L + c] : 0;
+                else if (r == 2) g2 += v;
+                else rest += v;
+            }
+        printf("rate-gain gradient at level -3: |anchor -8| %.3g, |anchor 0| %.3g, others %.3g\n", g1, g2, rest);
+        CHECK(g1 > 0 && g2 > 0 && rest == 0);
+        CHECK_NEAR(ratio / (double)L, 5.0 / 3.0, 1e-3);
+        free(x), free(rw);
         CHECK_STATUS(vae_trainer_set_step(tb, 0.0), CLIMZ_ERR_INVALID_ARG);
         CHECK_STATUS(vae_trainer_set_step(tb, NAN), CLIMZ_ERR_INVALID_ARG);
         vae_trainer_free(tb);
@@ -481,6 +521,95 @@ static void test_default_on_hgt_grid(void) {
     vae_model_free(&m);
 }
 
+/* A model file of m's weights (without gains) plus a tensor rate_gain of shape (a, b), every
+ * value v. */
+static void write_gain_file(const char *path, const vae_model *m, size_t a, size_t b, float v) {
+    nn_ckpt_writer w;
+    nn_ckpt_writer_init(&w);
+    char *cfg = NULL;
+    size_t const C = m->cfg.in_channels, shape[2] = {a, b};
+    float *g = malloc(a * b * sizeof *g);
+    for (size_t i = 0; i < a * b; i++) g[i] = v;
+    CHECK_OK(vae_config_to_json(&m->cfg, &cfg));
+    CHECK_OK(nn_ckpt_put_meta(&w, VAE_META_KIND, VAE_MODEL_KIND));
+    CHECK_OK(nn_ckpt_put_meta(&w, VAE_META_CONFIG, cfg));
+    CHECK_OK(nn_ckpt_put_params(&w, &m->p));
+    CHECK_OK(nn_ckpt_put(&w, "norm.mean", NN_DT_F32, 1, &C, m->norm_mean));
+    CHECK_OK(nn_ckpt_put(&w, "norm.std", NN_DT_F32, 1, &C, m->norm_std));
+    CHECK_OK(nn_ckpt_put(&w, VAE_GAIN_TENSOR, NN_DT_F32, 2, shape, g));
+    CHECK_OK(nn_ckpt_write(&w, path));
+    nn_ckpt_writer_free(&w);
+    free(cfg);
+    free(g);
+}
+
+/* Rate gains in the model (issue 22): adding them keeps every weight (and the optimizer's
+ * moments) and, at 0, the quantised reconstruction bit for bit; they survive a save and a
+ * load; a file whose gains are mis-shaped, not finite or beyond +-8 octaves is refused,
+ * naming the tensor. */
+static void test_rate_gain_files(void) {
+    vae_config c;
+    vae_model m, m2;
+    CHECK_OK(vae_config_from_json(&c, tiny_json));
+    CHECK_OK(vae_model_create(&m, &c, 1));
+    CHECK_OK(vae_model_init_weights(&m, 31));
+    size_t const H = 13, W = 17, L = c.latent, n0 = m.p.numel;
+    float *x = malloc(2 * H * W * sizeof *x), *xa = malloc(2 * H * W * sizeof *xa), *xb = malloc(2 * H * W * sizeof *xb);
+    unsigned long long s = 8;
+    for (size_t i = 0; i < 2 * H * W; i++) x[i] = (float)tu_rand_normal(&s);
+    float *w0 = malloc(n0 * sizeof *w0);
+    memcpy(w0, m.p.data, n0 * sizeof *w0);
+    for (size_t i = 0; i < n0; i++) m.p.m[i] = (float)i, m.p.v[i] = 2.0f;
+    CHECK_OK(nn_params_freeze_group(&m.p, "encoder", 1));
+    double b0, b1;
+    CHECK_OK(vae_reconstruct(&m, x, H, W, 1, xa, &b0, NULL));
+    CHECK(!vae_model_has_rate_gain(&m));
+    CHECK_OK(vae_model_add_rate_gain(&m));
+    CHECK_OK(vae_model_add_rate_gain(&m)); /* a no-op the second time */
+    CHECK(vae_model_has_rate_gain(&m) && m.p.numel == n0 + VAE_GAIN_ANCHORS * L);
+    CHECK(m.p.t[m.ix.rate_gain].offset == n0 && !memcmp(m.p.data, w0, n0 * sizeof *w0));
+    CHECK(m.p.m[5] == 5.0f && m.p.v[n0 - 1] == 2.0f && nn_params_group_frozen(&m.p, "encoder"));
+    CHECK(vae_model_num_params(&m, "gain") == VAE_GAIN_ANCHORS * L);
+    CHECK_OK(vae_reconstruct(&m, x, H, W, 1, xb, &b1, NULL));
+    CHECK_MSG(!memcmp(xa, xb, 2 * H * W * sizeof *xa) && b0 == b1, "gains of 0 change the reconstruction");
+    /* gains at level 0 change it; the file keeps them */
+    float *a = nn_params_data(&m.p, m.ix.rate_gain);
+    for (size_t i = 0; i < VAE_GAIN_ANCHORS * L; i++) a[i] = (float)(0.5 * tu_rand_normal(&s));
+    for (size_t i = 0; i < L; i++) a[2 * L + i] = 1.0f; /* level 0: every step doubled */
+    CHECK_OK(vae_reconstruct(&m, x, H, W, 1, xb, &b1, NULL));
+    printf("rate gains of +1 octave at level 0: bits %.1f -> %.1f\n", b0, b1);
+    CHECK(b1 < b0);
+    const char *dir = tu_tmpdir("test_vae_model");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/gain.safetensors", dir);
+    CHECK_OK(vae_model_save(&m, path, NULL));
+    CHECK_OK(vae_model_load(&m2, path, 0, NULL));
+    CHECK(vae_model_has_rate_gain(&m2) && m2.p.numel == m.p.numel &&
+          !memcmp(m2.p.data, m.p.data, m.p.numel * sizeof(float)));
+    vae_model_free(&m2);
+    /* damaged gains */
+    struct { size_t a, b; float v; } const bad[] = {{VAE_GAIN_ANCHORS - 1, L, 0}, {VAE_GAIN_ANCHORS, L + 1, 0},
+                                                     {VAE_GAIN_ANCHORS, L, NAN}, {VAE_GAIN_ANCHORS, L, INFINITY},
+                                                     {VAE_GAIN_ANCHORS, L, 8.5f}};
+    vae_model base;
+    CHECK_OK(vae_model_create(&base, &c, 0));
+    CHECK_OK(vae_model_init_weights(&base, 31));
+    write_gain_file(path, &base, VAE_GAIN_ANCHORS, L, -0.25f);
+    CHECK_OK(vae_model_load(&m2, path, 0, NULL));
+    CHECK(vae_model_has_rate_gain(&m2) && nn_params_data(&m2.p, m2.ix.rate_gain)[L] == -0.25f);
+    vae_model_free(&m2);
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        write_gain_file(path, &base, bad[k].a, bad[k].b, bad[k].v);
+        CHECK_STATUS(vae_model_load(&m2, path, 0, NULL), CLIMZ_ERR_CORRUPT);
+        printf("damaged rate gains %zu: %s\n", k, cz_error_message());
+        CHECK(strstr(cz_error_message(), VAE_GAIN_TENSOR) != NULL);
+        vae_model_free(&m2);
+    }
+    vae_model_free(&base);
+    vae_model_free(&m);
+    free(x), free(xa), free(xb), free(w0);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     /* tiny shapes: threads only cost (and the machine is shared) */
@@ -490,6 +619,7 @@ int main(void) {
     test_geometry();
     test_gradients();
     test_inference_and_files();
+    test_rate_gain_files();
     test_train_vs_inference("", "train vs inference");
     test_train_vs_inference(", \"pad_tokens\": \"zero\", \"wrap_lon\": false",
                             "train vs inference, zero-padded windows");

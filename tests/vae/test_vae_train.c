@@ -228,6 +228,67 @@ int main(void) {
         CHECK(vae_model_meta(&b, VAE_META_RATE_LEVELS) == NULL);
         vae_model_free(&b);
         vae_model_free(&a);
+        /* rate gains (--rate-gains): added at 0 and trained with the levels; the anchors that
+         * no level of -8..16 reached (levels -16, 24, 32, 40) take the gains of the nearest
+         * trained level; stopped and resumed == one run; a one-rate fine-tune keeps them */
+        {
+            char mg[1024], mg2[1024];
+            snprintf(mg, sizeof mg, "%s/mg.safetensors", dir);
+            snprintf(mg2, sizeof mg2, "%s/mg2.safetensors", dir);
+            base_opts(&o, data, NULL, &cm);
+            o.model = m1;
+            o.steps = 30;
+            o.lr = 1e-3;
+            o.rate_min = -8, o.rate_max = 16;
+            o.rate_gains = 1;
+            CHECK_OK(climz_finetune_file(ctx, mg, &o));
+            vae_model g, g2;
+            CHECK_OK(vae_model_load(&g, mg, 0, NULL));
+            CHECK(vae_model_has_rate_gain(&g));
+            const char *grec = vae_model_meta(&g, "vae.finetune");
+            CHECK(grec && strstr(grec, "\"rate_gains\":true"));
+            if (vae_model_has_rate_gain(&g)) {
+                size_t const L = g.cfg.latent;
+                const float *ga = nn_params_data(&g.p, g.ix.rate_gain);
+                int trained = 1, copied = 1;
+                for (size_t c = 0; c < L; c++) {
+                    for (size_t i = 1; i <= 4; i++) trained &= ga[i * L + c] != 0;
+                    copied &= ga[c] == ga[L + c];
+                    for (size_t i = 5; i < VAE_GAIN_ANCHORS; i++) copied &= ga[i * L + c] == ga[4 * L + c];
+                }
+                printf("rate gains after 30 steps: level -8 channel 0 %+.4f, level 16 %+.4f\n", (double)ga[L],
+                       (double)ga[4 * L]);
+                CHECK(trained && copied);
+            }
+            o.stop_at = 12;
+            o.checkpoint = ck;
+            CHECK_OK(climz_finetune_file(ctx, mg2, &o));
+            o.stop_at = 0;
+            o.resume = ck;
+            o.model = NULL;
+            o.rate_gains = 0; /* from the checkpoint */
+            CHECK_OK(climz_finetune_file(ctx, mg2, &o));
+            CHECK_OK(vae_model_load(&g2, mg2, 0, NULL));
+            CHECK_MSG(g.p.numel == g2.p.numel && !memcmp(g.p.data, g2.p.data, g.p.numel * sizeof(float)),
+                      "rate gains: stopped and resumed differs from one run");
+            vae_model_free(&g2);
+            base_opts(&o, data, NULL, &cm);
+            o.model = mg;
+            o.steps = 2;
+            CHECK_OK(climz_finetune_file(ctx, mg2, &o));
+            CHECK_OK(vae_model_load(&g2, mg2, 0, NULL));
+            CHECK(vae_model_has_rate_gain(&g2) &&
+                  !memcmp(nn_params_data(&g.p, g.ix.rate_gain), nn_params_data(&g2.p, g2.ix.rate_gain),
+                          VAE_GAIN_ANCHORS * g.cfg.latent * sizeof(float)));
+            vae_model_free(&g2);
+            vae_model_free(&g);
+            o.rate_gains = 1; /* without levels: refused */
+            CHECK_STATUS(climz_finetune_file(ctx, mg2, &o), CLIMZ_ERR_INVALID_ARG);
+            printf("message: %s\n", climz_ctx_last_error(ctx));
+            base_opts(&o, data, NULL, &cm); /* the checks below start from ma again (mg ends here) */
+            o.model = ma;
+            o.steps = 2;
+        }
         /* bad ranges; none in phase 1 */
         o.rate_min = 4, o.rate_max = 2;
         CHECK_STATUS(climz_finetune_file(ctx, mr2, &o), CLIMZ_ERR_INVALID_ARG);
