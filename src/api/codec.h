@@ -76,6 +76,9 @@ typedef struct api_bound {
     double quantum;
 } api_bound;
 climz_status api_field_bound(const climz_ctx *ctx, const cz_var *v, const cz_field *f, api_bound *b);
+/* The smallest and largest of f's valid values and how many there are (0, 0, 0 when none). */
+void api_field_range(const cz_field *f, double *lo, double *hi, size_t *nvalid);
+double api_field_spread(const cz_field *f); /* largest - smallest valid value; 0 with fewer than two */
 /* The same from the variable's range of valid values [lo, hi] (0, 0 when none), found
  * elsewhere (the MPI driver reduces it over the ranks' steps). */
 climz_status api_range_bound(const climz_ctx *ctx, const cz_var *v, double lo, double hi, api_bound *b);

@@ -195,17 +195,6 @@ static double rmse_of(const cz_field *f, const float *rec) {
     return m ? sqrt(s / (double)m) : 0;
 }
 
-static double range_of(const cz_field *f) {
-    size_t const n = f->nt * f->nz * f->ny * f->nx;
-    float lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < n; i++)
-        if (!f->miss[i]) {
-            lo = f->values[i] < lo ? f->values[i] : lo;
-            hi = f->values[i] > hi ? f->values[i] : hi;
-        }
-    return hi > lo ? (double)hi - lo : 0;
-}
-
 static climz_status run_trial(void *user, int level, size_t *bytes, double *rmse) {
     const vf_trial *t = user;
     vae_group_opts go = *t->go;
@@ -222,7 +211,7 @@ static climz_status choose_level(const api_encode_args *a, const vae_loaded *v, 
                                  const vae_group_opts *go, float *rec, int *level) {
     const cz_field *f = a->f;
     *level = (int)o->step;
-    double target = o->rmse > 0 ? o->rmse : o->rel_rmse * range_of(f);
+    double target = o->rmse > 0 ? o->rmse : o->rel_rmse * api_field_spread(f);
     vf_rate_kind const kind = o->ratio > 0 ? VF_RATE_RATIO : VF_RATE_RMSE;
     if (kind == VF_RATE_RATIO) target = o->ratio;
     if (!(target > 0)) return CLIMZ_OK; /* no target; or a constant field: its own point */
@@ -252,7 +241,8 @@ static climz_status choose_level(const api_encode_args *a, const vae_loaded *v, 
 static climz_status floor_residual(const api_encode_args *a, const vf_opts *o, const float *rec, clz_writer *w,
                                    float *decoded, json_t *entry, size_t *res_bytes) {
     const cz_field *f = a->f;
-    api_bound_report rep = {.target = o->rmse > 0 ? o->rmse : o->rel_rmse * range_of(f), .rel_target = o->rel_rmse};
+    api_bound_report rep = {.target = o->rmse > 0 ? o->rmse : o->rel_rmse * api_field_spread(f),
+                            .rel_target = o->rel_rmse};
     api_residual_trial t;
     climz_status st = api_residual_search(a, rec, a->max_abs_error > 0 ? a->max_abs_error : INFINITY, &t, &rep);
     if (!st) st = api_residual_trial_place(&t, w, decoded, f->nt * f->nz * f->ny * f->nx, entry);

@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void field_range(const cz_field *f, size_t n, double *lo, double *hi, size_t *nvalid) {
+void api_field_range(const cz_field *f, double *lo, double *hi, size_t *nvalid) {
+    size_t const n = f->nt * f->nz * f->ny * f->nx;
     double a = INFINITY, b = -INFINITY;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -28,6 +29,13 @@ static void field_range(const cz_field *f, size_t n, double *lo, double *hi, siz
     *lo = k ? a : 0;
     *hi = k ? b : 0;
     *nvalid = k;
+}
+
+double api_field_spread(const cz_field *f) {
+    double lo, hi;
+    size_t nvalid;
+    api_field_range(f, &lo, &hi, &nvalid);
+    return hi > lo ? hi - lo : 0;
 }
 
 static int any_missing(const uint8_t *m, size_t n) {
@@ -86,7 +94,7 @@ static json_t *dims_json(const cz_dataset *ds, const cz_var *v) {
 climz_status api_field_bound(const climz_ctx *ctx, const cz_var *v, const cz_field *f, api_bound *b) {
     double lo, hi;
     size_t nvalid;
-    field_range(f, f->nt * f->nz * f->ny * f->nx, &lo, &hi, &nvalid);
+    api_field_range(f, &lo, &hi, &nvalid);
     return api_range_bound(ctx, v, lo, hi, b);
 }
 
@@ -116,7 +124,7 @@ climz_status api_entry_finish(const climz_ctx *ctx, const api_codec *c, const cz
     size_t const n = f.nt * f.nz * f.ny * f.nx;
     double lo, hi;
     size_t nvalid;
-    field_range(&f, n, &lo, &hi, &nvalid);
+    api_field_range(&f, &lo, &hi, &nvalid);
     json_object_set_new(e, "name", json_string(v->name));
     json_object_set_new(e, "index", json_integer(i));
     json_object_set_new(e, "codec", json_string(c->name));

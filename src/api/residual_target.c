@@ -31,15 +31,11 @@ climz_status api_rmse_target(const char *const *kv, const cz_field *f, double *T
                  "give one of rmse (--rmse) and rel-rmse (--rel-rmse), not both");
     if (o.rmse > 0) *T = o.rmse;
     else if (o.rel_rmse > 0) {
-        size_t const n = f->nt * f->nz * f->ny * f->nx;
-        float lo = INFINITY, hi = -INFINITY;
-        for (size_t i = 0; i < n; i++)
-            if (!f->miss[i]) {
-                lo = f->values[i] < lo ? f->values[i] : lo;
-                hi = f->values[i] > hi ? f->values[i] : hi;
-            }
+        double lo, hi;
+        size_t nvalid;
+        api_field_range(f, &lo, &hi, &nvalid);
         *rel = o.rel_rmse;
-        *T = hi > lo ? o.rel_rmse * ((double)hi - lo) : 0; /* one value (or none): no target */
+        *T = hi > lo ? o.rel_rmse * (hi - lo) : 0; /* one value (or none): no target */
         CZ_RETURN_IF(!isfinite(*T), CLIMZ_ERR_INVALID_ARG,
                      "an infinite value at a valid point (range %g to %g): an RMSE relative to the range "
                      "(--rel-rmse) is not defined; give --rmse", lo, hi);
@@ -128,18 +124,6 @@ static double between(double good, double bad, double q) {
     return m;
 }
 
-/* the largest value of the field's valid points' spread: beyond it a bound changes nothing */
-static double spread(const cz_field *f) {
-    size_t const n = f->nt * f->nz * f->ny * f->nx;
-    float lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < n; i++)
-        if (!f->miss[i]) {
-            lo = f->values[i] < lo ? f->values[i] : lo;
-            hi = f->values[i] > hi ? f->values[i] : hi;
-        }
-    return hi > lo ? (double)hi - lo : 0;
-}
-
 /* the next bound to try after a trial at E with RMSE r: where the RMSE reaches T on the line
  * through the two bracketing trials in log-log terms (the proportional line through the last
  * trial while one side is unknown), strictly between good and bad on the grid; lo, hi: the
@@ -170,7 +154,7 @@ climz_status api_residual_search(const api_encode_args *a, const float *pred, do
                  T, cap);
     /* sure: within T at every point, so within T in RMSE; limit: the largest bound worth a try */
     double const sure = snap(fmin(T, cap), q);
-    double const sp = spread(a->f), first = T * sqrt(3.0);
+    double const sp = api_field_spread(a->f), first = T * sqrt(3.0);
     CZ_RETURN_IF(!isfinite(sp), CLIMZ_ERR_INVALID_ARG,
                  "an infinite value at a valid point: no bound gives an RMSE target; give --max-abs-error");
     double const limit = snap(fmin(cap, fmax(sp, first)), q);
