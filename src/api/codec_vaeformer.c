@@ -16,7 +16,9 @@
  *  - Default model (no opts->model): models/climz-default.safetensors, looked up in order
  *    in $CLIMZ_MODEL_DIR, then beside the executable (<exe dir>/models,
  *    <exe dir>/../models, <exe dir>/../share/climz/models), then in the source tree this
- *    file was compiled from (<repo>/models, derived from __FILE__).
+ *    file was compiled from (<repo>/models, derived from __FILE__). A file of a bundled
+ *    model since replaced decodes with the old file kept beside the new default as
+ *    climz-default-<first 8 hex digits of its SHA-256>.safetensors.
  *  - Determinism of the reconstruction. With a residual stage the synthesis g_s runs in
  *    deterministic mode (vae_codec.h), so the prediction, and with it the bound, is the
  *    same on every machine; the pure neural mode uses the fast kernels. Option
@@ -415,23 +417,33 @@ done:
 
 /* ---- decoding ------------------------------------------------------------------------------- */
 
+/* A bundled model since replaced stays decodable: its file is kept beside the default one as
+ * climz-default-<first 8 hex digits of its SHA-256>.safetensors (models/README.md). */
+#define VF_RETIRED_FORMAT "climz-default-%.8s.safetensors"
+
 /* The model a file was compressed with: opts->model if given; else the recorded (absolute)
- * path, then the default lookup when the recorded file name is the default model's; the
- * first candidate whose SHA-256 is the recorded one is used, the context's when it keeps it. */
+ * path, then, when the recorded file name is the default model's, the default lookup and the
+ * retired bundled model of the recorded hash beside it; the first candidate whose SHA-256 is
+ * the recorded one is used, the context's when it keeps it. */
 static climz_status open_for_decode(const climz_ctx *ctx, json_t *entry, const climz_decompress_opts *opts, int det,
                                     vae_loaded **v, int *owned) {
     const char *sha = json_string_value(json_object_get(entry, "model_sha256"));
     const char *rec_path = json_string_value(json_object_get(entry, "model"));
     const char *rec_name = json_string_value(json_object_get(entry, "model_name"));
     CZ_RETURN_IF(!sha || strlen(sha) != 64, CLIMZ_ERR_CORRUPT, "the header records no model SHA-256");
-    char cand[2][VAE_MAX_PATH];
-    int n = 0;
+    char cand[3][VAE_MAX_PATH], def[VAE_MAX_PATH];
+    int n = 0, is_default = rec_name && !strcmp(rec_name, VF_DEFAULT_MODEL);
     if (opts && opts->model) snprintf(cand[n++], VAE_MAX_PATH, "%s", opts->model);
     else {
         if (rec_path && file_exists(rec_path)) snprintf(cand[n++], VAE_MAX_PATH, "%s", rec_path);
-        if (rec_name && !strcmp(rec_name, VF_DEFAULT_MODEL) && api_vaeformer_default_model(cand[n], VAE_MAX_PATH) == CLIMZ_OK &&
-            !(n && !strcmp(cand[0], cand[n])))
-            n++;
+        if (is_default && api_vaeformer_default_model(def, sizeof def) == CLIMZ_OK) {
+            if (!(n && !strcmp(cand[0], def))) snprintf(cand[n++], VAE_MAX_PATH, "%s", def);
+            char *slash = strrchr(def, '/');
+            int const dir = slash ? (int)(slash + 1 - def) : 0;
+            if (snprintf(cand[n], VAE_MAX_PATH, "%.*s" VF_RETIRED_FORMAT, dir, def, sha) < VAE_MAX_PATH &&
+                file_exists(cand[n]))
+                n++;
+        }
         cz_error_clear();
     }
     if (!n)
@@ -451,6 +463,11 @@ static climz_status open_for_decode(const climz_ctx *ctx, json_t *entry, const c
         model_release(*v, 1);
         *v = NULL;
     }
+    if (is_default && !(opts && opts->model))
+        return cz_error(CLIMZ_ERR_MODEL_MISMATCH,
+                        "model %s has sha256 %s, the file was compressed with %s (sha256 %s), a bundled model since "
+                        "replaced: keep its file beside the default one as " VF_RETIRED_FORMAT " or give it with the "
+                        "model option", cand[0], first_sha, rec_path ? rec_path : "?", sha, sha);
     return cz_error(CLIMZ_ERR_MODEL_MISMATCH, "model %s has sha256 %s, the file was compressed with %s (sha256 %s)",
                     cand[0], first_sha, rec_path ? rec_path : "?", sha);
 }

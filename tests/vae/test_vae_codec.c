@@ -13,9 +13,11 @@
 #include "nn/nn.h"
 #include "vae/vae_codec.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 extern const api_codec api_codec_vaeformer;
 
@@ -1194,6 +1196,54 @@ static void test_default_model(void) {
     climz_ctx_free(ctx);
 }
 
+/* A file of the default model made before that model was replaced: the decoder finds the old
+ * file kept beside the new default as climz-default-<sha8>.safetensors, and without it says
+ * where to put it. Tiny models stand in for the bundled ones (CLIMZ_MODEL_DIR). */
+static void test_retired_default(void) {
+    if (!api_codec_find("vaeformer")) return;
+    const char *in = tu_data("hgt.nc");
+    char dirA[1200], dirB[1200], oldA[1300], newB[1300], retired[1400], hex[65];
+    snprintf(dirA, sizeof dirA, "%s", tmp("defA"));
+    snprintf(dirB, sizeof dirB, "%s", tmp("defB"));
+    CHECK(mkdir(dirA, 0755) == 0 || errno == EEXIST);
+    CHECK(mkdir(dirB, 0755) == 0 || errno == EEXIST);
+    snprintf(oldA, sizeof oldA, "%s/climz-default.safetensors", dirA);
+    snprintf(newB, sizeof newB, "%s/climz-default.safetensors", dirB);
+    make_model(oldA, 1, 21, 10.0f, 1);
+    make_model(newB, 1, 22, 10.0f, 1);
+    uint8_t d[32];
+    CHECK_OK(cz_sha256_file(oldA, d));
+    cz_sha256_hex(d, hex);
+    snprintf(retired, sizeof retired, "%s/climz-default-%.8s.safetensors", dirB, hex);
+    char *const env = getenv("CLIMZ_MODEL_DIR") ? strdup(getenv("CLIMZ_MODEL_DIR")) : NULL;
+    setenv("CLIMZ_MODEL_DIR", dirA, 1);
+    climz_ctx *ctx = climz_ctx_create();
+    climz_compress_opts co = {.codec = "vaeformer"};
+    const char *clz = tmp("retired.clz"), *out = tmp("retired.nc"), *out0 = tmp("retired0.nc");
+    CHECK_OK(climz_compress_file(ctx, in, clz, &co));
+    CHECK_OK(climz_decompress_file(ctx, clz, out0, NULL));
+    climz_ctx_free(ctx);
+    /* the default model replaced: the old one is gone from its recorded path */
+    CHECK(rename(oldA, tmp("oldA.safetensors")) == 0);
+    setenv("CLIMZ_MODEL_DIR", dirB, 1);
+    ctx = climz_ctx_create();
+    CHECK_STATUS(climz_decompress_file(ctx, clz, out, NULL), CLIMZ_ERR_MODEL_MISMATCH);
+    CHECK_MSG(strstr(climz_ctx_last_error(ctx), retired + strlen(dirB) + 1) != NULL, "no hint of %s: %s", retired,
+              climz_ctx_last_error(ctx));
+    /* kept under its hash beside the new default: found, and decodes as before */
+    CHECK(rename(tmp("oldA.safetensors"), retired) == 0);
+    CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
+    cz_field f0, f1;
+    float *v0 = read_back(out0, "HGT", &f0), *v1 = read_back(out, "HGT", &f1);
+    if (v0 && v1) CHECK(same_valid(v0, v1, f0.miss, f0.nt * f0.nz * f0.ny * f0.nx));
+    io_field_free(&f0);
+    io_field_free(&f1);
+    climz_ctx_free(ctx);
+    if (env) setenv("CLIMZ_MODEL_DIR", env, 1);
+    else unsetenv("CLIMZ_MODEL_DIR");
+    free(env);
+}
+
 /* the header entry's count of interpolated samples of clz's only variable, -1 when absent */
 static long interpolated_samples(climz_ctx *ctx, const char *clz) {
     char *js = NULL;
@@ -1500,6 +1550,7 @@ int main(void) {
     test_missing();
     test_levels();
     test_default_model();
+    test_retired_default();
     test_interp();
     test_rate_level();
     test_rate_gain();
