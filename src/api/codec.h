@@ -79,6 +79,8 @@ climz_status api_field_bound(const climz_ctx *ctx, const cz_var *v, const cz_fie
 /* The smallest and largest of f's valid values and how many there are (0, 0, 0 when none). */
 void api_field_range(const cz_field *f, double *lo, double *hi, size_t *nvalid);
 double api_field_spread(const cz_field *f); /* largest - smallest valid value; 0 with fewer than two */
+/* RMSE of y against f over its valid points, summed as climz eval sums it (0 with none). */
+double api_field_rmse(const cz_field *f, const float *y);
 /* The same from the variable's range of valid values [lo, hi] (0, 0 when none), found
  * elsewhere (the MPI driver reduces it over the ranks' steps). */
 climz_status api_range_bound(const climz_ctx *ctx, const cz_var *v, double lo, double hi, api_bound *b);

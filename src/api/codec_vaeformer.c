@@ -183,18 +183,9 @@ static climz_status count_latent(void *user, size_t t0, const uint8_t *p, size_t
     return CLIMZ_OK;
 }
 
-/* the field's valid points: RMSE of rec against them, and their range */
-static double rmse_of(const cz_field *f, const float *rec) {
-    size_t const n = f->nt * f->nz * f->ny * f->nx;
-    double s = 0;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!f->miss[i]) {
-            double const d = (double)rec[i] - f->values[i];
-            s += d * d;
-            m++;
-        }
-    return m ? sqrt(s / (double)m) : 0;
+/* o's RMSE target in data units (rel-rmse: of the field's valid range; 0: none) */
+static double rmse_target(const vf_opts *o, const cz_field *f) {
+    return o->rmse > 0 ? o->rmse : o->rel_rmse > 0 ? o->rel_rmse * api_field_spread(f) : 0;
 }
 
 static climz_status run_trial(void *user, int level, size_t *bytes, double *rmse) {
@@ -204,7 +195,7 @@ static climz_status run_trial(void *user, int level, size_t *bytes, double *rmse
     go.step = level;
     *bytes = 0;
     CZ_FORWARD(vae_group_encode(t->v, t->f, &go, count_latent, bytes, t->rec, &tot));
-    *rmse = rmse_of(t->f, t->rec);
+    *rmse = api_field_rmse(t->f, t->rec);
     return CLIMZ_OK;
 }
 
@@ -213,7 +204,7 @@ static climz_status choose_level(const api_encode_args *a, const vae_loaded *v, 
                                  const vae_group_opts *go, float *rec, int *level) {
     const cz_field *f = a->f;
     *level = (int)o->step;
-    double target = o->rmse > 0 ? o->rmse : o->rel_rmse * api_field_spread(f);
+    double target = rmse_target(o, f);
     vf_rate_kind const kind = o->ratio > 0 ? VF_RATE_RATIO : VF_RATE_RMSE;
     if (kind == VF_RATE_RATIO) target = o->ratio;
     if (!(target > 0)) return CLIMZ_OK; /* no target; or a constant field: its own point */
@@ -243,8 +234,7 @@ static climz_status choose_level(const api_encode_args *a, const vae_loaded *v, 
 static climz_status floor_residual(const api_encode_args *a, const vf_opts *o, const float *rec, clz_writer *w,
                                    float *decoded, json_t *entry, size_t *res_bytes) {
     const cz_field *f = a->f;
-    api_bound_report rep = {.target = o->rmse > 0 ? o->rmse : o->rel_rmse * api_field_spread(f),
-                            .rel_target = o->rel_rmse};
+    api_bound_report rep = {.target = rmse_target(o, f), .rel_target = o->rel_rmse};
     api_residual_trial t;
     climz_status st = api_residual_search(a, rec, a->max_abs_error > 0 ? a->max_abs_error : INFINITY, &t, &rep);
     if (!st) st = api_residual_trial_place(&t, w, decoded, f->nt * f->nz * f->ny * f->nx, entry);

@@ -31,6 +31,24 @@ void api_field_range(const cz_field *f, double *lo, double *hi, size_t *nvalid) 
     *nvalid = k;
 }
 
+double api_field_rmse(const cz_field *f, const float *y) {
+    size_t const rows = f->nt * f->nz * f->ny, nx = f->nx;
+    double sum = 0;
+    size_t m = 0;
+    for (size_t r = 0; r < rows; r++) { /* row by row, as met_compare() sums: climz eval's figure */
+        double row = 0;
+        for (size_t x = 0; x < nx; x++) {
+            size_t const i = r * nx + x;
+            if (f->miss[i]) continue;
+            double const e = (double)y[i] - (double)f->values[i];
+            row += e * e;
+            m++;
+        }
+        sum += row;
+    }
+    return m ? sqrt(sum / (double)m) : 0;
+}
+
 double api_field_spread(const cz_field *f) {
     double lo, hi;
     size_t nvalid;
@@ -186,22 +204,13 @@ static climz_status residual_trial_code(const climz_ctx *ctx, const cz_dataset *
     return api_residual_trial_code(&args, NULL, t);
 }
 
-/* A fallback to the residual codec drops the learned codec's options but its RMSE target (the
- * residual codec takes those keys only): kv holds them. Asked for, it gets its options. */
-static const climz_compress_opts *residual_opts(const climz_compress_opts *opts, climz_compress_opts *buf,
-                                                const char *kv[3]) {
+/* A fallback to the residual codec drops the learned codec's options: an RMSE target among
+ * them was parsed by the driver already, which searches the residual codec's bound itself. */
+static const climz_compress_opts *residual_opts(const climz_compress_opts *opts, climz_compress_opts *buf) {
     if (!opts) return NULL;
     *buf = *opts;
+    buf->options = NULL;
     buf->model = NULL;
-    const char *last[2] = {NULL, NULL}; /* the last of each, as the parser takes it */
-    for (const char *const *o = opts->options; o && *o; o++)
-        if (!strncmp(*o, "rmse=", 5)) last[0] = *o;
-        else if (!strncmp(*o, "rel-rmse=", 9)) last[1] = *o;
-    int k = 0;
-    for (int j = 0; j < 2; j++)
-        if (last[j]) kv[k++] = last[j];
-    kv[k] = NULL;
-    buf->options = k ? kv : NULL;
     return buf;
 }
 
@@ -232,7 +241,6 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
     size_t const mark_n = clz_writer_nchunks(w), mark_b = clz_writer_payload_bytes(w);
     const api_codec *const residual = api_codec_find("residual");
     climz_compress_opts ropts_buf;
-    const char *ropts_kv[3];
     const api_codec *asked = NULL; /* the learned codec given up for the residual codec */
     size_t asked_bytes = 0;
     /* the RMSE target of the residual codec (alone or weighed against a learned codec) and what
@@ -264,7 +272,7 @@ static climz_status encode_checked(const climz_ctx *ctx, const climz_compress_op
             if (!st) b->E = trial->E, b->asked = 1, searched = 1;
         }
         double used = -1;
-        api_encode_args const args = {ctx, *c != c_asked ? residual_opts(opts, &ropts_buf, ropts_kv) : opts, ds, i, f,
+        api_encode_args const args = {ctx, *c != c_asked ? residual_opts(opts, &ropts_buf) : opts, ds, i, f,
                                       b->E, &used};
         if (!st)
             st = *c == residual && trial->w && trial->E == b->E ? api_residual_trial_place(trial, w, decoded, n, e)

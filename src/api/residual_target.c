@@ -43,26 +43,6 @@ climz_status api_rmse_target(const char *const *kv, const cz_field *f, double *T
     return CLIMZ_OK;
 }
 
-/* RMSE of y against f over valid points, summed row by row as met_compare() does, so that the
- * header's and climz eval's figure is the one the search compared. */
-static double rmse_rows(const cz_field *f, const float *y) {
-    size_t const rows = f->nt * f->nz * f->ny, nx = f->nx;
-    double sum = 0;
-    size_t m = 0;
-    for (size_t r = 0; r < rows; r++) {
-        double row = 0;
-        for (size_t x = 0; x < nx; x++) {
-            size_t const i = r * nx + x;
-            if (f->miss[i]) continue;
-            double const e = (double)y[i] - (double)f->values[i];
-            row += e * e;
-            m++;
-        }
-        sum += row;
-    }
-    return m ? sqrt(sum / (double)m) : 0;
-}
-
 climz_status api_residual_trial_code(const api_encode_args *a, const float *pred, api_residual_trial *t) {
     const cz_field *f = a->f;
     size_t const n = f->nt * f->nz * f->ny * f->nx;
@@ -72,14 +52,14 @@ climz_status api_residual_trial_code(const api_encode_args *a, const float *pred
     CZ_RETURN_IF(!t->decoded || !t->keys, CLIMZ_ERR_ALLOC, "out of memory");
     CZ_FORWARD(clz_writer_create(&t->w));
     CZ_FORWARD(api_residual_encode(a, pred, t->w, t->decoded, t->keys));
-    t->rmse = rmse_rows(f, t->decoded);
+    t->rmse = api_field_rmse(f, t->decoded);
     const cz_var *v = a->ds ? &a->ds->vars[a->var] : NULL;
     if (v && api_storage_quantum(v) > 0) { /* and as written to integer storage */
         float *y = malloc(n * sizeof *y);
         CZ_RETURN_IF(!y, CLIMZ_ERR_ALLOC, "out of memory");
         memcpy(y, t->decoded, n * sizeof *y);
         api_round_to_storage(v, y, f->miss, n);
-        double const r = rmse_rows(f, y);
+        double const r = api_field_rmse(f, y);
         free(y);
         t->rmse = r > t->rmse ? r : t->rmse;
     }
