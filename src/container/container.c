@@ -694,27 +694,26 @@ size_t clz_reader_find(const clz_reader *r, uint32_t var, uint32_t t, uint16_t s
     return SIZE_MAX;
 }
 
+const uint8_t *clz_reader_peek_at(const clz_reader *r, size_t i, size_t *size) {
+    *size = i < r->n ? (size_t)r->chunks[i].size : 0;
+    return i < r->n ? r->base + r->chunks[i].offset : NULL;
+}
+
 climz_status clz_reader_get_at(const clz_reader *r, size_t i, const uint8_t **data,
                                size_t *size) {
     *data = NULL;
+    size_t n;
+    const uint8_t *p = clz_reader_peek_at(r, i, &n); /* inside the file: checked at open */
     *size = 0;
-    CZ_RETURN_IF(i >= r->n, CLIMZ_ERR_NOT_FOUND, "chunk %zu does not exist (%zu chunks)", i,
-                 r->n);
-    const clz_chunk *c = &r->chunks[i];
-    const uint8_t *p = r->base + c->offset; /* inside the file: checked at open */
-    if (cz_crc32c(0, p, (size_t)c->size) != c->crc) {
+    CZ_RETURN_IF(!p, CLIMZ_ERR_NOT_FOUND, "chunk %zu does not exist (%zu chunks)", i, r->n);
+    if (cz_crc32c(0, p, n) != r->chunks[i].crc) {
         char d[160];
         return cz_error(CLIMZ_ERR_CHECKSUM, "%s: CRC-32C mismatch",
                         clz_reader_describe(r, i, d, sizeof d));
     }
     *data = p;
-    *size = (size_t)c->size;
+    *size = n;
     return CLIMZ_OK;
-}
-
-const uint8_t *clz_reader_peek_at(const clz_reader *r, size_t i, size_t *size) {
-    *size = i < r->n ? (size_t)r->chunks[i].size : 0;
-    return i < r->n ? r->base + r->chunks[i].offset : NULL;
 }
 
 climz_status clz_reader_get(const clz_reader *r, uint32_t var, uint32_t t, uint16_t stream,
