@@ -7,7 +7,8 @@
 # WORK_DIR (default BUILD_DIR/downstream-work) gets the training sets; DATA_DIR (environment,
 # default ../shared/data beside the repository) holds era5-2mt-2019-03-uk-days01-21.grib.
 # SEEDS (default 5) forecasters per training set; FT_STEPS (default 3000) phase-2 steps of the
-# model fine-tuned on the training days (made once, then reused from WORK_DIR).
+# model fine-tuned on the training days (made once, then reused from WORK_DIR); MODEL (default
+# the bundled models/climz-default.safetensors) the VAEformer model of the vaeformer sets.
 #
 # Hourly ERA5 2 m temperature over the UK, 504 steps of 33 x 49: the forecaster
 # (bench/downstream/forecaster.h) trains on days 1-17 (steps 0..407) of each training set and
@@ -33,6 +34,8 @@ D=${DATA_DIR:-$ROOT/../shared/data}
 SEEDS=${SEEDS:-5}
 FT_STEPS=${FT_STEPS:-3000}
 FT_LAMBDA=0.0002
+MODEL=$(realpath "${MODEL:-$ROOT/models/climz-default.safetensors}")
+FT=ft_$(basename "$MODEL" .safetensors)_lambda$FT_LAMBDA.safetensors
 ERA5=$D/era5-2mt-2019-03-uk-days01-21.grib
 CLIMZ=$B/climz
 FC=$B/bench/bench_forecast
@@ -59,21 +62,21 @@ add_set() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> sets.tsv; }
 size() { stat -c %s "$1"; }
 
 # ---- climz -----------------------------------------------------------------------------------
-"$CLIMZ" compress --threads 1 --codec vaeformer "$REF" -o vae.clz
+"$CLIMZ" compress --threads 1 --codec vaeformer --model "$MODEL" "$REF" -o vae.clz
 "$CLIMZ" decompress vae.clz -o vae.nc
-add_set vaeformer "$(size vae.clz)" "climz vaeformer, bundled model"
+add_set vaeformer "$(size vae.clz)" "climz vaeformer, $(basename "$MODEL")"
 
-if [ ! -s "ft_lambda$FT_LAMBDA.safetensors" ]; then
-    echo "fine-tuning the bundled model on the training days, lambda $FT_LAMBDA, $FT_STEPS steps" >&2
-    "$CLIMZ" finetune --threads 1 --model "$ROOT/models/climz-default.safetensors" --data "$REF" \
+if [ ! -s "$FT" ]; then
+    echo "fine-tuning $MODEL on the training days, lambda $FT_LAMBDA, $FT_STEPS steps" >&2
+    "$CLIMZ" finetune --threads 1 --model "$MODEL" --data "$REF" \
         --train-times 0:-2 --val-times -1:-1 --lambda "$FT_LAMBDA" --unfreeze-encoder --lr 2e-4 \
         --warmup 50 --steps "$FT_STEPS" --seed 2 --val-every 1000 --log-every 500 \
-        -o "ft_lambda$FT_LAMBDA.safetensors" >&2
+        -o "$FT" >&2
 fi
-"$CLIMZ" compress --threads 1 --codec vaeformer --model "ft_lambda$FT_LAMBDA.safetensors" "$REF" -o vae_ft.clz
+"$CLIMZ" compress --threads 1 --codec vaeformer --model "$FT" "$REF" -o vae_ft.clz
 "$CLIMZ" decompress vae_ft.clz -o vae_ft.nc
 add_set vaeformer-ft "$(size vae_ft.clz)" "climz vaeformer, fine-tuned on days 1-17 (lambda $FT_LAMBDA)"
-"$CLIMZ" compress --threads 1 --codec vaeformer --model "ft_lambda$FT_LAMBDA.safetensors" --opt step=-3 "$REF" \
+"$CLIMZ" compress --threads 1 --codec vaeformer --model "$FT" --opt step=-3 "$REF" \
     -o vae_ft_s3.clz
 "$CLIMZ" decompress vae_ft_s3.clz -o vae_ft_s3.nc
 add_set vaeformer-ft@step-3 "$(size vae_ft_s3.clz)" "the same at rate level -3 (--opt step=-3)"

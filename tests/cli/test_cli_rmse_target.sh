@@ -70,18 +70,19 @@ check "residual --rmse 0.5" "$CLIMZ" compress --codec residual --rmse 0.5 "$IN" 
 r=$(evalv "$IN" "$OUT/abs.clz" tas rmse)
 if py "import sys; r=float(sys.argv[1]); sys.exit(not 0.45 < r <= 0.5)" "$r"; then ok; else bad "--rmse 0.5 gave RMSE $r"; fi
 
-# ---- the VAEformer below its latent's floor (0.45-0.57 % R on the bench sets) ----
+# ---- the VAEformer below its latent's floor (0.29-0.52 % R on the bench sets, level -16) ----
+T=0.002
 for f in tas_rectilinear_grid_2D.nc hgt.nc; do
     b=${f%%.*} var=$([ $f = hgt.nc ] && echo HGT || echo tas)
     v=$OUT/$b.vae.clz k=$OUT/$b.vae-kept.clz r=$OUT/$b.res.clz
-    check "vaeformer $f --rel-rmse 0.003" "$CLIMZ" compress --threads 2 --codec vaeformer --rel-rmse 0.003 "$DATA/$f" -o "$v"
-    check "vaeformer $f fallback=0" "$CLIMZ" compress --threads 2 --codec vaeformer --opt fallback=0 --rel-rmse 0.003 \
+    check "vaeformer $f --rel-rmse $T" "$CLIMZ" compress --threads 2 --codec vaeformer --rel-rmse $T "$DATA/$f" -o "$v"
+    check "vaeformer $f fallback=0" "$CLIMZ" compress --threads 2 --codec vaeformer --opt fallback=0 --rel-rmse $T \
         "$DATA/$f" -o "$k"
-    check "residual $f --rel-rmse 0.003" "$CLIMZ" compress --threads 2 --codec residual --rel-rmse 0.003 "$DATA/$f" -o "$r"
+    check "residual $f --rel-rmse $T" "$CLIMZ" compress --threads 2 --codec residual --rel-rmse $T "$DATA/$f" -o "$r"
     [ -f "$v" ] && [ -f "$k" ] && [ -f "$r" ] || continue
     for x in "$v" "$k"; do
         n=$(evalv "$DATA/$f" "$x" $var nrmse)
-        if within "$n" 0.003; then ok; else bad "$x: nrmse $n above 0.003"; fi
+        if within "$n" $T; then ok; else bad "$x: nrmse $n above $T"; fi
     done
     # kept: the latent and its residual stage, at a searched bound recorded in the header
     if grep -aq '"residual":true' "$k" && [ -n "$(hdr "$k" $var bound_trials)" ] && [ "$(hdr "$k" $var codec)" = vaeformer ]
@@ -89,7 +90,7 @@ for f in tas_rectilinear_grid_2D.nc hgt.nc; do
     Ek=$(hdr "$k" $var max_abs_error_bound)
     if py "import sys; sys.exit(not float(sys.argv[1]) > 0)" "$Ek"; then ok; else bad "$f: kept file records bound $Ek"; fi
     vb=$(stat -c %s "$v") kb=$(stat -c %s "$k") rb=$(stat -c %s "$r")
-    echo "$f at 0.003 R: vaeformer $vb bytes ($(hdr "$v" $var codec)), latent + residual stage $kb, residual alone $rb"
+    echo "$f at $T R: vaeformer $vb bytes ($(hdr "$v" $var codec)), latent + residual stage $kb, residual alone $rb"
     # never worse (a header's bytes of slack, as test_cli_never_worse)
     if [ "$vb" -le $((rb + 72)) ] && [ "$vb" -le $((kb + 72)) ]; then ok
     else bad "$f: vaeformer $vb bytes > min(residual $rb, kept $kb) + 72"; fi

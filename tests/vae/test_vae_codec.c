@@ -1273,7 +1273,7 @@ static void test_interp(void) {
     CHECK_OK(climz_compress_file(ctx, in, clz, &co));
     CHECK_OK(climz_compress_file(ctx, in, clz0, &c0));
     long const ni = interpolated_samples(ctx, clz), ni0 = interpolated_samples(ctx, clz0);
-    CHECK_MSG(ni >= 8 && ni0 == 0, "%ld / %ld interpolated samples", ni, ni0);
+    CHECK_MSG(ni >= 4 && ni0 == 0, "%ld / %ld interpolated samples", ni, ni0);
     CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
     cz_field fo, fd, f0;
     float *o = read_back(in, "2t", &fo), *d = read_back(out, "2t", &fd);
@@ -1291,7 +1291,7 @@ static void test_interp(void) {
         double const sz = (double)file_size(clz), sz0 = (double)file_size(clz0);
         printf("bundled model, ERA5 2t, 48 hours: %ld samples interpolated, %.0f bytes at rmse %.4f; none "
                "interpolated: %.0f bytes at rmse %.4f\n", ni, sz, s.rmse, sz0, s0.rmse);
-        CHECK(sz < 0.95 * sz0 && s.rmse < 1.25 * s0.rmse); /* 0.88 and 1.05 here */
+        CHECK(sz < 0.95 * sz0 && s.rmse < 1.25 * s0.rmse); /* 0.92 and 1.06 here */
         /* single steps and a range across the two groups (0..31, 32..47) */
         const size_t first[] = {1, 2, 5, 30}, count[] = {1, 1, 1, 4};
         for (int k = 0; k < 4; k++) {
@@ -1398,8 +1398,9 @@ static void test_rate_level(void) {
     climz_ctx_free(ctx);
 }
 
-/* Rate gains (issue 22): the bundled model given gains of its own (random, +-0.75 octave: the
- * codec's behaviour, not a trained model's). With gains 0 the per-channel steps are the plain
+/* Rate gains (issue 22): the bundled model before its gains (kept beside the default for its
+ * files, models/README.md) given gains of its own (random, +-0.75 octave: the codec's
+ * behaviour, not a trained model's). With gains 0 the per-channel steps are the plain
  * steps, bit for bit, and the files those of the model without gains; with random gains the
  * steps stay within 1/64 octave of 2^(K/8 + a_c(K)) (exact on an anchor), and at levels on an
  * anchor and between (time prediction, spatial context, interpolation all on) and with the
@@ -1408,7 +1409,7 @@ static void test_rate_level(void) {
 static void test_rate_gain(void) {
     if (!bundled_model_present("the rate gains' check")) return;
     char path[4096];
-    snprintf(path, sizeof path, "%s/models/climz-default.safetensors", CLIMZ_SOURCE_DIR);
+    snprintf(path, sizeof path, "%s/models/climz-default-7d5522d5.safetensors", CLIMZ_SOURCE_DIR);
     const char *mZ = tmp("gain0.safetensors"), *mG = tmp("gainR.safetensors");
     vae_model m;
     CHECK_OK(vae_model_load(&m, path, 0, NULL));
@@ -1462,7 +1463,7 @@ static void test_rate_gain(void) {
     uint8_t *b0 = malloc(cap), *b1 = malloc(cap);
     { /* gains 0: the latent stream of the model without gains */
         const char *o5[] = {"step=5", NULL};
-        climz_compress_opts cb = {.codec = "vaeformer", .options = o5}, cz0 = {.codec = "vaeformer", .model = mZ, .options = o5};
+        climz_compress_opts cb = {.codec = "vaeformer", .model = path, .options = o5}, cz0 = {.codec = "vaeformer", .model = mZ, .options = o5};
         const char *fb = tmp("gain_plain.clz"), *fz = tmp("gain_zero.clz");
         CHECK_OK(climz_compress_file(ctx, in, fb, &cb));
         CHECK_OK(climz_compress_file(ctx, in, fz, &cz0));
