@@ -80,12 +80,20 @@ if [ -n "$SHARED" ] && [ -f "$SHARED/fice.nc" ]; then
     check_bound "fice (missing_value only)" "$SHARED/fice.nc" "$OUT/fice.nc" fice "$E"
 fi
 
-# h5repack: on a netCDF-4 original (model T), then the filter removed again
-check "h5repack -f UD=400" h5repack -f "T:UD=400,0,4,0,0,0,1072693248" "$DATA/model_T.nc" "$OUT/T.rp.nc"
-check "h5dump repacked" h5dump -p -H -d /T "$OUT/T.rp.nc"
-if grep -q "FILTER_ID 400" "$OUT/last.out"; then ok; else bad "h5repack: no FILTER_ID 400"; fi
-check "h5repack -f NONE" h5repack -f "T:NONE" "$OUT/T.rp.nc" "$OUT/T.unrp.nc"
-check_bound "h5repack UD=400 (E = 1) and back" "$DATA/model_T.nc" "$OUT/T.unrp.nc" T 1.0
+# h5repack: on a netCDF-4 original (model T), then the filter removed again. Under a preloaded
+# ASan runtime (sanitizer builds) Debian's h5repack 1.10.8 never exits, filter or not:
+# `h5repack -f NONE` on a file without it hangs the same, in libp11-kit's destructor waiting
+# for glibc's setlocale lock; so there these checks are left to the Release run.
+case "${LD_PRELOAD:-}" in
+*libasan*) echo "note: ASan runtime preloaded: h5repack checks skipped (h5repack hangs at exit there)" ;;
+*)
+    check "h5repack -f UD=400" h5repack -f "T:UD=400,0,4,0,0,0,1072693248" "$DATA/model_T.nc" "$OUT/T.rp.nc"
+    check "h5dump repacked" h5dump -p -H -d /T "$OUT/T.rp.nc"
+    if grep -q "FILTER_ID 400" "$OUT/last.out"; then ok; else bad "h5repack: no FILTER_ID 400"; fi
+    check "h5repack -f NONE" h5repack -f "T:NONE" "$OUT/T.rp.nc" "$OUT/T.unrp.nc"
+    check_bound "h5repack UD=400 (E = 1) and back" "$DATA/model_T.nc" "$OUT/T.unrp.nc" T 1.0
+    ;;
+esac
 
 # vaeformer + bound, --chunk, the CLI's info
 check "compress --format nc4 vaeformer" "$CLIMZ" compress --format nc4 --codec vaeformer --max-abs-error 5 \
