@@ -1024,15 +1024,19 @@ done:
     return st;
 }
 
-/* The anchors of the rate gains that no level of kmin..kmax reached (more than 8 levels
- * outside it) take the gains of the nearest trained level, so that the levels beyond the
- * trained range code with those instead of drifting back to 0. */
+/* The anchors of the rate gains that no run has trained (all 0 as vae_model_add_rate_gain
+ * left them, and no level of kmin..kmax within 8 of them) take the gains of the nearest level
+ * this run trained, so that the levels beyond its range code with those instead of falling
+ * back to the plain steps; anchors an earlier run trained keep their gains. */
 static void extend_gains(vae_model *m, long kmin, long kmax) {
     size_t const L = m->cfg.latent;
     float *a = nn_params_data(&m->p, m->ix.rate_gain);
     for (size_t i = 0; i < VAE_GAIN_ANCHORS; i++) {
         long const A = VAE_GAIN_LEVEL0 + 8 * (long)i;
-        if (kmax > A - 8 && kmin < A + 8) continue; /* trained */
+        if (kmax > A - 8 && kmin < A + 8) continue; /* trained by this run */
+        int untrained = 1;
+        for (size_t c = 0; c < L; c++) untrained &= a[i * L + c] == 0.0f;
+        if (!untrained) continue;
         size_t k;
         double t;
         vae_gain_anchor((double)(A < kmin ? kmin : kmax), &k, &t);

@@ -281,7 +281,27 @@ int main(void) {
                   !memcmp(nn_params_data(&g.p, g.ix.rate_gain), nn_params_data(&g2.p, g2.ix.rate_gain),
                           VAE_GAIN_ANCHORS * g.cfg.latent * sizeof(float)));
             vae_model_free(&g2);
+            /* a narrower multi-rate run trains the anchors its levels reach (8 and 16 for
+             * 12..16) and leaves the others as the model had them: trained gains are not
+             * overwritten by the extension to untrained anchors */
+            o.rate_min = 12, o.rate_max = 16;
+            CHECK_OK(climz_finetune_file(ctx, mg2, &o));
+            CHECK_OK(vae_model_load(&g2, mg2, 0, NULL));
+            if (vae_model_has_rate_gain(&g2)) {
+                size_t const L = g.cfg.latent;
+                const float *a0 = nn_params_data(&g.p, g.ix.rate_gain), *a1 = nn_params_data(&g2.p, g2.ix.rate_gain);
+                int kept = 1, moved = 0;
+                for (size_t i = 0; i < VAE_GAIN_ANCHORS; i++)
+                    for (size_t c = 0; c < L; c++)
+                        if (i == 3 || i == 4) moved |= a0[i * L + c] != a1[i * L + c];
+                        else kept &= a0[i * L + c] == a1[i * L + c];
+                CHECK_MSG(kept && moved, "a run over levels 12..16: anchors 8 and 16 %s, the others %s",
+                          moved ? "trained" : "unchanged", kept ? "kept" : "overwritten");
+            } else
+                CHECK(vae_model_has_rate_gain(&g2));
+            vae_model_free(&g2);
             vae_model_free(&g);
+            o.rate_min = o.rate_max = 0;
             o.rate_gains = 1; /* without levels: refused */
             CHECK_STATUS(climz_finetune_file(ctx, mg2, &o), CLIMZ_ERR_INVALID_ARG);
             printf("message: %s\n", climz_ctx_last_error(ctx));
