@@ -578,6 +578,20 @@ static long file_size(const char *p) {
     return n;
 }
 
+/* var of in coded with opts (no bound) into clz and decoded into out: the decoded values (f:
+ * their field), checked to be the encoder's reconstruction bit for bit ("what" names the case) */
+static float *code_exact(climz_ctx *ctx, const char *in, const char *var, const climz_compress_opts *opts,
+                         const char *clz, const char *out, cz_field *f, const char *what) {
+    CHECK_OK(climz_compress_file(ctx, in, clz, opts));
+    CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
+    float *enc = encoder_output(in, var, opts, 0), *dec = read_back(out, var, f);
+    if (enc && dec)
+        CHECK_MSG(same_valid(enc, dec, f->miss, f->nt * f->nz * f->ny * f->nx),
+                  "%s: decoded != encoder's reconstruction", what);
+    free(enc);
+    return dec;
+}
+
 static void test_file(void) {
     if (!api_codec_find("vaeformer")) {
         CHECK_MSG(0, "codec 'vaeformer' is not registered in src/api/codecs.c");
@@ -776,14 +790,8 @@ static void test_file(void) {
     /* tiles: a different layout, still exact */
     const char *opts_tile[] = {"tile=40", NULL};
     climz_compress_opts cot = {.codec = "vaeformer", .model = mA, .options = opts_tile};
-    const char *clzt = tmp("hgt_tile.clz"), *ot = tmp("hgt_tile.nc");
-    CHECK_OK(climz_compress_file(ctx, in, clzt, &cot));
-    CHECK_OK(climz_decompress_file(ctx, clzt, ot, NULL));
-    float *enct = encoder_output(in, "HGT", &cot, 0);
     cz_field ft;
-    float *dt = read_back(ot, "HGT", &ft);
-    if (dt && enct) CHECK(same_valid(enct, dt, fo.miss, n));
-    free(enct);
+    code_exact(ctx, in, "HGT", &cot, tmp("hgt_tile.clz"), tmp("hgt_tile.nc"), &ft, "tile=40");
     io_field_free(&ft);
     const char *bad_opts[] = {"tile=x", NULL};
     cot.options = bad_opts;
@@ -1477,22 +1485,17 @@ static void test_rate_gain(void) {
         const char *orf[] = {"refine=3", NULL}, *onr[] = {"refine=0", NULL};
         climz_compress_opts cr = {.codec = "vaeformer", .model = mG, .options = orf},
                             cn = {.codec = "vaeformer", .model = mG, .options = onr};
-        const char *clz = tmp("gain_refine.clz"), *out = tmp("gain_refine.nc"), *clzn = tmp("gain_norefine.clz");
-        CHECK_OK(climz_compress_file(ctx, in, clz, &cr));
+        const char *clz = tmp("gain_refine.clz"), *clzn = tmp("gain_norefine.clz");
         CHECK_OK(climz_compress_file(ctx, in, clzn, &cn));
-        CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
-        float *enc = encoder_output(in, "HGT", &cr, 0);
         cz_field fd;
-        float *dec = read_back(out, "HGT", &fd);
-        if (enc && dec) {
-            CHECK_MSG(same_valid(enc, dec, fo.miss, n), "refined with rate gains: decoded != encoder's reconstruction");
+        float *dec = code_exact(ctx, in, "HGT", &cr, clz, tmp("gain_refine.nc"), &fd, "refined with rate gains");
+        if (dec) {
             met_field_view const v = {orig, dec, fo.miss, fo.lat, fo.nt * fo.nz, fo.ny, fo.nx};
             met_stats st;
             CHECK_OK(met_compare(&v, &st));
             printf("random rate gains on HGT, level 0, refine=3: %ld bytes (refine=0: %ld), RMSE %.3f\n",
                    file_size(clz), file_size(clzn), st.rmse);
         }
-        free(enc);
         if (dec) io_field_free(&fd);
     }
     int const levels[] = {-5, 8, 13};
@@ -1502,16 +1505,11 @@ static void test_rate_gain(void) {
         snprintf(opt, sizeof opt, "step=%d", levels[q]);
         const char *og[] = {opt, NULL};
         climz_compress_opts cg2 = {.codec = "vaeformer", .model = mG, .options = og};
-        const char *clz = tmp("gain_rand.clz"), *out = tmp("gain_rand.nc");
-        CHECK_OK(climz_compress_file(ctx, in, clz, &cg2));
-        CHECK_OK(climz_decompress_file(ctx, clz, out, NULL));
-        float *enc = encoder_output(in, "HGT", &cg2, 0);
+        const char *clz = tmp("gain_rand.clz");
         cz_field fd;
-        float *dec = read_back(out, "HGT", &fd);
+        float *dec = code_exact(ctx, in, "HGT", &cg2, clz, tmp("gain_rand.nc"), &fd, opt);
         long const size = file_size(clz);
-        if (enc && dec) {
-            CHECK_MSG(same_valid(enc, dec, fo.miss, n), "level %d with rate gains: decoded != encoder's reconstruction",
-                      levels[q]);
+        if (dec) {
             met_field_view const v = {orig, dec, fo.miss, fo.lat, fo.nt * fo.nz, fo.ny, fo.nx};
             met_stats st;
             CHECK_OK(met_compare(&v, &st));
@@ -1530,7 +1528,6 @@ static void test_rate_gain(void) {
             CHECK(ng > 0 && nz8 > 0 && (ng != nz8 || memcmp(b0, b1, ng)));
         }
         prev_size = size;
-        free(enc);
         if (dec) io_field_free(&fd);
     }
     if (orig) io_field_free(&fo);
